@@ -1,0 +1,164 @@
+/**
+ * holt's test runner, behind `npm test`.
+ *
+ *   node scripts/test.ts                 unit tests (src/**\/*.test.ts) and end-to-end tests (test/**\/*.test.ts)
+ *   node scripts/test.ts --unit          unit tests only
+ *   node scripts/test.ts FILE...         just these files
+ *
+ * Each test file runs in its own process, two at a time; every test has a 5 minute timeout.
+ * Output is the spec reporter's, followed by one last line `N passed, N failed[, N skipped]`
+ * counting individual tests (suites are not counted, todo tests count as skipped). Exits 1
+ * when any test failed, a file crashed outside its tests, or no test ran at all.
+ */
+import { glob } from "node:fs/promises";
+import path from "node:path";
+import { run } from "node:test";
+import { spec } from "node:test/reporters";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CONCURRENCY = 2;
+const TEST_TIMEOUT_MS = 5 * 60 * 1000;
+
+function usage(): never {
+  console.error("usage: node scripts/test.ts [--unit] [test-file...]");
+  process.exit(2);
+}
+
+async function collect(patterns: string[]): Promise<string[]> {
+  const files = new Set<string>();
+  for (const pattern of patterns) {
+    for await (const file of glob(pattern, { cwd: root })) {
+      const parts = file.split(path.sep);
+      if (parts.includes("node_modules") || parts.includes("fixtures")) continue;
+      // test/peers/** holds helpers for the end-to-end tests; only its direct *.test.ts are tests.
+      if (parts[0] === "test" && parts[1] === "peers" && parts.length > 3) continue;
+      files.add(file);
+    }
+  }
+  return [...files].sort();
+}
+
+async function selectFiles(argv: string[]): Promise<string[]> {
+  let unit = false;
+  const given: string[] = [];
+  for (const arg of argv) {
+    if (arg === "--unit") unit = true;
+    else if (arg === "--help" || arg === "-h") usage();
+    else if (arg.startsWith("-")) {
+      console.error(`unknown option: ${arg}`);
+      usage();
+    } else given.push(arg);
+  }
+  if (given.length > 0) return given.map((file) => path.resolve(file));
+  const patterns = unit ? ["src/**/*.test.ts"] : ["src/**/*.test.ts", "test/**/*.test.ts"];
+  return (await collect(patterns)).map((file) => path.join(root, file));
+}
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/**
+ * Counts finished tests. Suites are not counted themselves, except a suite that failed with
+ * no failing test inside it (a hook threw, or a file crashed): that counts as one failure.
+ * Completion events for one file arrive children first, so the failures of a node's
+ * descendants are known when the node itself completes.
+ */
+function makeCounter() {
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  /** Per file: failures counted so far below each nesting level, not yet claimed by a parent. */
+  const pending = new Map<string, number[]>();
+
+  function completed(
+    file: string | undefined,
+    nesting: number,
+    type: "suite" | "test" | undefined,
+    outcome: "pass" | "fail" | "skip",
+  ): void {
+    const levels = pending.get(file ?? "") ?? [];
+    pending.set(file ?? "", levels);
+    let below = 0;
+    for (let level = nesting + 1; level < levels.length; level++) {
+      below += levels[level] ?? 0;
+      levels[level] = 0;
+    }
+    let mine = 0;
+    if (type === "suite") {
+      if (outcome === "fail" && below === 0) {
+        counts.failed++;
+        mine = 1;
+      }
+    } else if (outcome === "fail") {
+      counts.failed++;
+      mine = 1;
+    } else if (outcome === "skip") counts.skipped++;
+    else counts.passed++;
+    levels[nesting] = (levels[nesting] ?? 0) + below + mine;
+  }
+  return { counts, completed };
+}
+
+const files = await selectFiles(process.argv.slice(2));
+if (files.length === 0) {
+  console.log("no test files found");
+  console.log("0 passed, 0 failed");
+  process.exit(1);
+}
+
+const { counts, completed } = makeCounter();
+let endsWithNewline = true;
+
+// On Ctrl-C or a kill, cancel the run: the test processes get stopped (and so clean up)
+// instead of being orphaned.
+const abort = new AbortController();
+let interrupted: NodeJS.Signals | undefined;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupted !== undefined) process.exit(130);
+    interrupted = signal;
+    abort.abort();
+  });
+}
+
+const stream = run({
+  files,
+  signal: abort.signal,
+  cwd: root,
+  concurrency: CONCURRENCY,
+  timeout: TEST_TIMEOUT_MS,
+  isolation: "process",
+  // A file whose tests are done but that leaks a handle (socket, timer) must not hang CI.
+  forceExit: true,
+});
+
+stream.on("test:pass", (data) => {
+  const skipped = data.skip !== undefined || data.todo !== undefined;
+  completed(data.file, data.nesting, data.details.type, skipped ? "skip" : "pass");
+});
+stream.on("test:fail", (data) => {
+  // A failing todo test is expected to fail: not a failure.
+  completed(data.file, data.nesting, data.details.type, data.todo !== undefined ? "skip" : "fail");
+});
+
+const reporter = stream.compose(spec);
+reporter.on("data", (chunk: string | Buffer) => {
+  const text = chunk.toString();
+  if (text.length > 0) endsWithNewline = text.endsWith("\n");
+  process.stdout.write(text);
+});
+await new Promise<void>((resolve, reject) => {
+  reporter.on("end", resolve);
+  reporter.on("error", reject);
+});
+
+const total = counts.passed + counts.failed + counts.skipped;
+let summary = `${counts.passed} passed, ${counts.failed} failed`;
+if (counts.skipped > 0) summary += `, ${counts.skipped} skipped`;
+if (!endsWithNewline) process.stdout.write("\n");
+if (interrupted !== undefined) process.stdout.write(`\ninterrupted by ${interrupted}\n`);
+process.stdout.write(`\n${summary}\n`);
+if (interrupted !== undefined) process.exitCode = interrupted === "SIGINT" ? 130 : 143;
+else process.exitCode = counts.failed > 0 || total === 0 ? 1 : 0;

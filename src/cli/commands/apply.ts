@@ -1,0 +1,136 @@
+import { HoltError } from "../../errors.ts";
+import { createConnections } from "../../hosts/connect.ts";
+import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
+import { planLab } from "../../lab/plan.ts";
+import { readSavedPlan } from "../../lab/saved-plan.ts";
+import { defaultProviders } from "../../providers/index.ts";
+import {
+  CONFIG_FLAG,
+  CONFIG_HELP,
+  type Command,
+  type CommandContext,
+  connectionsFor,
+  openLab,
+  parseFlags,
+  STATE_FLAG,
+  STATE_HELP,
+  stateDirFor,
+} from "../context.ts";
+import { createApplyRenderer } from "../render-apply.ts";
+import { renderPlan } from "../render-plan.ts";
+
+/** Test hook: SIGKILL ourselves after the Nth finished step (crash-safety tests). */
+function crashHook(env: NodeJS.ProcessEnv): ((finished: number) => void) | undefined {
+  const at = Number(env.HOLT_TEST_CRASH_AFTER_STEP);
+  if (!Number.isInteger(at) || at <= 0) return undefined;
+  return (finished) => {
+    if (finished === at) process.kill(process.pid, "SIGKILL");
+  };
+}
+
+async function confirm(ctx: CommandContext, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!ctx.output.stdinIsTTY) {
+    throw new HoltError(
+      "HOLT_E_USAGE",
+      "Refusing to apply without confirmation: standard input is not a terminal. Review the plan, then pass --yes (or save it with `holt plan --out FILE` and run `holt apply FILE`).",
+    );
+  }
+  const answer = await ctx.prompt("Apply these changes? Only 'yes' is accepted: ");
+  if (answer.trim() !== "yes")
+    throw new HoltError("HOLT_E_ABORTED", "Apply cancelled. Nothing was changed.");
+}
+
+export const applyCommand: Command = {
+  name: "apply",
+  summary: "Converge the real systems to the config (or apply a saved plan)",
+  usage: "holt apply [PLANFILE] [--yes] [--allow-data-loss]",
+  flags: [
+    CONFIG_HELP,
+    STATE_HELP,
+    "PLANFILE               a plan saved with `holt plan --out`; refused if anything changed since",
+    "-y, --yes              do not ask for confirmation",
+    "--allow-data-loss      destroy removed datasets (after a safety snapshot) instead of releasing them",
+    "--parallelism N        at most N steps at once (default 4)",
+  ],
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      "apply",
+      args,
+      {
+        ...CONFIG_FLAG,
+        ...STATE_FLAG,
+        yes: { type: "boolean", short: "y" },
+        "allow-data-loss": { type: "boolean" },
+        parallelism: { type: "string" },
+      },
+      true,
+    );
+    if (positionals.length > 1)
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        "holt apply takes at most one plan file. See `holt apply --help`.",
+      );
+    const parallelism = values.parallelism === undefined ? undefined : Number(values.parallelism);
+    if (
+      parallelism !== undefined &&
+      (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 64)
+    ) {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        `--parallelism "${values.parallelism}" is not a whole number from 1 to 64.`,
+      );
+    }
+    const allowDataLoss = values["allow-data-loss"] === true;
+    const stateDir = stateDirFor(ctx, values["state-dir"]);
+    const providers = defaultProviders();
+    const commandLine = ["holt", "apply", ...args].join(" ");
+    const planFile = positionals[0];
+    const common = {
+      providers,
+      stateDir,
+      allowDataLoss,
+      command: commandLine,
+      onEvent: createApplyRenderer(ctx.output),
+      ...(parallelism === undefined ? {} : { parallelism }),
+      ...(crashHook(ctx.env) === undefined ? {} : { afterStep: crashHook(ctx.env) }),
+    };
+
+    if (planFile !== undefined) {
+      if (values.config !== undefined)
+        throw new HoltError(
+          "HOLT_E_USAGE",
+          "A saved plan already names its config; do not pass --config with a plan file.",
+        );
+      const saved = readSavedPlan(planFile);
+      const connections = createConnections(saved.plan.hosts);
+      const lock = lockLab(stateDir, saved.plan.lab, commandLine);
+      try {
+        if (saved.plan.changes.length === 0) {
+          ctx.output.err("The saved plan has no changes. Nothing to do.");
+          return 0;
+        }
+        const result = await applyBoundPlan(saved.plan, saved.graph, { ...common, connections });
+        return result.ok ? 0 : 1;
+      } finally {
+        lock.release();
+        await connections.closeAll();
+      }
+    }
+
+    const lab = await openLab(ctx, values.config);
+    const connections = connectionsFor(lab);
+    const lock = lockLab(stateDir, lab.name, commandLine);
+    try {
+      const { plan, graph } = await planLab(lab, { connections, providers, allowDataLoss });
+      for (const line of renderPlan(plan, ctx.output.style)) ctx.output.err(line);
+      if (plan.changes.length === 0) return 0;
+      await confirm(ctx, values.yes === true);
+      const result = await applyBoundPlan(plan, graph, { ...common, connections });
+      return result.ok ? 0 : 1;
+    } finally {
+      lock.release();
+      await connections.closeAll();
+    }
+  },
+};

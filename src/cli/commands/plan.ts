@@ -1,0 +1,70 @@
+import { planLab } from "../../lab/plan.ts";
+import { writeSavedPlan } from "../../lab/saved-plan.ts";
+import { defaultProviders } from "../../providers/index.ts";
+import {
+  CONFIG_FLAG,
+  CONFIG_HELP,
+  type Command,
+  connectionsFor,
+  openLab,
+  parseFlags,
+} from "../context.ts";
+import { planJson, renderPlan } from "../render-plan.ts";
+
+export const planCommand: Command = {
+  name: "plan",
+  summary: "Show what apply would change, resource by resource",
+  usage: "holt plan [--out FILE] [--json] [--detailed] [--detailed-exitcode]",
+  flags: [
+    CONFIG_HELP,
+    "--out FILE             save the plan; `holt apply FILE` applies exactly it",
+    "--json                 print the plan as JSON (formatVersion 1) on stdout",
+    "--detailed             show every field of created resources",
+    "--detailed-exitcode    exit 0 for no changes, 2 for changes, 1 for errors",
+    "--allow-data-loss      plan to destroy removed datasets instead of releasing them",
+  ],
+  async run(args, ctx) {
+    const { values } = parseFlags(
+      "plan",
+      args,
+      {
+        ...CONFIG_FLAG,
+        out: { type: "string" },
+        json: { type: "boolean" },
+        detailed: { type: "boolean" },
+        "detailed-exitcode": { type: "boolean" },
+        "allow-data-loss": { type: "boolean" },
+      },
+      false,
+    );
+    const lab = await openLab(ctx, values.config);
+    const connections = connectionsFor(lab);
+    try {
+      const { plan, graph } = await planLab(lab, {
+        connections,
+        providers: defaultProviders(),
+        allowDataLoss: values["allow-data-loss"] === true,
+      });
+      const human = renderPlan(plan, ctx.output.style, { detailed: values.detailed === true });
+      if (values.json === true) {
+        ctx.output.out(JSON.stringify(planJson(plan)));
+        for (const line of human) ctx.output.err(line);
+      } else {
+        for (const line of human) ctx.output.out(line);
+      }
+      if (values.out !== undefined) {
+        writeSavedPlan(values.out, {
+          plan,
+          graph,
+          allowDataLoss: values["allow-data-loss"] === true,
+        });
+        ctx.output.err(
+          `Saved the plan to ${values.out}. Apply exactly it with: holt apply ${values.out}`,
+        );
+      }
+      return values["detailed-exitcode"] === true && plan.changes.length > 0 ? 2 : 0;
+    } finally {
+      await connections.closeAll();
+    }
+  },
+};

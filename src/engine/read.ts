@@ -1,0 +1,41 @@
+/** Reads the actual state of every host through every provider, in parallel per host. */
+import type { Exec } from "../hosts/exec.ts";
+import type { InputProblem, Observed, OwnedResource, Provider } from "./provider.ts";
+import type { DesiredGraph, Resource } from "./resource.ts";
+
+export interface Actual {
+  /** Desired resources that exist, by address. */
+  readonly observed: ReadonlyMap<string, Observed>;
+  /** Everything the lab owns, on every host. */
+  readonly owned: readonly OwnedResource[];
+  readonly problems: readonly InputProblem[];
+}
+
+export interface ReadOptions {
+  readonly providers: readonly Provider[];
+  /** Every host of the lab: owned resources are looked for even where nothing is desired. */
+  readonly hosts: readonly string[];
+  readonly execFor: (host: string) => Promise<Exec>;
+}
+
+export async function readActual(graph: DesiredGraph, options: ReadOptions): Promise<Actual> {
+  const observed = new Map<string, Observed>();
+  const owned: OwnedResource[] = [];
+  const problems: InputProblem[] = [];
+  await Promise.all(
+    options.hosts.map(async (host) => {
+      const exec = await options.execFor(host);
+      for (const provider of options.providers) {
+        const desired = graph.resources.filter(
+          (r): r is Resource => r.host === host && r.type === provider.type,
+        );
+        const result = await provider.read({ host, exec, lab: graph.lab }, desired);
+        for (const [address, o] of result.observed) observed.set(address, o);
+        owned.push(...result.owned);
+        problems.push(...result.problems);
+      }
+    }),
+  );
+  owned.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  return { observed, owned, problems };
+}

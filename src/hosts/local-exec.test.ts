@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { isHoltError } from "../errors.ts";
+import { createLocalExec } from "./local-exec.ts";
+import type { ExecOutcome } from "./run-checked.ts";
+
+const exec = createLocalExec();
+const dir = mkdtempSync(join(tmpdir(), "holt-local-exec-"));
+after(async () => {
+  await exec.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("target is local", () => {
+  assert.equal(exec.target, "local");
+});
+
+test("collects stdout and exit code 0", async () => {
+  const result = await exec.run({ argv: ["echo", "hello"] });
+  assert.deepEqual(result, { stdout: "hello\n", stderr: "", code: 0, signal: null, timedOut: false });
+});
+
+test("returns a non-zero exit code with stderr instead of throwing", async () => {
+  const result = await exec.run({ argv: ["sh", "-c", "echo err >&2; exit 3"] });
+  assert.equal(result.code, 3);
+  assert.equal(result.stderr, "err\n");
+  assert.equal(result.stdout, "");
+});
+
+test("passes argv without a shell in between", async () => {
+  const arg = `a b 'c' "d" $HOME * \n ; e`;
+  const result = await exec.run({ argv: ["printf", "%s", arg] });
+  assert.equal(result.stdout, arg);
+});
+
+test("delivers stdin and closes it", async () => {
+  const input = "line one\nline two\n".repeat(50_000);
+  const result = await exec.run({ argv: ["cat"], stdin: input });
+  assert.equal(result.stdout, input);
+});
+
+test("closes stdin even when none is given, so readers do not hang", async () => {
+  const result = await exec.run({ argv: ["cat"], timeoutMs: 5000 });
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "");
+});
+
+test("tolerates a program that ignores a large stdin", async () => {
+  const result = await exec.run({ argv: ["true"], stdin: "x".repeat(4 * 1024 * 1024) });
+  assert.equal(result.code, 0);
+});
+
+test("decodes multi-byte UTF-8 split across chunks", async () => {
+  const script = "process.stdout.write('é€😀'.repeat(50000))";
+  const result = await exec.run({ argv: [process.execPath, "-e", script] });
+  assert.equal(result.stdout, "é€😀".repeat(50000));
+});
+
+test("a missing program resolves with code 127", async () => {
+  const result = await exec.run({ argv: ["holt-no-such-program", "x"] });
+  assert.equal(result.code, 127);
+  assert.match(result.stderr, /holt-no-such-program: program not found/);
+});
+
+test("a non-executable file resolves with code 126", async () => {
+  const file = join(dir, "not-executable");
+  writeFileSync(file, "#!/bin/sh\n");
+  chmodSync(file, 0o644);
+  const result = await exec.run({ argv: [file] });
+  assert.equal(result.code, 126);
+  assert.match(result.stderr, /not executable/);
+});
+
+test("reports a signal that killed the program", async () => {
+  const result = await exec.run({ argv: ["sh", "-c", "kill -TERM $$"] });
+  assert.equal(result.code, null);
+  assert.equal(result.signal, "SIGTERM");
+});
+
+test("kills the program with SIGKILL on timeout and says so", async () => {
+  const started = Date.now();
+  const result: ExecOutcome = await exec.run({ argv: ["sleep", "30"], timeoutMs: 200 });
+  assert.ok(Date.now() - started < 5000);
+  assert.equal(result.code, null);
+  assert.equal(result.signal, "SIGKILL");
+  assert.equal(result.timedOut, true);
+});
+
+test("keeps output written before the timeout", async () => {
+  const result = await exec.run({ argv: ["sh", "-c", "echo partial; exec sleep 30"], timeoutMs: 300 });
+  assert.equal(result.stdout, "partial\n");
+  assert.equal(result.signal, "SIGKILL");
+});
+
+test("does not wait for a background child that holds stdout open", async () => {
+  const started = Date.now();
+  const result = await exec.run({ argv: ["sh", "-c", "sleep 3 & echo started"] });
+  assert.ok(Date.now() - started < 2900);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "started\n");
+});
+
+test("rejects an empty argv as a bug", async () => {
+  await assert.rejects(exec.run({ argv: [] }), (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL");
+});

@@ -1,0 +1,47 @@
+import { HoltError } from "../errors.ts";
+import type { Exec, ExecRequest, ExecResult } from "./exec.ts";
+import { shellQuote } from "./shell-quote.ts";
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * What the execs in this folder actually return. `timedOut` is extra because a
+ * bare SIGKILL does not tell the user whether holt or something else killed it.
+ */
+export type ExecOutcome = ExecResult & { readonly timedOut?: boolean };
+
+const MAX_DETAIL_LINES = 10;
+const MAX_COMMAND_CHARS = 500;
+
+/** Run a program and turn anything but exit code 0 into a HoltError the user can act on. */
+export async function runChecked(exec: Exec, request: ExecRequest): Promise<ExecResult> {
+  const result: ExecOutcome = await exec.run(request);
+  if (result.code === 0) return result;
+  let command = shellQuote(request.argv);
+  if (command.length > MAX_COMMAND_CHARS) command = `${command.slice(0, MAX_COMMAND_CHARS)}…`;
+  const why = explainExit(result, request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  // The command goes last: it may contain any character, even a period.
+  throw new HoltError("HOLT_E_EXEC", `Command on ${exec.target} ${why}: ${command}`, {
+    details: lastLines(result.stderr, MAX_DETAIL_LINES),
+  });
+}
+
+export function explainExit(result: ExecOutcome, timeoutMs: number): string {
+  if (result.timedOut === true) {
+    return `timed out after ${timeoutMs} ms and was killed with ${result.signal ?? "SIGKILL"}`;
+  }
+  if (result.signal !== null) return `was killed by ${result.signal}`;
+  if (result.code === 127) return "exited with code 127 (command not found)";
+  if (result.code === 126) return "exited with code 126 (not executable)";
+  if (result.code === null) return "ended without an exit status";
+  return `exited with code ${result.code}`;
+}
+
+// The end of stderr is where programs put the reason they gave up.
+function lastLines(text: string, max: number): string[] {
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== "");
+  return lines.slice(-max);
+}

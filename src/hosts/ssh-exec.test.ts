@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type SshHost, startSshHost } from "../../test/peers/sshd.ts";
+import { type ErrorCode, isHoltError } from "../errors.ts";
+import type { Exec } from "./exec.ts";
+import { fingerprint } from "./known-hosts.ts";
+import type { ExecOutcome } from "./run-checked.ts";
+import { createSshExec, type SshExecOptions } from "./ssh-exec.ts";
+
+let peer: SshHost;
+const opened: Exec[] = [];
+
+before(async () => {
+  peer = await startSshHost();
+});
+
+after(async () => {
+  await Promise.all(opened.map((exec) => exec.close()));
+  await peer?.stop();
+});
+
+function open(overrides: Partial<SshExecOptions> = {}): Exec {
+  const exec = createSshExec({
+    host: peer.address,
+    port: peer.port,
+    user: peer.user,
+    identityFile: peer.identityFile,
+    knownHostsFile: peer.knownHostsFile,
+    ...overrides,
+  });
+  opened.push(exec);
+  return exec;
+}
+
+/** A file only this test uses, next to the harness's files (removed by stop()). */
+function scratch(name: string): string {
+  return join(peer.identityFile, "..", name);
+}
+
+function holtError(code: ErrorCode, pattern?: RegExp) {
+  return (error: unknown): boolean => {
+    assert.ok(isHoltError(error), `expected a HoltError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (pattern !== undefined) assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+function hostKeyFingerprint(): string {
+  const blob = readFileSync(peer.knownHostsFile, "utf8").split(/\s+/)[2] ?? "";
+  return fingerprint(Buffer.from(blob, "base64"));
+}
+
+test("runs a program and collects stdout", async () => {
+  const exec = open();
+  assert.equal(exec.target, `root@${peer.address}:22`);
+  const result = await exec.run({ argv: ["echo", "hello"] });
+  assert.deepEqual(result, { stdout: "hello\n", stderr: "", code: 0, signal: null, timedOut: false });
+});
+
+test("returns stderr and a non-zero exit code without throwing", async () => {
+  const result = await open().run({ argv: ["sh", "-c", "echo err >&2; exit 3"] });
+  assert.equal(result.stdout, "");
+  assert.equal(result.stderr, "err\n");
+  assert.equal(result.code, 3);
+});
+
+test("a missing remote program exits 127, as locally", async () => {
+  const result = await open().run({ argv: ["holt-no-such-program"] });
+  assert.equal(result.code, 127);
+});
+
+test("argv with spaces, quotes and shell syntax arrives exactly", async () => {
+  const exec = open();
+  const arg = `it's "quoted" $HOME $(id) \`id\` * ; | & \\ \n\ttab ü`;
+  assert.equal((await exec.run({ argv: ["printf", "%s", arg] })).stdout, arg);
+  const argv = ["", " ", "a'b", "--x=$y", "#hash", "~", "if"];
+  const result = await exec.run({ argv: ["printf", "%s\\0", ...argv] });
+  assert.deepEqual(result.stdout.split("\0").slice(0, -1), argv);
+});
+
+test("delivers stdin and closes it", async () => {
+  const exec = open();
+  const input = "ünïcode line\n".repeat(100_000);
+  const result = await exec.run({ argv: ["cat"], stdin: input });
+  assert.equal(result.stdout, input);
+  const empty = await exec.run({ argv: ["cat"], timeoutMs: 5000 });
+  assert.equal(empty.code, 0);
+  assert.equal(empty.stdout, "");
+});
+
+test("reports a signal that killed the remote program", async () => {
+  const result = await open().run({ argv: ["sh", "-c", "kill -KILL $$"] });
+  assert.equal(result.code, null);
+  assert.equal(result.signal, "SIGKILL");
+});
+
+test("20 concurrent runs share one connection, at most 8 at a time", async () => {
+  const exec = open();
+  const dir = scratch("concurrency");
+  execFileSync("mkdir", ["-p", dir]);
+  // Each run registers itself, counts who else is running, then leaves.
+  const script = `touch ${dir}/$$; ls ${dir} | wc -l; sleep 0.3; rm ${dir}/$$; echo $SSH_CONNECTION`;
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => exec.run({ argv: ["sh", "-c", script] })),
+  );
+  assert.ok(results.every((r) => r.code === 0));
+  const lines = results.map((r) => r.stdout.trim().split("\n"));
+  const connections = new Set(lines.map((l) => l[1]));
+  assert.equal(connections.size, 1, `connections: ${[...connections].join(" / ")}`);
+  const peak = Math.max(...lines.map((l) => Number(l[0])));
+  assert.ok(peak <= 8, `saw ${peak} runs at once`);
+  assert.ok(peak >= 2, "runs did not overlap at all");
+});
+
+test("a timeout kills the remote program with SIGKILL", async () => {
+  const exec = open();
+  const started = Date.now();
+  const result: ExecOutcome = await exec.run({ argv: ["sleep", "37.125"], timeoutMs: 300 });
+  assert.ok(Date.now() - started < 3000);
+  assert.equal(result.timedOut, true);
+  assert.equal(result.signal, "SIGKILL");
+  assert.equal(result.code, null);
+  const left = await exec.run({ argv: ["pgrep", "-x", "-f", "sleep 37.125"] });
+  assert.equal(left.code, 1, `still running: ${left.stdout}`);
+});
+
+test("reconnects on the next run after the connection drops", async () => {
+  const exec = open();
+  const first = await exec.run({ argv: ["sh", "-c", "echo $SSH_CONNECTION"] });
+  // The shell's parent is this connection's sshd process; killing it drops the link.
+  await assert.rejects(
+    exec.run({ argv: ["sh", "-c", "kill $PPID; sleep 5"] }),
+    holtError("HOLT_E_SSH", /lost while running/),
+  );
+  const second = await exec.run({ argv: ["sh", "-c", "echo $SSH_CONNECTION"] });
+  assert.equal(second.code, 0);
+  assert.notEqual(second.stdout, first.stdout);
+});
+
+test("run after close is refused; close twice is fine", async () => {
+  const exec = open();
+  await exec.run({ argv: ["true"] });
+  await exec.close();
+  await exec.close();
+  await assert.rejects(exec.run({ argv: ["true"] }), holtError("HOLT_E_INTERNAL"));
+});
+
+test("an unknown host key is refused with the fingerprint and the fix", async () => {
+  const empty = scratch("known_hosts.empty");
+  writeFileSync(empty, "");
+  const exec = open({ knownHostsFile: empty });
+  await assert.rejects(exec.run({ argv: ["true"] }), (error) => {
+    holtError("HOLT_E_SSH_HOSTKEY")(error);
+    const { message } = error as Error;
+    assert.ok(message.includes(`${peer.address}:22`), message);
+    assert.ok(message.includes(hostKeyFingerprint()), message);
+    assert.ok(message.includes(`ssh-keyscan -p 22 ${peer.address} >> ${empty}`), message);
+    return true;
+  });
+});
+
+test("a missing known_hosts file means the host is unknown", async () => {
+  const exec = open({ knownHostsFile: scratch("no-such-known-hosts") });
+  await assert.rejects(exec.run({ argv: ["true"] }), holtError("HOLT_E_SSH_HOSTKEY", /is not in/));
+});
+
+test("a host key that does not match known_hosts is refused", async () => {
+  const wrong = scratch("known_hosts.wrong");
+  // Any other ed25519 key will do; the client key is at hand.
+  const clientKey = readFileSync(`${peer.identityFile}.pub`, "utf8").split(/\s+/);
+  writeFileSync(wrong, `${peer.address} ${clientKey[0]} ${clientKey[1]}\n`);
+  const exec = open({ knownHostsFile: wrong });
+  await assert.rejects(exec.run({ argv: ["true"] }), (error) => {
+    holtError("HOLT_E_SSH_HOSTKEY", /does not match/)(error);
+    const { message } = error as Error;
+    assert.ok(message.includes(`${peer.address}:22`), message);
+    assert.ok(message.includes(hostKeyFingerprint()), message);
+    return true;
+  });
+});
+
+test("a closed port fails fast with HOLT_E_SSH, once for all waiting runs", async () => {
+  const exec = open({ port: 2, connectTimeoutMs: 2000 });
+  const started = Date.now();
+  const runs = Array.from({ length: 5 }, () => exec.run({ argv: ["true"] }));
+  for (const run of runs) {
+    await assert.rejects(run, holtError("HOLT_E_SSH", /root@.*:2: connection refused\. Check that sshd/));
+  }
+  assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+});
+
+test("a host that never answers fails after the connect timeout", async (t) => {
+  // Accepts TCP but never speaks SSH, like a wedged host or a wrong service.
+  const silent = createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  t.after(() => silent.close());
+  const address = silent.address();
+  assert.ok(address !== null && typeof address === "object");
+  const exec = open({ host: "127.0.0.1", port: address.port, connectTimeoutMs: 300 });
+  const started = Date.now();
+  await assert.rejects(exec.run({ argv: ["true"] }), holtError("HOLT_E_SSH", /no answer within 300 ms/));
+  assert.ok(Date.now() - started < 2000);
+});
+
+test("a key the server does not accept is an auth failure naming the key", async () => {
+  const stranger = scratch("stranger_ed25519");
+  execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-f", stranger]);
+  const exec = open({ identityFile: stranger });
+  await assert.rejects(
+    exec.run({ argv: ["true"] }),
+    holtError("HOLT_E_SSH", new RegExp(`root@${peer.address}:22: the server did not accept the key ${stranger}`)),
+  );
+});
+
+test("an unreadable identity file is named", async () => {
+  const missing = scratch("no-such-key");
+  const exec = open({ identityFile: missing });
+  await assert.rejects(exec.run({ argv: ["true"] }), holtError("HOLT_E_SSH", new RegExp(`${missing} .*does not exist`)));
+  const garbage = scratch("garbage-key");
+  writeFileSync(garbage, "not a key\n");
+  await assert.rejects(
+    open({ identityFile: garbage }).run({ argv: ["true"] }),
+    holtError("HOLT_E_SSH", new RegExp(`${garbage} .*not a usable`)),
+  );
+});

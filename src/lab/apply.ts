@@ -1,0 +1,94 @@
+/**
+ * The programmatic `apply`: lock, re-check what the plan was bound to,
+ * journal, and run. Nothing here prints; progress goes out as events.
+ */
+import { hostname, userInfo } from "node:os";
+import { type ApplyResult, applyPlan, assertDataLossAllowed } from "../engine/apply.ts";
+import type { ApplyEvent, EventSink } from "../engine/events.ts";
+import { staleBindings } from "../engine/plan.ts";
+import type { Plan } from "../engine/plan-types.ts";
+import type { Provider } from "../engine/provider.ts";
+import type { DesiredGraph } from "../engine/resource.ts";
+import { HoltError } from "../errors.ts";
+import type { Connections } from "../hosts/connect.ts";
+import { Journal } from "../store/journal.ts";
+import { acquireLock, type Lock } from "../store/lock.ts";
+import { labStateDir } from "../store/state-dir.ts";
+import { planGraph } from "./plan.ts";
+
+export interface ApplyLabOptions {
+  readonly connections: Connections;
+  readonly providers: readonly Provider[];
+  readonly stateDir: string;
+  readonly allowDataLoss: boolean;
+  readonly parallelism?: number;
+  readonly command: string;
+  readonly onEvent?: EventSink;
+  readonly afterStep?: (finished: number) => void;
+}
+
+export interface ApplyLabResult extends ApplyResult {
+  readonly applyId: number;
+}
+
+/** Holds the lab's lock from before planning until the apply has finished. */
+export function lockLab(stateDir: string, lab: string, command: string): Lock {
+  return acquireLock(labStateDir(stateDir, lab), command);
+}
+
+/**
+ * Applies `plan` after reading the systems again and checking that every
+ * fingerprint still matches (a binding plan). The caller holds the lock.
+ */
+export async function applyBoundPlan(
+  plan: Plan,
+  graph: DesiredGraph,
+  options: ApplyLabOptions,
+): Promise<ApplyLabResult> {
+  assertDataLossAllowed(plan, options.allowDataLoss);
+  const fresh = await planGraph(graph, plan.configFile, plan.hosts, {
+    connections: options.connections,
+    providers: options.providers,
+    allowDataLoss: options.allowDataLoss,
+  });
+  const stale = staleBindings(plan, fresh.plan);
+  if (stale.length > 0) {
+    throw new HoltError(
+      "HOLT_E_PLAN_STALE",
+      `The plan no longer matches the real systems: ${stale.length} ${stale.length === 1 ? "resource has" : "resources have"} changed since it was made. Nothing was changed. Run \`holt plan\` again.`,
+      {
+        details: stale.map(
+          (s) =>
+            `${s.address}: ${s.was === null ? "did not exist" : "existed"} at plan time, ${s.now === null ? "is gone now" : s.was === null ? "exists now" : "is different now"}`,
+        ),
+      },
+    );
+  }
+  const journal = new Journal(labStateDir(options.stateDir, plan.lab));
+  try {
+    journal.markInterrupted();
+    const applyId = journal.begin({
+      command: options.command,
+      user: userInfo().username,
+      host: hostname(),
+      summary: plan.summary,
+      at: new Date().toISOString(),
+    });
+    const onEvent = (event: ApplyEvent): void => {
+      journal.record(applyId, event);
+      options.onEvent?.(event);
+    };
+    const result = await applyPlan(plan, {
+      providers: options.providers,
+      execFor: (host) => options.connections.execFor(host),
+      allowDataLoss: options.allowDataLoss,
+      ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
+      onEvent,
+      ...(options.afterStep === undefined ? {} : { afterStep: options.afterStep }),
+    });
+    journal.finish(applyId, result.ok, new Date().toISOString());
+    return { ...result, applyId };
+  } finally {
+    journal.close();
+  }
+}

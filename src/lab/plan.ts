@@ -1,0 +1,68 @@
+/**
+ * The programmatic `plan`: host facts → model → read → diff. The CLI, the
+ * daemon and the tests all call this; nothing here prints.
+ */
+import { configInvalid } from "../config/load.ts";
+import type { ResolvedLab } from "../config/types.ts";
+import { computePlan } from "../engine/plan.ts";
+import type { HostConnection, Plan } from "../engine/plan-types.ts";
+import type { Provider } from "../engine/provider.ts";
+import { readActual } from "../engine/read.ts";
+import type { DesiredGraph } from "../engine/resource.ts";
+import type { Connections } from "../hosts/connect.ts";
+import { type HostFacts, readHostFacts } from "../hosts/facts.ts";
+import { compileLab } from "../model/compile.ts";
+
+export interface PlanLabOptions {
+  readonly connections: Connections;
+  readonly providers: readonly Provider[];
+  readonly allowDataLoss?: boolean;
+}
+
+export interface LabPlan {
+  readonly graph: DesiredGraph;
+  readonly plan: Plan;
+}
+
+export function hostConnections(lab: ResolvedLab): HostConnection[] {
+  return Object.values(lab.hosts).map((h) => ({
+    name: h.name,
+    address: h.address,
+    connect: h.connect,
+  }));
+}
+
+export async function planLab(lab: ResolvedLab, options: PlanLabOptions): Promise<LabPlan> {
+  const hosts = Object.keys(lab.hosts).sort();
+  const facts: Record<string, HostFacts> = {};
+  await Promise.all(
+    hosts.map(async (host) => {
+      facts[host] = await readHostFacts(host, await options.connections.execFor(host));
+    }),
+  );
+  const { graph, problems } = compileLab(lab, facts);
+  if (problems.length > 0) throw configInvalid(lab.file, problems);
+  return planGraph(graph, lab.file, hostConnections(lab), options);
+}
+
+/** Reads and diffs an already compiled graph (also used to re-check saved plans). */
+export async function planGraph(
+  graph: DesiredGraph,
+  configFile: string,
+  hosts: readonly HostConnection[],
+  options: PlanLabOptions,
+): Promise<LabPlan> {
+  const actual = await readActual(graph, {
+    providers: options.providers,
+    hosts: hosts.map((h) => h.name),
+    execFor: (host) => options.connections.execFor(host),
+  });
+  if (actual.problems.length > 0) throw configInvalid(configFile, actual.problems);
+  const plan = computePlan(graph, actual, {
+    providers: options.providers,
+    configFile,
+    hosts,
+    allowDataLoss: options.allowDataLoss ?? false,
+  });
+  return { graph, plan };
+}

@@ -1,0 +1,162 @@
+/**
+ * The model: a pure, deterministic compile from a validated lab (plus host
+ * facts, when known) to the desired resource graph. No I/O happens here, so
+ * it is fast and unit-tested to the field.
+ */
+import type { ResolvedHost, ResolvedLab } from "../config/types.ts";
+import type { DesiredGraph, Resource } from "../engine/resource.ts";
+import type { HostFacts } from "../hosts/facts.ts";
+import { DATASET_TYPE, type DatasetInputs, datasetAddress } from "./dataset.ts";
+
+export interface ModelProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface CompileResult {
+  readonly graph: DesiredGraph;
+  readonly problems: readonly ModelProblem[];
+}
+
+/** Facts per host; a host without facts is compiled without host checks. */
+export type LabFacts = Readonly<Record<string, HostFacts>>;
+
+interface PendingDataset {
+  name: string;
+  service?: string;
+  properties: Readonly<Record<string, string>>;
+  configPath: string;
+  /** Extra dependencies beyond the parent dataset (service ordering). */
+  after: string[];
+}
+
+function poolOf(dataset: string): string {
+  return dataset.split("/")[0] ?? dataset;
+}
+
+/** The state root a host uses, or null if none can be known yet. */
+export function resolveStateRoot(host: ResolvedHost, facts: HostFacts | undefined): string | null {
+  if (host.stateRoot !== null) return host.stateRoot;
+  const first = host.datasets[0];
+  if (first !== undefined) return `${poolOf(first.name)}/holt`;
+  const pool = facts?.pools[0];
+  return pool === undefined ? null : `${pool}/holt`;
+}
+
+export function compileLab(lab: ResolvedLab, facts: LabFacts = {}): CompileResult {
+  const problems: ModelProblem[] = [];
+  const resources: Resource<DatasetInputs>[] = [];
+  const hostNames = Object.keys(lab.hosts).sort();
+  const servicesByHost = new Map<string, string[]>();
+  for (const service of Object.values(lab.services)) {
+    const list = servicesByHost.get(service.host) ?? [];
+    list.push(service.name);
+    servicesByHost.set(service.host, list);
+  }
+
+  for (const hostName of hostNames) {
+    const host = lab.hosts[hostName];
+    if (host === undefined) continue;
+    const hostFacts = facts[hostName];
+    const pending: PendingDataset[] = host.datasets.map((d) => ({
+      name: d.name,
+      properties: d.properties,
+      configPath: d.configPath,
+      after: [],
+    }));
+    const statefulServices = (servicesByHost.get(hostName) ?? [])
+      .sort()
+      .map((name) => lab.services[name])
+      .filter((s) => s !== undefined && s.state.length > 0);
+
+    const stateRoot = resolveStateRoot(host, hostFacts);
+    const rootPath = `hosts.${hostName}.stateRoot`;
+    if (statefulServices.length > 0) {
+      if (stateRoot === null) {
+        problems.push({
+          path: rootPath,
+          message: `host "${hostName}" has services with state but no pool to keep it in. Create a ZFS pool on the host, or set stateRoot to a dataset like "tank/holt".`,
+        });
+      } else {
+        if (!pending.some((d) => d.name === stateRoot)) {
+          pending.push({ name: stateRoot, properties: {}, configPath: rootPath, after: [] });
+        }
+        for (const service of statefulServices) {
+          if (service === undefined) continue;
+          const serviceDataset = `${stateRoot}/${service.name}`;
+          const after = service.dependsOn
+            .map((dep) => {
+              const other = lab.services[dep];
+              const otherHost = other === undefined ? undefined : lab.hosts[other.host];
+              const otherRoot =
+                otherHost === undefined ? null : resolveStateRoot(otherHost, facts[otherHost.name]);
+              return other === undefined || other.state.length === 0 || otherRoot === null
+                ? undefined
+                : datasetAddress(other.host, `${otherRoot}/${other.name}`);
+            })
+            .filter((a): a is string => a !== undefined);
+          pending.push({
+            name: serviceDataset,
+            service: service.name,
+            properties: {},
+            configPath: `services.${service.name}`,
+            after,
+          });
+          for (const entry of service.state) {
+            pending.push({
+              name: `${serviceDataset}/${entry.name}`,
+              service: service.name,
+              properties: entry.properties,
+              configPath: entry.configPath,
+              after: [],
+            });
+          }
+        }
+      }
+    }
+
+    if (hostFacts !== undefined) {
+      const pools = new Set(hostFacts.pools);
+      const known =
+        hostFacts.pools.length > 0 ? hostFacts.pools.map((p) => `"${p}"`).join(", ") : "none";
+      for (const dataset of pending) {
+        if (pools.has(poolOf(dataset.name))) continue;
+        const isRoot = dataset.name === stateRoot && dataset.configPath === rootPath;
+        if (dataset.service !== undefined && !isRoot) continue; // reported once, at the root
+        problems.push({
+          path: dataset.configPath,
+          message: `dataset "${dataset.name}" is outside any pool host "${hostName}" has (pools: ${known}). Create pool "${poolOf(dataset.name)}" on the host first, or use one of its pools.`,
+        });
+      }
+    }
+
+    const names = new Set(pending.map((d) => d.name));
+    for (const dataset of pending.sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    )) {
+      const parent = nearestDeclaredAncestor(dataset.name, names);
+      const dependsOn = parent === undefined ? [] : [datasetAddress(hostName, parent)];
+      resources.push({
+        address: datasetAddress(hostName, dataset.name),
+        type: DATASET_TYPE,
+        host: hostName,
+        ...(dataset.service === undefined ? {} : { service: dataset.service }),
+        name: dataset.name,
+        inputs: { name: dataset.name, properties: dataset.properties },
+        dependsOn: [...dependsOn, ...dataset.after],
+        configPath: dataset.configPath,
+      });
+    }
+  }
+  return { graph: { lab: lab.name, resources }, problems };
+}
+
+function nearestDeclaredAncestor(name: string, names: ReadonlySet<string>): string | undefined {
+  let at = name.lastIndexOf("/");
+  while (at > 0) {
+    const candidate = name.slice(0, at);
+    if (names.has(candidate)) return candidate;
+    at = candidate.lastIndexOf("/");
+  }
+  return undefined;
+}

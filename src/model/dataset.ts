@@ -1,0 +1,14 @@
+/** The ZFS dataset resource as the model emits it. */
+
+export const DATASET_TYPE = "zfs.dataset";
+
+export interface DatasetInputs {
+  /** Full ZFS name. */
+  readonly name: string;
+  /** Native properties (as `zfs get -p` prints them) and user properties. */
+  readonly properties: Readonly<Record<string, string>>;
+}
+
+export function datasetAddress(host: string, name: string): string {
+  return `${DATASET_TYPE}:${host}/${name}`;
+}

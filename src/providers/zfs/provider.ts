@@ -1,0 +1,355 @@
+/**
+ * ZFS datasets. Ownership lives in ZFS itself: a dataset belongs to the lab
+ * when its `holt:managed` user property is set *locally* to the lab's name
+ * (children inherit user properties, so an inherited value means nothing).
+ * Losing holt's database therefore never orphans a dataset.
+ */
+import type {
+  DeleteOptions,
+  FieldChange,
+  InputProblem,
+  Observed,
+  OwnedResource,
+  Provider,
+  ProviderContext,
+  ReadResult,
+} from "../../engine/provider.ts";
+import type { Resource } from "../../engine/resource.ts";
+import { HoltError } from "../../errors.ts";
+import type { Exec } from "../../hosts/exec.ts";
+import { runChecked } from "../../hosts/run-checked.ts";
+import { DATASET_TYPE, type DatasetInputs, datasetAddress } from "../../model/dataset.ts";
+import { compressionUnsupported, poolCapabilities, recordsizeUnsupported } from "./capabilities.ts";
+import { type DatasetProperties, parseZfsGet, parseZpoolGet } from "./parse.ts";
+import {
+  CREATE_ONLY,
+  displayValue,
+  isManagedNative,
+  isUserProperty,
+  LIMITS,
+  MANAGED_PROPS,
+  OWNER,
+  SERVICE,
+  setValue,
+} from "./properties.ts";
+
+/** What holt compares: stable fields only, so saved plans can be bound to it. */
+export interface DatasetState {
+  /** Managed native and user properties whose source is "local". */
+  readonly local: Readonly<Record<string, string>>;
+  /** Create-time properties (casesensitivity). */
+  readonly createOnly: Readonly<Record<string, string>>;
+  /** User properties holt set earlier (from `holt:props`). */
+  readonly userProps: readonly string[];
+  /** The lab that owns it, or null. */
+  readonly owner: string | null;
+  readonly service: string | null;
+}
+
+/** Datasets moved aside by a destroy live under `<pool>/holt-trash`. */
+export const TRASH = "holt-trash";
+
+function isTrash(name: string): boolean {
+  const [, second] = name.split("/");
+  return second === TRASH;
+}
+
+function stateOf(properties: DatasetProperties): DatasetState {
+  const local: Record<string, string> = {};
+  const createOnly: Record<string, string> = {};
+  let owner: string | null = null;
+  let service: string | null = null;
+  let userProps: string[] = [];
+  for (const [name, { value, source }] of properties) {
+    if (CREATE_ONLY.has(name)) createOnly[name] = value;
+    if (source !== "local") continue;
+    if (name === OWNER) owner = value;
+    else if (name === SERVICE) service = value;
+    else if (name === MANAGED_PROPS) userProps = value.split(",").filter((p) => p !== "");
+    else if (name.startsWith("holt:")) continue;
+    else if (isManagedNative(name) || isUserProperty(name)) local[name] = value;
+  }
+  return { local, createOnly, userProps: userProps.sort(), owner, service };
+}
+
+function observedOf(properties: DatasetProperties, lab: string): Observed<DatasetState> {
+  const state = stateOf(properties);
+  const used = properties.get("used")?.value;
+  return {
+    state,
+    managed: state.owner === lab,
+    ...(used !== undefined && /^\d+$/.test(used) ? { info: { used: Number(used) } } : {}),
+  };
+}
+
+function poolOf(name: string): string {
+  return name.split("/")[0] ?? name;
+}
+
+function userPropsOf(inputs: DatasetInputs): string[] {
+  return Object.keys(inputs.properties).filter(isUserProperty).sort();
+}
+
+/** `zfs get` over every filesystem; `-t filesystem` where supported (not zfs-fuse). */
+async function readAll(exec: Exec): Promise<string> {
+  const base = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source"];
+  const typed = await exec.run({ argv: [...base, "-t", "filesystem", "all"] });
+  if (typed.code === 0) return typed.stdout;
+  if (/invalid option/.test(typed.stderr)) {
+    return (await runChecked(exec, { argv: [...base, "all"] })).stdout;
+  }
+  return (await runChecked(exec, { argv: [...base, "-t", "filesystem", "all"] })).stdout;
+}
+
+function safetySnapshotName(label: string): string {
+  return label.replace(/[^A-Za-z0-9_.:-]/g, "-");
+}
+
+interface ZfsChange {
+  readonly property: string;
+  /** null: inherit. */
+  readonly value: string | null;
+}
+
+/** The raw property changes from observed to desired. */
+function changesOf(
+  desired: DatasetInputs,
+  state: DatasetState,
+): { set: ZfsChange[]; replace: FieldChange[] } {
+  const set: ZfsChange[] = [];
+  const replace: FieldChange[] = [];
+  for (const [property, value] of Object.entries(desired.properties)) {
+    if (CREATE_ONLY.has(property)) {
+      const current = state.createOnly[property] ?? null;
+      if (current !== value) {
+        replace.push({ path: property, before: current, after: value, forcesReplace: true });
+      }
+      continue;
+    }
+    const current = state.local[property];
+    if (current === value) continue;
+    if (current === undefined && LIMITS.has(property) && value === "0") continue;
+    set.push({ property, value });
+  }
+  for (const property of Object.keys(state.local).sort()) {
+    if (property in desired.properties) continue;
+    if (isManagedNative(property) || state.userProps.includes(property)) {
+      set.push({ property, value: null });
+    }
+  }
+  return { set, replace };
+}
+
+export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState> {
+  return {
+    type: DATASET_TYPE,
+    noun: "dataset",
+    holdsData: true,
+
+    async read(ctx, desired): Promise<ReadResult<DatasetState>> {
+      const all = parseZfsGet(await readAll(ctx.exec));
+      const observed = new Map<string, Observed<DatasetState>>();
+      for (const resource of desired) {
+        const properties = all.get(resource.inputs.name);
+        if (properties !== undefined)
+          observed.set(resource.address, observedOf(properties, ctx.lab));
+      }
+      const owned: OwnedResource<DatasetState>[] = [];
+      const ownedNames = new Set<string>();
+      for (const [name, properties] of all) {
+        const owner = properties.get(OWNER);
+        if (owner?.source === "local" && owner.value === ctx.lab && !isTrash(name))
+          ownedNames.add(name);
+      }
+      for (const name of ownedNames) {
+        const properties = all.get(name);
+        if (properties === undefined) continue;
+        const o = observedOf(properties, ctx.lab);
+        let parent = name.lastIndexOf("/") > 0 ? name.slice(0, name.lastIndexOf("/")) : undefined;
+        while (parent !== undefined && !ownedNames.has(parent)) {
+          parent =
+            parent.lastIndexOf("/") > 0 ? parent.slice(0, parent.lastIndexOf("/")) : undefined;
+        }
+        owned.push({
+          address: datasetAddress(ctx.host, name),
+          type: DATASET_TYPE,
+          host: ctx.host,
+          ...(o.state.service === null ? {} : { service: o.state.service }),
+          name,
+          dependsOn: parent === undefined ? [] : [datasetAddress(ctx.host, parent)],
+          observed: o,
+        });
+      }
+      return { observed, owned, problems: await checkCapabilities(ctx, desired) };
+    },
+
+    diff(desired, observed) {
+      const { set, replace } = changesOf(desired.inputs, observed.state);
+      const fields: FieldChange[] = set.map(({ property, value }) => ({
+        path: property,
+        before: displayValue(property, observed.state.local[property] ?? null),
+        after: displayValue(property, value),
+      }));
+      return [...replace, ...fields];
+    },
+
+    describe(desired) {
+      return Object.entries(desired.inputs.properties)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([property, value]) => ({
+          path: property,
+          before: null,
+          after: displayValue(property, value),
+        }));
+    },
+
+    async create(ctx, desired) {
+      const argv = ["zfs", "create", "-p"];
+      for (const [property, value] of Object.entries(desired.inputs.properties)) {
+        argv.push("-o", `${property}=${setValue(property, value)}`);
+      }
+      argv.push("-o", `${OWNER}=${ctx.lab}`);
+      if (desired.service !== undefined) argv.push("-o", `${SERVICE}=${desired.service}`);
+      const userProps = userPropsOf(desired.inputs);
+      if (userProps.length > 0) argv.push("-o", `${MANAGED_PROPS}=${userProps.join(",")}`);
+      argv.push(desired.inputs.name);
+      await runChecked(ctx.exec, { argv });
+    },
+
+    async update(ctx, desired, observed) {
+      await converge(ctx.exec, desired, observed.state);
+    },
+
+    async delete(ctx, owned, options: DeleteOptions) {
+      const name = owned.name;
+      const children = (
+        await runChecked(ctx.exec, { argv: ["zfs", "list", "-H", "-o", "name", "-r", name] })
+      ).stdout
+        .split("\n")
+        .filter((line) => line !== "" && line !== name && !line.includes("@"));
+      if (children.length > 0) {
+        throw new HoltError(
+          "HOLT_E_ZFS",
+          `Refusing to destroy dataset "${name}" on host "${ctx.host}": it holds datasets that are not being destroyed (${children.slice(0, 5).join(", ")}). Destroy or move them first.`,
+        );
+      }
+      const snapshot = safetySnapshotName(options.safetySnapshot);
+      const trashRoot = `${poolOf(name)}/${TRASH}`;
+      await runChecked(ctx.exec, { argv: ["zfs", "snapshot", `${name}@${snapshot}`] });
+      const exists = await ctx.exec.run({ argv: ["zfs", "list", "-H", "-o", "name", trashRoot] });
+      if (exists.code !== 0) {
+        await runChecked(ctx.exec, {
+          argv: ["zfs", "create", "-o", "canmount=off", "-o", "mountpoint=none", trashRoot],
+        });
+      }
+      const flat = name.split("/").slice(1).join("_");
+      const target = `${trashRoot}/${snapshot}_${flat}`;
+      // Rename first: anything under holt-trash is ignored when reading, so a
+      // crash after this point leaves nothing for a rerun to trip over.
+      await runChecked(ctx.exec, { argv: ["zfs", "rename", name, target] });
+      await runChecked(ctx.exec, { argv: ["zfs", "set", `holt:trashed-from=${name}`, target] });
+      if ("mountpoint" in owned.observed.state.local) {
+        await runChecked(ctx.exec, { argv: ["zfs", "inherit", "mountpoint", target] });
+      }
+      for (const property of [SERVICE, MANAGED_PROPS, OWNER]) {
+        await runChecked(ctx.exec, { argv: ["zfs", "inherit", property, target] });
+      }
+    },
+
+    async release(ctx, owned) {
+      // The owner mark goes last: a crash before it leaves the dataset owned,
+      // so a rerun finishes the release.
+      for (const property of [SERVICE, MANAGED_PROPS, OWNER]) {
+        await runChecked(ctx.exec, { argv: ["zfs", "inherit", property, owned.name] });
+      }
+    },
+
+    async adopt(ctx, desired, observed) {
+      await runChecked(ctx.exec, {
+        argv: ["zfs", "set", `${OWNER}=${ctx.lab}`, desired.inputs.name],
+      });
+      await converge(ctx.exec, desired, observed.state);
+    },
+  };
+}
+
+async function converge(
+  exec: Exec,
+  desired: Resource<DatasetInputs>,
+  state: DatasetState,
+): Promise<void> {
+  const name = desired.inputs.name;
+  const { set } = changesOf(desired.inputs, state);
+  const wantedUserProps = userPropsOf(desired.inputs);
+  // Record new user properties before setting them, so a crash in between
+  // still lets a later run inherit them if they leave the config.
+  const union = [...new Set([...state.userProps, ...wantedUserProps])].sort();
+  if (union.join(",") !== state.userProps.join(",")) {
+    await runChecked(exec, { argv: ["zfs", "set", `${MANAGED_PROPS}=${union.join(",")}`, name] });
+  }
+  // zfs-fuse takes one property per `zfs set`/`zfs inherit`; so does this.
+  for (const { property, value } of set) {
+    const argv =
+      value === null
+        ? ["zfs", "inherit", property, name]
+        : ["zfs", "set", `${property}=${setValue(property, value)}`, name];
+    await runChecked(exec, { argv });
+  }
+  if (wantedUserProps.join(",") !== union.join(",")) {
+    const argv =
+      wantedUserProps.length === 0
+        ? ["zfs", "inherit", MANAGED_PROPS, name]
+        : ["zfs", "set", `${MANAGED_PROPS}=${wantedUserProps.join(",")}`, name];
+    await runChecked(exec, { argv });
+  }
+  const service = desired.service ?? null;
+  if (service !== state.service) {
+    const argv =
+      service === null
+        ? ["zfs", "inherit", SERVICE, name]
+        : ["zfs", "set", `${SERVICE}=${service}`, name];
+    await runChecked(exec, { argv });
+  }
+}
+
+/** Properties the pool cannot do (compression, large records) fail at plan time, naming the config path. */
+async function checkCapabilities(
+  ctx: ProviderContext,
+  desired: readonly Resource<DatasetInputs>[],
+): Promise<InputProblem[]> {
+  const wanting = desired.filter(
+    (r) =>
+      r.inputs.properties.compression !== undefined || r.inputs.properties.recordsize !== undefined,
+  );
+  if (wanting.length === 0) return [];
+  const pools = [...new Set(wanting.map((r) => poolOf(r.inputs.name)))].sort();
+  const result = await ctx.exec.run({ argv: ["zpool", "get", "all", ...pools] });
+  const parsed = parseZpoolGet(result.stdout);
+  const problems: InputProblem[] = [];
+  for (const resource of wanting) {
+    const pool = poolOf(resource.inputs.name);
+    const properties = parsed.get(pool);
+    if (properties === undefined) continue; // a missing pool is reported by the model
+    const caps = poolCapabilities(pool, properties);
+    const { compression, recordsize } = resource.inputs.properties;
+    const noCompression =
+      compression === undefined ? null : compressionUnsupported(compression, caps);
+    if (noCompression !== null) {
+      problems.push({
+        address: resource.address,
+        path: `${resource.configPath}.compression`,
+        message: `"${compression}" cannot be used: ${noCompression}. Use "on", "gzip" or "lzjb" on this pool.`,
+      });
+    }
+    const noRecordsize =
+      recordsize === undefined ? null : recordsizeUnsupported(Number(recordsize), caps);
+    if (noRecordsize !== null) {
+      problems.push({
+        address: resource.address,
+        path: `${resource.configPath}.recordsize`,
+        message: `"${displayValue("recordsize", recordsize ?? null)}" cannot be used: ${noRecordsize}. Use "128K" or less on this pool.`,
+      });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,35 @@
+/**
+ * Where holt keeps its journal and lock: --state-dir, else HOLT_STATE_DIR,
+ * else /var/lib/holt for root and $XDG_STATE_HOME/holt (~/.local/state/holt)
+ * for everyone else. Each lab gets its own folder inside.
+ */
+import { mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { HoltError } from "../errors.ts";
+
+export function resolveStateDir(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (explicit !== undefined && explicit !== "") return explicit;
+  if (env.HOLT_STATE_DIR !== undefined && env.HOLT_STATE_DIR !== "") return env.HOLT_STATE_DIR;
+  if (process.getuid?.() === 0) return "/var/lib/holt";
+  const xdg = env.XDG_STATE_HOME;
+  return join(xdg !== undefined && xdg !== "" ? xdg : join(homedir(), ".local", "state"), "holt");
+}
+
+/** The lab's own folder, created if needed. */
+export function labStateDir(stateDir: string, lab: string): string {
+  const dir = join(stateDir, lab.replace(/[^A-Za-z0-9._-]/g, "_"));
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new HoltError(
+      "HOLT_E_STATE",
+      `Cannot create the state directory ${dir}: ${(error as Error).message}. Pass --state-dir or set HOLT_STATE_DIR to a writable folder.`,
+      { cause: error },
+    );
+  }
+  return dir;
+}
