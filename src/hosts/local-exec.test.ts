@@ -20,7 +20,13 @@ test("target is local", () => {
 
 test("collects stdout and exit code 0", async () => {
   const result = await exec.run({ argv: ["echo", "hello"] });
-  assert.deepEqual(result, { stdout: "hello\n", stderr: "", code: 0, signal: null, timedOut: false });
+  assert.deepEqual(result, {
+    stdout: "hello\n",
+    stderr: "",
+    code: 0,
+    signal: null,
+    timedOut: false,
+  });
 });
 
 test("returns a non-zero exit code with stderr instead of throwing", async () => {
@@ -90,7 +96,10 @@ test("kills the program with SIGKILL on timeout and says so", async () => {
 });
 
 test("keeps output written before the timeout", async () => {
-  const result = await exec.run({ argv: ["sh", "-c", "echo partial; exec sleep 30"], timeoutMs: 300 });
+  const result = await exec.run({
+    argv: ["sh", "-c", "echo partial; exec sleep 30"],
+    timeoutMs: 300,
+  });
   assert.equal(result.stdout, "partial\n");
   assert.equal(result.signal, "SIGKILL");
 });
@@ -104,5 +113,8 @@ test("does not wait for a background child that holds stdout open", async () => 
 });
 
 test("rejects an empty argv as a bug", async () => {
-  await assert.rejects(exec.run({ argv: [] }), (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL");
+  await assert.rejects(
+    exec.run({ argv: [] }),
+    (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL",
+  );
 });

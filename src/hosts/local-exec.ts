@@ -57,7 +57,12 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
     child.on("error", (error: NodeJS.ErrnoException) => {
       // Mirror what a shell reports, so callers handle local and remote alike.
       if (error.code === "ENOENT") {
-        finish({ stdout, stderr: `holt: ${program}: program not found\n`, code: 127, signal: null });
+        finish({
+          stdout,
+          stderr: `holt: ${program}: program not found\n`,
+          code: 127,
+          signal: null,
+        });
       } else if (error.code === "EACCES") {
         finish({ stdout, stderr: `holt: ${program}: not executable\n`, code: 126, signal: null });
       } else if (child.pid === undefined) {
@@ -66,7 +71,10 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
       }
     });
     child.on("exit", (code, signal) => {
-      drainTimer = setTimeout(() => finish({ stdout, stderr, code, signal, timedOut }), DRAIN_GRACE_MS);
+      drainTimer = setTimeout(
+        () => finish({ stdout, stderr, code, signal, timedOut }),
+        DRAIN_GRACE_MS,
+      );
     });
     child.on("close", (code, signal) => finish({ stdout, stderr, code, signal, timedOut }));
   });

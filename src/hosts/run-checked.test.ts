@@ -37,7 +37,10 @@ test("returns the result when the program succeeds", async () => {
 
 test("names the target, the quoted command and the exit code", async () => {
   const error = await failure({ code: 1 }, { argv: ["zfs", "create", "tank/my data"] });
-  assert.equal(error.message, "Command on root@nas:22 exited with code 1: zfs create 'tank/my data'");
+  assert.equal(
+    error.message,
+    "Command on root@nas:22 exited with code 1: zfs create 'tank/my data'",
+  );
 });
 
 test("explains 127 and 126", async () => {

@@ -4,7 +4,10 @@ import { test } from "node:test";
 import { quoteWord, shellQuote } from "./shell-quote.ts";
 
 test("leaves plain words bare so messages stay readable", () => {
-  assert.equal(shellQuote(["zfs", "set", "compression=lz4", "tank/data"]), "zfs set compression=lz4 tank/data");
+  assert.equal(
+    shellQuote(["zfs", "set", "compression=lz4", "tank/data"]),
+    "zfs set compression=lz4 tank/data",
+  );
 });
 
 test("quotes spaces, $ and glob characters", () => {

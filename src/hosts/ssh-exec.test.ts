@@ -59,7 +59,13 @@ test("runs a program and collects stdout", async () => {
   const exec = open();
   assert.equal(exec.target, `root@${peer.address}:22`);
   const result = await exec.run({ argv: ["echo", "hello"] });
-  assert.deepEqual(result, { stdout: "hello\n", stderr: "", code: 0, signal: null, timedOut: false });
+  assert.deepEqual(result, {
+    stdout: "hello\n",
+    stderr: "",
+    code: 0,
+    signal: null,
+    timedOut: false,
+  });
 });
 
 test("returns stderr and a non-zero exit code without throwing", async () => {
@@ -117,15 +123,18 @@ test("20 concurrent runs share one connection, at most 8 at a time", async () =>
   assert.ok(peak >= 2, "runs did not overlap at all");
 });
 
-test("a timeout kills the remote program with SIGKILL", async () => {
+test("a timeout kills the remote program and its children with SIGKILL", async () => {
   const exec = open();
+  // Host and test machine share one pid namespace: make the sleeps ours alone.
+  const sleep = `sleep 37.${process.pid}`;
   const started = Date.now();
-  const result: ExecOutcome = await exec.run({ argv: ["sleep", "37.125"], timeoutMs: 300 });
+  const argv = ["sh", "-c", `${sleep} & ${sleep}; wait`];
+  const result: ExecOutcome = await exec.run({ argv, timeoutMs: 300 });
   assert.ok(Date.now() - started < 3000);
   assert.equal(result.timedOut, true);
   assert.equal(result.signal, "SIGKILL");
   assert.equal(result.code, null);
-  const left = await exec.run({ argv: ["pgrep", "-x", "-f", "sleep 37.125"] });
+  const left = await exec.run({ argv: ["pgrep", "-x", "-f", sleep] });
   assert.equal(left.code, 1, `still running: ${left.stdout}`);
 });
 
@@ -189,7 +198,10 @@ test("a closed port fails fast with HOLT_E_SSH, once for all waiting runs", asyn
   const started = Date.now();
   const runs = Array.from({ length: 5 }, () => exec.run({ argv: ["true"] }));
   for (const run of runs) {
-    await assert.rejects(run, holtError("HOLT_E_SSH", /root@.*:2: connection refused\. Check that sshd/));
+    await assert.rejects(
+      run,
+      holtError("HOLT_E_SSH", /root@.*:2: connection refused\. Check that sshd/),
+    );
   }
   assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
 });
@@ -203,7 +215,10 @@ test("a host that never answers fails after the connect timeout", async (t) => {
   assert.ok(address !== null && typeof address === "object");
   const exec = open({ host: "127.0.0.1", port: address.port, connectTimeoutMs: 300 });
   const started = Date.now();
-  await assert.rejects(exec.run({ argv: ["true"] }), holtError("HOLT_E_SSH", /no answer within 300 ms/));
+  await assert.rejects(
+    exec.run({ argv: ["true"] }),
+    holtError("HOLT_E_SSH", /no answer within 300 ms/),
+  );
   assert.ok(Date.now() - started < 2000);
 });
 
@@ -213,18 +228,30 @@ test("a key the server does not accept is an auth failure naming the key", async
   const exec = open({ identityFile: stranger });
   await assert.rejects(
     exec.run({ argv: ["true"] }),
-    holtError("HOLT_E_SSH", new RegExp(`root@${peer.address}:22: the server did not accept the key ${stranger}`)),
+    holtError(
+      "HOLT_E_SSH",
+      new RegExp(`root@${peer.address}:22: the server did not accept the key ${stranger}`),
+    ),
   );
 });
 
 test("an unreadable identity file is named", async () => {
   const missing = scratch("no-such-key");
   const exec = open({ identityFile: missing });
-  await assert.rejects(exec.run({ argv: ["true"] }), holtError("HOLT_E_SSH", new RegExp(`${missing} .*does not exist`)));
+  await assert.rejects(
+    exec.run({ argv: ["true"] }),
+    holtError("HOLT_E_SSH", new RegExp(`${missing} .*does not exist`)),
+  );
   const garbage = scratch("garbage-key");
   writeFileSync(garbage, "not a key\n");
   await assert.rejects(
     open({ identityFile: garbage }).run({ argv: ["true"] }),
     holtError("HOLT_E_SSH", new RegExp(`${garbage} .*not a usable`)),
+  );
+  const encrypted = scratch("encrypted_ed25519");
+  execFileSync("ssh-keygen", ["-q", "-N", "secret", "-t", "ed25519", "-f", encrypted]);
+  await assert.rejects(
+    open({ identityFile: encrypted }).run({ argv: ["true"] }),
+    holtError("HOLT_E_SSH", new RegExp(`${encrypted} .*not a usable unencrypted private key`)),
   );
 });

@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import ssh2 from "ssh2";
 import type { ClientChannel, ServerHostKeyAlgorithm, Client as SshClient } from "ssh2";
+import ssh2 from "ssh2";
 import { HoltError } from "../errors.ts";
 import type { Exec, ExecRequest } from "./exec.ts";
 import {
@@ -93,7 +93,8 @@ export function createSshExec(options: SshExecOptions): Exec {
     if (request.argv.length === 0) {
       throw new HoltError("HOLT_E_INTERNAL", "Exec.run was given an empty argv.");
     }
-    if (closed) throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
+    if (closed)
+      throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
     // Connecting before queueing makes every waiting run share one attempt,
     // so an unreachable host fails them all at once, not one timeout each.
     let client = await connection();
@@ -213,7 +214,11 @@ function execOn(
   return new Promise((resolve, reject) => {
     const opened = (error: Error | undefined, channel: ClientChannel) => {
       if (error) reject(new ChannelOpenError(error.message, { cause: error }));
-      else collect(channel, request, marker, target, (pgid) => killGroup(client, pgid)).then(resolve, reject);
+      else
+        collect(channel, request, marker, target, (pgid) => killGroup(client, pgid)).then(
+          resolve,
+          reject,
+        );
     };
     try {
       client.exec(command, opened);
@@ -350,21 +355,23 @@ function sshError(where: Where, error: Error & { level?: string; code?: string }
     cause = error.message;
     hint = "Try `ssh -v` with the same user, host and port to see more.";
   }
-  return new HoltError("HOLT_E_SSH", `Could not connect to ${target}: ${cause}. ${hint}`, { cause: error });
+  return new HoltError("HOLT_E_SSH", `Could not connect to ${target}: ${cause}. ${hint}`, {
+    cause: error,
+  });
 }
 
 function identityError(where: Where, error: unknown): HoltError {
   const file = where.identityFile;
   const code = (error as NodeJS.ErrnoException).code;
   let reason: string;
-  if (code === "ENOENT") reason = `does not exist. Create one with: ssh-keygen -t ed25519 -f ${file}`;
+  if (code === "ENOENT")
+    reason = `does not exist. Create one with: ssh-keygen -t ed25519 -f ${file}`;
   else if (code === "EACCES") reason = "cannot be read by this user";
   else if (code !== undefined) reason = `cannot be read: ${(error as Error).message}`;
   // ssh2 cannot ask for a passphrase, so an encrypted key fails to parse.
   else reason = `is not a usable unencrypted private key (${(error as Error).message})`;
-  return new HoltError("HOLT_E_SSH", `The SSH identity file ${file} for ${where.target} ${reason}.`, {
-    cause: error,
-  });
+  const message = `The SSH identity file ${file} for ${where.target} ${reason}.`;
+  return new HoltError("HOLT_E_SSH", message, { cause: error });
 }
 
 function knownHostsError(where: Where, error: unknown): HoltError {

@@ -106,7 +106,18 @@ async function claimSubnetAndLink(namespace: string): Promise<string> {
     try {
       // Creating the peer directly inside the namespace means deleting the
       // namespace always takes the whole pair with it.
-      await run("ip", ["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", namespace]);
+      await run("ip", [
+        "link",
+        "add",
+        link,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        namespace,
+      ]);
     } catch (error) {
       if (String(error).includes("File exists")) continue;
       throw error;

@@ -242,6 +242,15 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
           argv: ["zfs", "create", "-o", "canmount=off", "-o", "mountpoint=none", trashRoot],
         });
       }
+      // zfs-fuse cannot rename a mounted dataset ("dataset is busy"); in the
+      // trash it stays unmounted anyway (the trash root has mountpoint=none).
+      const unmount = await ctx.exec.run({ argv: ["zfs", "unmount", name] });
+      if (unmount.code !== 0 && !/not currently mounted/.test(unmount.stderr)) {
+        throw new HoltError(
+          "HOLT_E_ZFS",
+          `Cannot destroy dataset "${name}" on host "${ctx.host}": it is in use and cannot be unmounted (${unmount.stderr.trim()}). Stop whatever uses it and run again.`,
+        );
+      }
       const flat = name.split("/").slice(1).join("_");
       const target = `${trashRoot}/${snapshot}_${flat}`;
       // Rename first: anything under holt-trash is ignored when reading, so a
