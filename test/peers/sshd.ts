@@ -61,9 +61,11 @@ export async function startSshHost(): Promise<SshHost> {
     const address = await claimSubnetAndLink(namespace);
     writeSshdFiles(dir, address);
     mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+    // nsenter joins only the network namespace. `ip netns exec` would also give
+    // sshd a private mount namespace, where zfs-fuse's mounts fail with EIO.
     const sshd = spawn(
-      "ip",
-      ["netns", "exec", namespace, SSHD, "-D", "-e", "-f", join(dir, "sshd_config")],
+      "nsenter",
+      [`--net=/run/netns/${namespace}`, SSHD, "-D", "-e", "-f", join(dir, "sshd_config")],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     teardown.sshd = sshd;
