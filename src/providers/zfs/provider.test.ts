@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Observed } from "../../engine/provider.ts";
+import type { Resource } from "../../engine/resource.ts";
+import type { Exec, ExecRequest } from "../../hosts/exec.ts";
+import { type DatasetInputs, datasetAddress } from "../../model/dataset.ts";
+import { createZfsDatasetProvider, type DatasetState } from "./provider.ts";
+
+const provider = createZfsDatasetProvider();
+
+function resource(properties: Record<string, string>, service?: string): Resource<DatasetInputs> {
+  return {
+    address: datasetAddress("box", "tank/media"),
+    type: "zfs.dataset",
+    host: "box",
+    ...(service === undefined ? {} : { service }),
+    name: "tank/media",
+    inputs: { name: "tank/media", properties },
+    dependsOn: [],
+    configPath: 'hosts.box.datasets["tank/media"]',
+  };
+}
+
+function observed(
+  local: Record<string, string>,
+  extra: Partial<DatasetState> = {},
+): Observed<DatasetState> {
+  return {
+    state: {
+      local,
+      createOnly: { casesensitivity: "sensitive" },
+      userProps: [],
+      owner: "lab",
+      service: null,
+      ...extra,
+    },
+    managed: true,
+  };
+}
+
+/** Records commands instead of running them (implements the real Exec interface). */
+function recordingExec(): Exec & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    target: "fake",
+    calls,
+    async run(request: ExecRequest) {
+      calls.push(request.argv.join(" "));
+      return { stdout: "", stderr: "", code: 0, signal: null };
+    },
+    async close() {},
+  };
+}
+
+test("diff: in sync is empty; a changed size shows human units", () => {
+  assert.deepEqual(
+    provider.diff(resource({ recordsize: "131072" }), observed({ recordsize: "131072" })),
+    [],
+  );
+  assert.deepEqual(
+    provider.diff(resource({ recordsize: "65536" }), observed({ recordsize: "131072" })),
+    [{ path: "recordsize", before: "128K", after: "64K" }],
+  );
+});
+
+test("diff: a managed local property that left the config is inherited", () => {
+  assert.deepEqual(provider.diff(resource({}), observed({ atime: "off" })), [
+    { path: "atime", before: "off", after: null },
+  ]);
+});
+
+test("diff: user properties are inherited only if holt set them", () => {
+  const state = observed(
+    { "com.example:owner": "x", "org.other:tag": "y" },
+    { userProps: ["com.example:owner"] },
+  );
+  assert.deepEqual(provider.diff(resource({}), state), [
+    { path: "com.example:owner", before: "x", after: null },
+  ]);
+});
+
+test("diff: quota none matches an unset quota; a create-time property forces replace", () => {
+  assert.deepEqual(provider.diff(resource({ quota: "0" }), observed({})), []);
+  const fields = provider.diff(resource({ casesensitivity: "insensitive" }), observed({}));
+  assert.deepEqual(fields, [
+    { path: "casesensitivity", before: "sensitive", after: "insensitive", forcesReplace: true },
+  ]);
+});
+
+test("create writes every property and the ownership marks in one zfs create", async () => {
+  const exec = recordingExec();
+  await provider.create(
+    { host: "box", exec, lab: "lab" },
+    resource({ quota: "0", "com.example:owner": "c" }, "jellyfin"),
+  );
+  assert.deepEqual(exec.calls, [
+    "zfs create -p -o quota=none -o com.example:owner=c -o holt:managed=lab -o holt:service=jellyfin -o holt:props=com.example:owner tank/media",
+  ]);
+});
+
+test("update sets and inherits one property per command, owner marks last", async () => {
+  const exec = recordingExec();
+  await provider.update(
+    { host: "box", exec, lab: "lab" },
+    resource({ recordsize: "65536" }),
+    observed({ recordsize: "131072", atime: "off" }),
+  );
+  assert.deepEqual(exec.calls, [
+    "zfs set recordsize=65536 tank/media",
+    "zfs inherit atime tank/media",
+  ]);
+});
+
+test("release drops the ownership mark last, so a crash leaves it owned and retryable", async () => {
+  const exec = recordingExec();
+  const o = observed({});
+  await provider.release(
+    { host: "box", exec, lab: "lab" },
+    {
+      address: "a",
+      type: "zfs.dataset",
+      host: "box",
+      name: "tank/media",
+      dependsOn: [],
+      observed: o,
+    },
+  );
+  assert.deepEqual(exec.calls, [
+    "zfs inherit holt:service tank/media",
+    "zfs inherit holt:props tank/media",
+    "zfs inherit holt:managed tank/media",
+  ]);
+});
