@@ -94,8 +94,8 @@ export function renderPlan(
     const legend = (Object.keys(LEGEND) as Action[])
       .filter((a) => used.has(a))
       .map((a) => `${colorFor(a, style)(MARKS[a])} ${LEGEND[a]}`)
-      .join("   ");
-    lines.push(`Holt will make these changes to lab ${style.bold(plan.lab)}:`, `  ${legend}`, "");
+      .join(", ");
+    lines.push(`Holt will make these changes to lab ${style.bold(plan.lab)}.`, style.dim(`Marks: ${legend}.`), "");
   }
   const hosts = [...new Set(plan.changes.map((c) => c.host))].sort();
   for (const host of hosts) {
