@@ -89,12 +89,14 @@ export async function importConfig(path: string): Promise<unknown> {
         : "";
     throw new HoltError(
       "HOLT_E_CONFIG_LOAD",
-      `Could not load ${displayPath(path)}: ${err.message.split("\n")[0]}${hint}`,
+      `Could not load ${displayPath(path)}: ${sentence(err.message.split("\n")[0] ?? "")}${hint}`,
       {
         cause: error,
         details: (err.stack ?? "")
           .split("\n")
-          .filter((line) => line.includes(path))
+          .filter((line) => line.includes(url))
+          // "file:///lab/holt.config.ts?load=1:3" → "at holt.config.ts:3"
+          .map((line) => `at ${line.trim().replace(/^at /, "").replace(url, displayPath(path))}`)
           .slice(0, 3),
       },
     );
@@ -106,6 +108,12 @@ export async function importConfig(path: string): Promise<unknown> {
     );
   }
   return module.default;
+}
+
+/** Ends a message with a full stop, so a hint after it reads as its own sentence. */
+function sentence(text: string): string {
+  const trimmed = text.trimEnd();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
 /** Loads, validates and resolves a lab; throws HOLT_E_CONFIG_INVALID with every problem. */

@@ -73,10 +73,14 @@ export function compileLab(lab: ResolvedLab, facts: LabFacts = {}): CompileResul
     const rootPath = `hosts.${hostName}.stateRoot`;
     if (statefulServices.length > 0) {
       if (stateRoot === null) {
-        problems.push({
-          path: rootPath,
-          message: `host "${hostName}" has services with state but no pool to keep it in. Create a ZFS pool on the host, or set stateRoot to a dataset like "tank/holt".`,
-        });
+        // Without facts the root is not known yet (it defaults to the host's first pool):
+        // only a host known to have no pool is a problem.
+        if (hostFacts !== undefined) {
+          problems.push({
+            path: rootPath,
+            message: `host "${hostName}" has services with state but no pool to keep it in. Create a ZFS pool on the host, or set stateRoot to a dataset like "tank/holt".`,
+          });
+        }
       } else {
         if (!pending.some((d) => d.name === stateRoot)) {
           pending.push({ name: stateRoot, properties: {}, configPath: rootPath, after: [] });
@@ -84,6 +88,17 @@ export function compileLab(lab: ResolvedLab, facts: LabFacts = {}): CompileResul
         for (const service of statefulServices) {
           if (service === undefined) continue;
           const serviceDataset = `${stateRoot}/${service.name}`;
+          // validate.ts catches this for an explicit stateRoot; a defaulted one is known only here.
+          const clash = host.datasets.find(
+            (d) => d.name === serviceDataset || d.name.startsWith(`${serviceDataset}/`),
+          );
+          if (clash !== undefined) {
+            problems.push({
+              path: clash.configPath,
+              message: `dataset "${clash.name}" is the state of service "${service.name}" (services.${service.name}.state, under the state root "${stateRoot}"), so holt already manages it. Declare it once: remove it here, or set its properties in the service's state entry.`,
+            });
+            continue;
+          }
           const after = service.dependsOn
             .map((dep) => {
               const other = lab.services[dep];
