@@ -95,7 +95,11 @@ export function renderPlan(
       .filter((a) => used.has(a))
       .map((a) => `${colorFor(a, style)(MARKS[a])} ${LEGEND[a]}`)
       .join(", ");
-    lines.push(`Holt will make these changes to lab ${style.bold(plan.lab)}.`, style.dim(`Marks: ${legend}.`), "");
+    lines.push(
+      `Holt will make these changes to lab ${style.bold(plan.lab)}.`,
+      style.dim(`Marks: ${legend}.`),
+      "",
+    );
   }
   const hosts = [...new Set(plan.changes.map((c) => c.host))].sort();
   for (const host of hosts) {

@@ -10,7 +10,7 @@ type Size = string | number;
 
 /** ZFS properties settable on a dataset. Every field is optional; unset means inherited. */
 export interface DatasetProperties {
-  /** Block size for files; a power of two from 512 to 1M ("128K" for general use, "1M" for media). */
+  /** Block size for files; a power of two from 512 to 16M (pools without large_blocks stop at 128K) ("128K" for general use, "1M" for media). */
   recordsize?: Size;
   /** Compression: "on", "off", "lz4", "zstd", "zstd-N", "gzip", "gzip-N", "lzjb", "zle". Pools must support it. */
   compression?: string;
@@ -73,7 +73,7 @@ const recordsize: Normalizer = (value) => {
   const bytes = typeof value === "string" || typeof value === "number" ? parseSize(value) : null;
   const isPowerOfTwo = bytes !== null && bytes > 0 && (bytes & (bytes - 1)) === 0;
   if (bytes === null || !isPowerOfTwo || bytes < 512 || bytes > 16 * 1024 * 1024) {
-    return { ok: false, hint: 'Use a power of two from "512" to "1M", like "128K" or "1M".' };
+    return { ok: false, hint: 'Use a power of two from "512" to "16M", like "128K" or "1M".' };
   }
   return { ok: true, value: String(bytes) };
 };
@@ -83,7 +83,8 @@ const COMPRESSION_PATTERN =
 
 const compression: Normalizer = (value) =>
   typeof value === "string" && COMPRESSION_PATTERN.test(value)
-    ? { ok: true, value }
+    ? // ZFS prints gzip-6 (the default level) back as "gzip"; compare like it.
+      { ok: true, value: value === "gzip-6" ? "gzip" : value }
     : {
         ok: false,
         hint: 'Use "on", "off", "lz4", "zstd", "zstd-1" to "zstd-19", "gzip", "gzip-1" to "gzip-9", "lzjb" or "zle".',

@@ -36,7 +36,10 @@ export interface UserHost {
   address?: string;
   /** @default "local" */
   connect?: UserConnect;
-  /** Parent of the service datasets. @default "<first pool>/holt" */
+  /**
+   * Parent of the service datasets.
+   * @default "<pool of the first declared dataset>/holt", else "<first pool of the host>/holt"
+   */
   stateRoot?: string;
   /**
    * Datasets by their full ZFS name.

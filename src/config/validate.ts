@@ -272,7 +272,10 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       });
     }
     const stateRoot = rawHost.stateRoot;
-    if (typeof stateRoot === "string" && (!DATASET_NAME.test(stateRoot) || !stateRoot.includes("/"))) {
+    if (
+      typeof stateRoot === "string" &&
+      (!DATASET_NAME.test(stateRoot) || !stateRoot.includes("/"))
+    ) {
       problems.push({
         path: formatPath([...at, "stateRoot"]),
         message: `${showValue(stateRoot)} is not a dataset name. Use "<pool>/<path>", like "tank/holt".`,

@@ -145,7 +145,9 @@ test("a failed step skips what depends on it and the rest still runs", async () 
   assert.equal(result.ok, false);
   assert.deepEqual(log, ["create other"]);
   assert.deepEqual(result.skipped, ["a/child"]);
-  assert.deepEqual(result.failed, [{ address: "a", error: "boom at a", details: ["last line"] }]);
+  assert.deepEqual(result.failed, [
+    { address: "a", error: "[HOLT_E_EXEC] boom at a", details: ["last line"] },
+  ]);
   assert.deepEqual(
     events.map((e) => e.seq),
     events.map((_, i) => i + 1),

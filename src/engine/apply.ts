@@ -99,7 +99,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
             },
             (error: unknown) => {
               status.set(change.address, "failed");
-              const message = error instanceof Error ? error.message : String(error);
+              const text = error instanceof Error ? error.message : String(error);
+              const message = isHoltError(error) ? `[${error.code}] ${text}` : text;
               const details = isHoltError(error) ? error.details : [];
               failed.push({ address: change.address, error: message, details });
               emit({

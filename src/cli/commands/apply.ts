@@ -1,3 +1,4 @@
+import { assertDataLossAllowed } from "../../engine/apply.ts";
 import { HoltError } from "../../errors.ts";
 import { createConnections } from "../../hosts/connect.ts";
 import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
@@ -125,6 +126,7 @@ export const applyCommand: Command = {
       const { plan, graph } = await planLab(lab, { connections, providers, allowDataLoss });
       for (const line of renderPlan(plan, ctx.output.style)) ctx.output.err(line);
       if (plan.changes.length === 0) return 0;
+      assertDataLossAllowed(plan, allowDataLoss);
       await confirm(ctx, values.yes === true);
       const result = await applyBoundPlan(plan, graph, { ...common, connections });
       return result.ok ? 0 : 1;

@@ -17,7 +17,7 @@ export default defineLab({
     //   address: "192.168.1.20", connect: { ssh: { user: "root", identityFile: "~/.ssh/id_ed25519" } }
     odroid: {
       connect: "local",
-      // Service datasets go under <stateRoot>/<service>/<name>. Default: "<first pool>/holt".
+      // Service datasets go under <stateRoot>/<service>/<name>. Default: "<pool of the first dataset>/holt".
       stateRoot: "tank/holt",
       // Datasets by full ZFS name. Sizes: bytes, or K/M/G/T like "20G".
       datasets: {
