@@ -161,7 +161,7 @@ const CASES: readonly BadConfig[] = [
     config: (p) => localLab(p, { host: `datasets: { "${p}/media": { recordsize: "3K" } },` }),
     code: "HOLT_E_CONFIG_INVALID",
     path: (p) => `hosts.odroid.datasets["${p}/media"].recordsize`,
-    hint: '"3K" is not a valid recordsize. Use a power of two from "512" to "1M", like "128K" or "1M".',
+    hint: '"3K" is not a valid recordsize. Use a power of two from "512" to "16M", like "128K" or "1M".',
   },
   {
     name: "unknown compression value",
