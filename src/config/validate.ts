@@ -187,10 +187,6 @@ function resolveProperties(
   return properties;
 }
 
-function poolOf(dataset: string): string {
-  return dataset.split("/")[0] ?? dataset;
-}
-
 /** Validates and resolves a lab, collecting every problem. */
 export function validateLab(input: unknown, file: string): ValidationResult {
   const problems: Problem[] = [];
@@ -479,5 +475,3 @@ function dedupe(problems: Problem[]): Problem[] {
     return true;
   });
 }
-
-export { poolOf };

@@ -6,7 +6,7 @@
 import type { ResolvedHost, ResolvedLab } from "../config/types.ts";
 import type { DesiredGraph, Resource } from "../engine/resource.ts";
 import type { HostFacts } from "../hosts/facts.ts";
-import { DATASET_TYPE, type DatasetInputs, datasetAddress } from "./dataset.ts";
+import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "./dataset.ts";
 
 export interface ModelProblem {
   readonly path: string;
@@ -28,10 +28,6 @@ interface PendingDataset {
   configPath: string;
   /** Extra dependencies beyond the parent dataset (service ordering). */
   after: string[];
-}
-
-function poolOf(dataset: string): string {
-  return dataset.split("/")[0] ?? dataset;
 }
 
 /** The state root a host uses, or null if none can be known yet. */

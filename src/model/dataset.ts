@@ -9,6 +9,11 @@ export interface DatasetInputs {
   readonly properties: Readonly<Record<string, string>>;
 }
 
+/** The pool a dataset lives in: the first component of its name. */
+export function poolOf(dataset: string): string {
+  return dataset.split("/")[0] ?? dataset;
+}
+
 export function datasetAddress(host: string, name: string): string {
   return `${DATASET_TYPE}:${host}/${name}`;
 }

@@ -18,7 +18,7 @@ import type { Resource } from "../../engine/resource.ts";
 import { HoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
-import { DATASET_TYPE, type DatasetInputs, datasetAddress } from "../../model/dataset.ts";
+import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "../../model/dataset.ts";
 import { compressionUnsupported, poolCapabilities, recordsizeUnsupported } from "./capabilities.ts";
 import { type DatasetProperties, parseZfsGet, parseZpoolGet } from "./parse.ts";
 import {
@@ -80,10 +80,6 @@ function observedOf(properties: DatasetProperties, lab: string): Observed<Datase
     managed: state.owner === lab,
     ...(used !== undefined && /^\d+$/.test(used) ? { info: { used: Number(used) } } : {}),
   };
-}
-
-function poolOf(name: string): string {
-  return name.split("/")[0] ?? name;
 }
 
 function userPropsOf(inputs: DatasetInputs): string[] {
