@@ -87,11 +87,17 @@ function userPropsOf(inputs: DatasetInputs): string[] {
 }
 
 /** `zfs get` over every filesystem; `-t filesystem` where supported (not zfs-fuse). */
+/** Hosts whose `zfs get` has no `-t` (zfs-fuse), so the probe runs once per connection. */
+const WITHOUT_TYPE_FILTER = new WeakSet<Exec>();
+
 async function readAll(exec: Exec): Promise<string> {
   const base = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source"];
+  if (WITHOUT_TYPE_FILTER.has(exec))
+    return (await runChecked(exec, { argv: [...base, "all"] })).stdout;
   const typed = await exec.run({ argv: [...base, "-t", "filesystem", "all"] });
   if (typed.code === 0) return typed.stdout;
   if (/invalid option/.test(typed.stderr)) {
+    WITHOUT_TYPE_FILTER.add(exec);
     return (await runChecked(exec, { argv: [...base, "all"] })).stdout;
   }
   return (await runChecked(exec, { argv: [...base, "-t", "filesystem", "all"] })).stdout;
