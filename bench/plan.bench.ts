@@ -94,6 +94,7 @@ function tracedConnections(inner: Connections, calls: TracedCall[]): Connections
       const exec = await inner.execFor(host);
       return {
         target: exec.target,
+        http: (request) => exec.http(request),
         async run(request: ExecRequest): Promise<ExecResult> {
           const started = performance.now();
           const result = await exec.run(request);

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   HOLT_E_EXEC: "A program holt ran on a host failed.",
   HOLT_E_SSH: "holt could not reach or authenticate to a host over SSH.",
   HOLT_E_SSH_HOSTKEY: "A host's SSH key is unknown or does not match known_hosts.",
+  HOLT_E_HTTP: "An HTTP request to a port on a host (an admin API, a health check) got no answer.",
   HOLT_E_ZFS: "A ZFS command failed or printed output holt could not understand.",
   HOLT_E_ZFS_UNSUPPORTED: "A pool lacks a feature that the config asks for.",
   HOLT_E_LOCKED: "Another apply holds the lab's lock.",

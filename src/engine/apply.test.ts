@@ -91,6 +91,9 @@ const owned = (
 const exec: Exec = {
   target: "fake",
   run: async () => ({ stdout: "", stderr: "", code: 0, signal: null }),
+  http: async () => {
+    throw new Error("no HTTP in this test");
+  },
   close: async () => {},
 };
 const execFor = async () => exec;

@@ -12,6 +12,11 @@ export interface ProviderContext {
   readonly exec: Exec;
   /** The owner value to write and recognise (the lab name). */
   readonly lab: string;
+  /**
+   * The lab's secret values, given only to apply steps (never to read or plan).
+   * Throws a HoltError when the secret is missing.
+   */
+  readonly secretValue?: (name: string) => string;
 }
 
 /**

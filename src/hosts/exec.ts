@@ -21,10 +21,42 @@ export interface ExecResult {
   readonly signal: string | null;
 }
 
+/**
+ * An HTTP request to a port on the host's own loopback (an admin API, a
+ * service's health endpoint). Over SSH it travels through the connection, so
+ * nothing needs to listen beyond the host's loopback.
+ */
+export interface HttpRequest {
+  /** TCP port on the host. */
+  readonly port: number;
+  /** Address on the host. @default "127.0.0.1" */
+  readonly address?: string;
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Path and query, e.g. "/config/apps/http". */
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** Give up after this many milliseconds. @default 10000 */
+  readonly timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
 export interface Exec {
   /** Human name of the target, for error messages: "local" or "root@10.0.0.2:22". */
   readonly target: string;
   run(request: ExecRequest): Promise<ExecResult>;
+  /**
+   * Sends one HTTP request to a port on the host. Rejects with a HoltError
+   * (HOLT_E_HTTP) when no connection can be made or no answer comes in time;
+   * any HTTP status, 5xx included, is an answer.
+   */
+  http(request: HttpRequest): Promise<HttpResponse>;
   /** Release connections. Safe to call more than once. */
   close(): Promise<void>;
 }

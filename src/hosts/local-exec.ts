@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { HoltError } from "../errors.ts";
 import type { Exec, ExecRequest } from "./exec.ts";
+import { sendHttp } from "./http.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
 
 // After the program exits its pipes normally drain within milliseconds; if
@@ -12,6 +13,7 @@ export function createLocalExec(): Exec {
   return {
     target: "local",
     run: runLocal,
+    http: (request) => sendHttp("local", request, () => undefined),
     async close() {},
   };
 }

@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import type { ClientChannel, ServerHostKeyAlgorithm, Client as SshClient } from "ssh2";
 import ssh2 from "ssh2";
 import { HoltError } from "../errors.ts";
-import type { Exec, ExecRequest } from "./exec.ts";
+import type { Exec, ExecRequest, HttpRequest, HttpResponse } from "./exec.ts";
+import { sendHttp } from "./http.ts";
 import {
   checkHostKey,
   fingerprint,
@@ -114,9 +116,22 @@ export function createSshExec(options: SshExecOptions): Exec {
     }
   }
 
+  async function http(request: HttpRequest): Promise<HttpResponse> {
+    if (closed)
+      throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
+    const client = await connection();
+    const release = await slots.acquire();
+    try {
+      return await sendHttp(target, request, (address, port) => forward(client, address, port));
+    } finally {
+      release();
+    }
+  }
+
   return {
     target,
     run,
+    http,
     async close() {
       closed = true;
       const current = pending;
@@ -200,6 +215,16 @@ async function readKnownHosts(where: Where): Promise<KnownHostEntry[]> {
 }
 
 class ChannelOpenError extends Error {}
+
+/** A `direct-tcpip` channel to address:port as seen from the remote host. */
+function forward(client: SshClient, address: string, port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    client.forwardOut("127.0.0.1", 0, address, port, (error, channel) => {
+      if (error) reject(error);
+      else resolve(channel);
+    });
+  });
+}
 
 function execOn(
   client: SshClient,

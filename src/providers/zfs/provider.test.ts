@@ -48,6 +48,9 @@ function recordingExec(): Exec & { calls: string[] } {
       calls.push(request.argv.join(" "));
       return { stdout: "", stderr: "", code: 0, signal: null };
     },
+    async http() {
+      throw new Error("no HTTP in this test");
+    },
     async close() {},
   };
 }

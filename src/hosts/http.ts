@@ -1,0 +1,106 @@
+/**
+ * One HTTP/1.1 request over a socket the caller opens: a TCP connection on
+ * this machine, or an SSH `direct-tcpip` channel to the remote host's
+ * loopback. Both execs share this so their behaviour cannot drift apart.
+ */
+import { request as httpRequest } from "node:http";
+import type { Duplex } from "node:stream";
+import { HoltError } from "../errors.ts";
+import type { HttpRequest, HttpResponse } from "./exec.ts";
+
+export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Opens the socket for one request; `undefined` lets Node connect over TCP itself. */
+export type OpenSocket = (address: string, port: number) => Promise<Duplex> | undefined;
+
+export function sendHttp(
+  target: string,
+  request: HttpRequest,
+  open: OpenSocket,
+): Promise<HttpResponse> {
+  const address = request.address ?? "127.0.0.1";
+  const timeoutMs = request.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const where = `http://${address}:${request.port}${request.path} on ${target}`;
+  const fail = (why: string, cause?: unknown): HoltError =>
+    new HoltError("HOLT_E_HTTP", `${request.method} ${where} failed: ${why}.`, { cause });
+
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (outcome: HttpResponse | HoltError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (outcome instanceof HoltError) reject(outcome);
+      else resolve(outcome);
+    };
+    const timer = setTimeout(() => {
+      settle(fail(`no answer within ${timeoutMs} ms`));
+      req?.destroy();
+    }, timeoutMs);
+
+    const headers: Record<string, string> = { ...request.headers, connection: "close" };
+    if (request.body !== undefined) {
+      headers["content-length"] = String(Buffer.byteLength(request.body));
+    }
+    let req: ReturnType<typeof httpRequest> | undefined;
+    const start = (socket: Duplex | undefined): void => {
+      if (settled) {
+        socket?.destroy();
+        return;
+      }
+      req = httpRequest(
+        {
+          host: address,
+          port: request.port,
+          method: request.method,
+          path: request.path,
+          headers,
+          agent: false,
+          ...(socket === undefined ? {} : { createConnection: () => socket as never }),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_BODY_BYTES) {
+              res.destroy();
+              settle(fail(`the answer is larger than ${MAX_BODY_BYTES} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on("error", (error) => settle(fail(error.message, error)));
+          res.on("end", () => {
+            const flat: Record<string, string> = {};
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value;
+            }
+            settle({
+              status: res.statusCode ?? 0,
+              headers: flat,
+              body: Buffer.concat(chunks).toString("utf8"),
+            });
+          });
+        },
+      );
+      req.on("error", (error: NodeJS.ErrnoException) => settle(fail(describe(error), error)));
+      req.end(request.body);
+    };
+
+    const opening = open(address, request.port);
+    if (opening === undefined) start(undefined);
+    else opening.then(start, (error: unknown) => settle(fail(describe(error), error)));
+  });
+}
+
+function describe(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ECONNREFUSED") return "connection refused (nothing listens on that port)";
+  if (code === "ECONNRESET") return "the connection was reset";
+  const message = error instanceof Error ? error.message : String(error);
+  // ssh2 reports a refused forward as "(SSH) Channel open failure: Connection refused".
+  if (/connection refused/i.test(message)) return "connection refused (nothing listens on that port)";
+  return message;
+}
