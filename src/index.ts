@@ -5,12 +5,17 @@
 
 export type { DatasetProperties } from "./config/dataset-properties.ts";
 export { defineLab } from "./config/define.ts";
+export { type SecretRef, secret } from "./config/secret.ts";
 export type {
   ResolvedLab,
   UserConnect,
   UserDataset,
+  UserHealth,
   UserHost,
   UserLab,
+  UserMount,
+  UserProxy,
+  UserResources,
   UserService,
   UserStateEntry,
 } from "./config/types.ts";

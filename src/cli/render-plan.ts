@@ -73,8 +73,10 @@ function changeLines(change: PlannedChange, style: Style, detailed: boolean): st
   const used =
     change.dataLoss?.used ??
     (typeof change.observed?.info?.used === "number" ? change.observed.info.used : undefined);
-  if (change.action === "delete" || change.action === "replace") {
+  if ((change.action === "delete" || change.action === "replace") && change.dataLoss !== undefined) {
     head += `  ${style.red(`DESTROYS DATA${used === undefined ? "" : `: ${formatSize(used)} used`}; safety snapshot first`)}`;
+  } else if (change.action === "replace") {
+    head += `  ${style.dim("recreated; its data stays in its datasets")}`;
   } else if (change.action === "release") {
     head += `  ${style.dim(`stop managing, keep the data${used === undefined ? "" : ` (${formatSize(used)} used)`}`)}`;
   }
@@ -109,10 +111,12 @@ export function renderPlan(
       a === NO_SERVICE ? -1 : b === NO_SERVICE ? 1 : a.localeCompare(b),
     );
     for (const service of services) {
+      const group = onHost.filter((c) => (c.service ?? NO_SERVICE) === service);
+      const shared = group.every((c) => c.noun === "dataset") ? "lab datasets" : "shared";
       lines.push(
-        `  ${service === NO_SERVICE ? style.dim("lab datasets") : `service ${style.bold(service)}`}`,
+        `  ${service === NO_SERVICE ? style.dim(shared) : `service ${style.bold(service)}`}`,
       );
-      for (const change of onHost.filter((c) => (c.service ?? NO_SERVICE) === service)) {
+      for (const change of group) {
         lines.push(...changeLines(change, style, detailed).map((l) => `  ${l}`));
       }
     }

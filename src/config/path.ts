@@ -59,3 +59,9 @@ export function showValue(value: unknown): string {
   }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+
+/** One thing wrong with the config: where (a config path) and what to do. */
+export interface Problem {
+  readonly path: string;
+  readonly message: string;
+}

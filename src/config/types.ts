@@ -4,6 +4,7 @@
  * filled in and are what the model reads.
  */
 import type { DatasetProperties } from "./dataset-properties.ts";
+import type { SecretRef } from "./secret.ts";
 
 /** How holt reaches a host. */
 export type UserConnect =
@@ -46,6 +47,18 @@ export interface UserHost {
    * @example { "tank/media": { recordsize: "1M", compression: "on" } }
    */
   datasets?: Record<string, UserDataset>;
+  /** The host's Caddy, which serves the services' hostnames over HTTPS. */
+  proxy?: UserProxy;
+}
+
+/** How holt reaches the Caddy on a host. See docs/services.md. */
+export interface UserProxy {
+  /** Caddy's admin API on the host. @default "127.0.0.1:2019" */
+  admin?: string;
+  /** Port Caddy serves HTTPS on. @default 443 */
+  httpsPort?: number;
+  /** Port Caddy serves HTTP on (it redirects to HTTPS). @default 80 */
+  httpPort?: number;
 }
 
 /** A piece of a service's state: one dataset `<stateRoot>/<service>/<name>`. */
@@ -56,16 +69,85 @@ export interface UserStateEntry extends DatasetProperties {
   properties?: Record<string, string>;
 }
 
+/** A dataset declared under the host's `datasets`, mounted into a service. */
+export interface UserMount {
+  /** Full ZFS name of a dataset declared on the service's host. */
+  dataset: string;
+  /** @default false */
+  readOnly?: boolean;
+}
+
+/** When a service counts as up. */
+export interface UserHealth {
+  /** HTTP path probed on the service's port; any 2xx or 3xx answer passes. */
+  http: string;
+  /** Time between probes. @default "30s" */
+  interval?: string;
+  /** Time one probe may take. @default "5s" */
+  timeout?: string;
+  /** Failed probes in a row before the service is unhealthy. @default 3 */
+  retries?: number;
+}
+
+export interface UserResources {
+  /** Memory limit, like "1G". @default no limit */
+  memory?: string;
+  /** CPU limit in cores, like 2 or 0.5. @default no limit */
+  cpus?: number;
+}
+
 /** A service of the lab. */
 export interface UserService {
   /** The host it runs on: a key of `hosts`. */
   host: string;
   /**
+   * The container image. A service without one is only its state datasets.
+   * @example "docker.io/jellyfin/jellyfin:10.10.3"
+   */
+  image?: string;
+  /** Arguments after the image (its command). @default the image's own */
+  command?: string[];
+  /**
+   * Its name under the lab's domain: "media" serves https://media.<domain>.
+   * Needs `port`. Each hostname belongs to one service.
+   */
+  hostname?: string;
+  /** The port the app listens on inside the container, for HTTP. */
+  port?: number;
+  /**
+   * The port on the host's loopback that `port` is published on, for the proxy
+   * and health checks. Unique per host. @default the same as `port`
+   */
+  hostPort?: number;
+  /**
+   * Extra ports published on every address of the host, like "53/udp",
+   * "8883" or "2222:22/tcp" (host:container/protocol). @default []
+   */
+  ports?: string[];
+  /**
    * Its state, each entry a dataset.
    * @example { config: { path: "/config", quota: "20G" } }
    */
   state?: Record<string, UserStateEntry>;
-  /** Services that must be set up before this one. @default [] */
+  /**
+   * Datasets declared under the host's `datasets`, by the path inside the container.
+   * @example { "/media": { dataset: "tank/media", readOnly: true } }
+   */
+  mounts?: Record<string, UserMount>;
+  /** Environment variables. @default {} */
+  env?: Record<string, string | number | boolean>;
+  /**
+   * Secrets from the lab's secrets file: a key starting with "/" is a file
+   * inside the container (mode 0400), any other key an environment variable.
+   * @example { DB_PASSWORD: secret("db"), "/run/secrets/token": secret("token") }
+   */
+  secrets?: Record<string, SecretRef>;
+  /** "uid" or "uid:gid" the container runs as; its state datasets are owned by it. */
+  user?: string;
+  /** When the service counts as up. @default it keeps running */
+  health?: UserHealth;
+  resources?: UserResources;
+  /** Services that must be set up (and healthy) before this one. @default [] */
   dependsOn?: string[];
 }
 
@@ -100,10 +182,18 @@ export interface ResolvedDataset {
   readonly configPath: string;
 }
 
+export interface ResolvedProxy {
+  readonly adminAddress: string;
+  readonly adminPort: number;
+  readonly httpsPort: number;
+  readonly httpPort: number;
+}
+
 export interface ResolvedHost {
   readonly name: string;
   readonly address: string;
   readonly connect: ResolvedConnect;
+  readonly proxy: ResolvedProxy;
   /** `null` when it defaults to the host's first pool, known only once the host is read. */
   readonly stateRoot: string | null;
   readonly datasets: readonly ResolvedDataset[];
@@ -116,11 +206,58 @@ export interface ResolvedStateEntry {
   readonly configPath: string;
 }
 
+export interface ResolvedPort {
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly protocol: "tcp" | "udp";
+}
+
+export interface ResolvedMount {
+  readonly target: string;
+  readonly dataset: string;
+  readonly readOnly: boolean;
+}
+
+export interface ResolvedSecretUse {
+  /** Environment variable name, or absolute file path in the container. */
+  readonly target: string;
+  readonly kind: "env" | "file";
+  /** Name in the secrets file. */
+  readonly secret: string;
+  readonly configPath: string;
+}
+
+export interface ResolvedHealth {
+  readonly http: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+}
+
+/** What runs: present when the service has an image. */
+export interface ResolvedContainer {
+  readonly image: string;
+  readonly command: readonly string[] | null;
+  /** Fully qualified, e.g. "media.lab.example.com"; `null` for no route. */
+  readonly hostname: string | null;
+  readonly port: number | null;
+  readonly hostPort: number | null;
+  readonly ports: readonly ResolvedPort[];
+  readonly mounts: readonly ResolvedMount[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: readonly ResolvedSecretUse[];
+  readonly user: string | null;
+  readonly health: ResolvedHealth | null;
+  readonly memory: number | null;
+  readonly cpus: number | null;
+}
+
 export interface ResolvedService {
   readonly name: string;
   readonly host: string;
   readonly state: readonly ResolvedStateEntry[];
   readonly dependsOn: readonly string[];
+  readonly container: ResolvedContainer | null;
 }
 
 export interface ResolvedLab {

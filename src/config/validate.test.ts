@@ -44,6 +44,7 @@ describe("validateLab: a valid lab", () => {
           name: "odroid",
           address: "127.0.0.1",
           connect: { kind: "local" },
+          proxy: { adminAddress: "127.0.0.1:2019", adminPort: 2019, httpsPort: 443, httpPort: 80 },
           stateRoot: null,
           datasets: [
             {
@@ -77,6 +78,7 @@ describe("validateLab: a valid lab", () => {
             },
           ],
           dependsOn: [],
+          container: null,
         },
       },
     });
@@ -108,6 +110,7 @@ describe("validateLab: a valid lab", () => {
         identityFile: "~/.ssh/id_ed25519",
         knownHostsFile: "~/.ssh/known_hosts",
       },
+      proxy: { adminAddress: "127.0.0.1:2019", adminPort: 2019, httpsPort: 443, httpPort: 80 },
       stateRoot: null,
       datasets: [],
     });

@@ -10,7 +10,7 @@ import {
   RESERVED_PROPERTY_PREFIX,
   USER_PROPERTY_PATTERN,
 } from "./dataset-properties.ts";
-import { formatPath, showValue, suggest } from "./path.ts";
+import { formatPath, type Problem, showValue, suggest } from "./path.ts";
 import { KNOWN_KEYS, labSchema } from "./schema.ts";
 import type {
   ResolvedConnect,
@@ -20,11 +20,9 @@ import type {
   ResolvedService,
   ResolvedStateEntry,
 } from "./types.ts";
+import { containerConflicts, resolveContainer, resolveProxy } from "./validate-service.ts";
 
-export interface Problem {
-  readonly path: string;
-  readonly message: string;
-}
+export type { Problem };
 
 export type ValidationResult =
   | { readonly ok: true; readonly lab: ResolvedLab }
@@ -50,6 +48,10 @@ function shapeAt(path: readonly PropertyKey[]): Shape | undefined {
   if (p[0] === "hosts" && p[2] === "datasets" && p.length === 4) return "dataset";
   if (p[0] === "services" && p.length === 2) return "service";
   if (p[0] === "services" && p[2] === "state" && p.length === 4) return "stateEntry";
+  if (p[0] === "hosts" && p[2] === "proxy" && p.length === 3) return "proxy";
+  if (p[0] === "services" && p[2] === "mounts" && p.length === 4) return "mount";
+  if (p[0] === "services" && p[2] === "health" && p.length === 3) return "health";
+  if (p[0] === "services" && p[2] === "resources" && p.length === 3) return "resources";
   return undefined;
 }
 
@@ -95,7 +97,15 @@ function structuralProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
       case "invalid_union":
         problems.push({
           path,
-          message: `${showValue(input)} is not a way to connect. Use "local" or { ssh: { user: "root", port: 22, identityFile: "~/.ssh/id_ed25519" } }.`,
+          message: segments.includes("connect")
+            ? `${showValue(input)} is not a way to connect. Use "local" or { ssh: { user: "root", port: 22, identityFile: "~/.ssh/id_ed25519" } }.`
+            : `${showValue(input)} is ${typeName(input)}; expected a string, a number or a boolean.`,
+        });
+        break;
+      case "custom":
+        problems.push({
+          path,
+          message: `${showValue(input)} is not a secret reference. Write secret("name") (import { secret } from "holt") and store the value with \`holt secrets set name\`.`,
         });
         break;
       case "invalid_value":
@@ -312,6 +322,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       name: hostName,
       address: typeof address === "string" ? address : "127.0.0.1",
       connect,
+      proxy: resolveProxy(rawHost.proxy, [...at, "proxy"], problems),
       stateRoot: typeof stateRoot === "string" ? stateRoot : null,
       datasets,
     };
@@ -397,11 +408,18 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       host: typeof host === "string" ? host : "",
       state,
       dependsOn,
+      container: resolveContainer(
+        rawService,
+        at,
+        typeof domain === "string" ? domain : "",
+        problems,
+      ),
     };
   }
 
   problems.push(...dependencyCycles(services));
   problems.push(...stateCollisions(hosts, services));
+  problems.push(...containerConflicts(hosts, services));
 
   if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
   const domainText = typeof domain === "string" ? domain : "";

@@ -19,6 +19,8 @@ export interface ApplyOptions {
   readonly parallelism?: number;
   readonly onEvent?: EventSink;
   readonly now?: () => Date;
+  /** Secret values for apply steps (ProviderContext.secretValue). */
+  readonly secretValue?: (name: string) => string;
   /** Test hook: called after each finished step; may kill the process. */
   readonly afterStep?: (finished: number) => void;
 }
@@ -161,7 +163,12 @@ async function runStep(
   const provider = providers.get(change.type);
   if (provider === undefined) throw new Error(`no provider for resource type "${change.type}"`);
   const exec = await options.execFor(change.host);
-  const ctx = { host: change.host, exec, lab };
+  const ctx = {
+    host: change.host,
+    exec,
+    lab,
+    ...(options.secretValue === undefined ? {} : { secretValue: options.secretValue }),
+  };
   switch (change.action) {
     case "create":
       return provider.create(ctx, required(change.resource, change));

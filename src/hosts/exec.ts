@@ -9,8 +9,13 @@ export interface ExecRequest {
   readonly argv: readonly string[];
   /** Bytes written to the program's standard input, then closed. */
   readonly stdin?: string;
-  /** Give up after this many milliseconds. @default 120000 */
+  /** Give up after this many milliseconds; 0 waits for ever. @default 120000 */
   readonly timeoutMs?: number;
+  /**
+   * Receives output as it arrives (e.g. `podman logs -f`). When set, the
+   * output is not also collected: the result's stdout and stderr are empty.
+   */
+  readonly onOutput?: (stream: "stdout" | "stderr", chunk: string) => void;
 }
 
 export interface ExecResult {

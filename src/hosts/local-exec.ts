@@ -41,16 +41,22 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+          }, timeoutMs)
+        : undefined;
 
+    const onOutput = request.onOutput;
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
+      if (onOutput === undefined) stdout += chunk;
+      else onOutput("stdout", chunk);
     });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
+      if (onOutput === undefined) stderr += chunk;
+      else onOutput("stderr", chunk);
     });
     // A program may exit without reading its input; that is its business.
     child.stdin.on("error", () => {});

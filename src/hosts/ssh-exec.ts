@@ -269,15 +269,20 @@ function collect(
     let timedOut = false;
     let open = 2; // the channel itself and its stderr stream
     let graceTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      // Closing the channel alone would leave the program running on the host.
-      if (pgid !== undefined) kill(pgid);
-      graceTimer = setTimeout(() => {
-        channel.close();
-        done();
-      }, KILL_GRACE_MS);
-    }, request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            // Closing the channel alone would leave the program running on the host.
+            if (pgid !== undefined) kill(pgid);
+            graceTimer = setTimeout(() => {
+              channel.close();
+              done();
+            }, KILL_GRACE_MS);
+          }, timeoutMs)
+        : undefined;
+    const onOutput = request.onOutput;
 
     let settled = false;
     const done = () => {
@@ -295,9 +300,14 @@ function collect(
     };
 
     channel.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
+      if (onOutput === undefined) stdout += chunk;
+      else onOutput("stdout", chunk);
     });
     channel.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      if (pgid !== undefined && onOutput !== undefined) {
+        onOutput("stderr", chunk);
+        return;
+      }
       stderr += chunk;
       if (pgid !== undefined) return;
       // Login-shell rc files may write to stderr first, so search, not just peek.
@@ -307,6 +317,10 @@ function collect(
       pgid = Number(stderr.slice(at + marker.length, end));
       stderr = stderr.slice(0, at) + stderr.slice(end + 1);
       if (timedOut) kill(pgid);
+      if (onOutput !== undefined && stderr !== "") {
+        onOutput("stderr", stderr);
+        stderr = "";
+      }
     });
     channel.on("exit", (code: number | null, signal?: string) => {
       exit = { code: code ?? null, signal: signal ?? null };

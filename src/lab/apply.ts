@@ -15,6 +15,7 @@ import { Journal } from "../store/journal.ts";
 import { acquireLock, type Lock } from "../store/lock.ts";
 import { labStateDir } from "../store/state-dir.ts";
 import { planGraph } from "./plan.ts";
+import type { LabSecrets } from "./secrets.ts";
 
 export interface ApplyLabOptions {
   readonly connections: Connections;
@@ -25,6 +26,8 @@ export interface ApplyLabOptions {
   readonly command: string;
   readonly onEvent?: EventSink;
   readonly afterStep?: (finished: number) => void;
+  /** Values for the containers' secrets. */
+  readonly secrets?: LabSecrets;
 }
 
 export interface ApplyLabResult extends ApplyResult {
@@ -64,6 +67,7 @@ export async function applyBoundPlan(
       },
     );
   }
+  const secrets = options.secrets;
   const journal = new Journal(labStateDir(options.stateDir, plan.lab));
   try {
     journal.markInterrupted();
@@ -85,6 +89,7 @@ export async function applyBoundPlan(
       ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
       onEvent,
       ...(options.afterStep === undefined ? {} : { afterStep: options.afterStep }),
+      ...(secrets === undefined ? {} : { secretValue: (name: string) => secrets.value(name) }),
     });
     journal.finish(applyId, result.ok, new Date().toISOString());
     return { ...result, applyId };

@@ -12,11 +12,14 @@ import type { DesiredGraph } from "../engine/resource.ts";
 import type { Connections } from "../hosts/connect.ts";
 import { type HostFacts, readHostFacts } from "../hosts/facts.ts";
 import { compileLab } from "../model/compile.ts";
+import type { LabSecrets } from "./secrets.ts";
 
 export interface PlanLabOptions {
   readonly connections: Connections;
   readonly providers: readonly Provider[];
   readonly allowDataLoss?: boolean;
+  /** The lab's secrets (see openLabSecrets); without it, secrets are not checked. */
+  readonly secrets?: LabSecrets;
 }
 
 export interface LabPlan {
@@ -40,7 +43,11 @@ export async function planLab(lab: ResolvedLab, options: PlanLabOptions): Promis
       facts[host] = await readHostFacts(host, await options.connections.execFor(host));
     }),
   );
-  const { graph, problems } = compileLab(lab, facts);
+  const { graph, problems } = compileLab(
+    lab,
+    facts,
+    options.secrets === undefined ? {} : { secrets: options.secrets.digests },
+  );
   if (problems.length > 0) throw configInvalid(lab.file, problems);
   return planGraph(graph, lab.file, hostConnections(lab), options);
 }

@@ -6,6 +6,7 @@
 import type { ResolvedHost, ResolvedLab } from "../config/types.ts";
 import type { DesiredGraph, Resource } from "../engine/resource.ts";
 import type { HostFacts } from "../hosts/facts.ts";
+import { compileServices, type SecretDigests } from "./compile-service.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "./dataset.ts";
 
 export interface ModelProblem {
@@ -21,9 +22,15 @@ export interface CompileResult {
 /** Facts per host; a host without facts is compiled without host checks. */
 export type LabFacts = Readonly<Record<string, HostFacts>>;
 
+export interface CompileOptions {
+  /** Digests of the secrets file's values; without it secrets are not checked. */
+  readonly secrets?: SecretDigests;
+}
+
 interface PendingDataset {
   name: string;
   service?: string;
+  owner?: string;
   properties: Readonly<Record<string, string>>;
   configPath: string;
   /** Extra dependencies beyond the parent dataset (service ordering). */
@@ -39,9 +46,14 @@ export function resolveStateRoot(host: ResolvedHost, facts: HostFacts | undefine
   return pool === undefined ? null : `${pool}/holt`;
 }
 
-export function compileLab(lab: ResolvedLab, facts: LabFacts = {}): CompileResult {
+export function compileLab(
+  lab: ResolvedLab,
+  facts: LabFacts = {},
+  options: CompileOptions = {},
+): CompileResult {
   const problems: ModelProblem[] = [];
-  const resources: Resource<DatasetInputs>[] = [];
+  const resources: Resource[] = [];
+  const stateRoots: Record<string, string | null> = {};
   const hostNames = Object.keys(lab.hosts).sort();
   const servicesByHost = new Map<string, string[]>();
   for (const service of Object.values(lab.services)) {
@@ -66,6 +78,7 @@ export function compileLab(lab: ResolvedLab, facts: LabFacts = {}): CompileResul
       .filter((s) => s !== undefined && s.state.length > 0);
 
     const stateRoot = resolveStateRoot(host, hostFacts);
+    stateRoots[hostName] = stateRoot;
     const rootPath = `hosts.${hostName}.stateRoot`;
     if (statefulServices.length > 0) {
       if (stateRoot === null) {
@@ -113,10 +126,12 @@ export function compileLab(lab: ResolvedLab, facts: LabFacts = {}): CompileResul
             configPath: `services.${service.name}`,
             after,
           });
+          const owner = service.container?.user ?? undefined;
           for (const entry of service.state) {
             pending.push({
               name: `${serviceDataset}/${entry.name}`,
               service: service.name,
+              ...(owner === undefined ? {} : { owner }),
               properties: entry.properties,
               configPath: entry.configPath,
               after: [],
@@ -147,18 +162,30 @@ export function compileLab(lab: ResolvedLab, facts: LabFacts = {}): CompileResul
     )) {
       const parent = nearestDeclaredAncestor(dataset.name, names);
       const dependsOn = parent === undefined ? [] : [datasetAddress(hostName, parent)];
+      const inputs: DatasetInputs = {
+        name: dataset.name,
+        properties: dataset.properties,
+        ...(dataset.owner === undefined ? {} : { owner: dataset.owner }),
+      };
       resources.push({
         address: datasetAddress(hostName, dataset.name),
         type: DATASET_TYPE,
         host: hostName,
         ...(dataset.service === undefined ? {} : { service: dataset.service }),
         name: dataset.name,
-        inputs: { name: dataset.name, properties: dataset.properties },
+        inputs,
         dependsOn: [...dependsOn, ...dataset.after],
         configPath: dataset.configPath,
       });
     }
   }
+  const services = compileServices({
+    lab,
+    stateRoots,
+    ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+  });
+  resources.push(...services.resources);
+  problems.push(...services.problems);
   return { graph: { lab: lab.name, resources }, problems };
 }
 

@@ -7,6 +7,11 @@ export interface DatasetInputs {
   readonly name: string;
   /** Native properties (as `zfs get -p` prints them) and user properties. */
   readonly properties: Readonly<Record<string, string>>;
+  /**
+   * "uid" or "uid:gid" that owns the dataset's mountpoint directory (the
+   * service's `user`); absent when holt leaves ownership alone.
+   */
+  readonly owner?: string;
 }
 
 /** The pool a dataset lives in: the first component of its name. */

@@ -1,6 +1,7 @@
 import { HoltError } from "../../errors.ts";
 import { lockLab } from "../../lab/apply.ts";
 import { planLab } from "../../lab/plan.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { defaultProviders } from "../../providers/index.ts";
 import {
   CONFIG_FLAG,
@@ -34,11 +35,12 @@ export const adoptCommand: Command = {
       );
     }
     const lab = await openLab(ctx, values.config);
+    const secrets = await openLabSecrets(lab, ctx.env);
     const connections = connectionsFor(lab);
     const providers = defaultProviders();
     const lock = lockLab(stateDirFor(ctx, values["state-dir"]), lab.name, `holt adopt ${address}`);
     try {
-      const { plan } = await planLab(lab, { connections, providers });
+      const { plan } = await planLab(lab, { connections, providers, secrets });
       const target = plan.unmanaged.find((u) => u.address === address);
       if (target === undefined) {
         const known = plan.unmanaged.map((u) => u.address);
@@ -66,7 +68,12 @@ export const adoptCommand: Command = {
       if (provider === undefined)
         throw new HoltError("HOLT_E_INTERNAL", `No provider for ${target.resource.type}.`);
       await provider.adopt(
-        { host: target.host, exec: await connections.execFor(target.host), lab: lab.name },
+        {
+          host: target.host,
+          exec: await connections.execFor(target.host),
+          lab: lab.name,
+          secretValue: (name) => secrets.value(name),
+        },
         target.resource,
         target.observed,
       );

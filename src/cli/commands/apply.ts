@@ -3,6 +3,7 @@ import { HoltError } from "../../errors.ts";
 import { createConnections } from "../../hosts/connect.ts";
 import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
 import { planLab } from "../../lab/plan.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { readSavedPlan } from "../../lab/saved-plan.ts";
 import { defaultProviders } from "../../providers/index.ts";
 import {
@@ -120,15 +121,21 @@ export const applyCommand: Command = {
     }
 
     const lab = await openLab(ctx, values.config);
+    const secrets = await openLabSecrets(lab, ctx.env);
     const connections = connectionsFor(lab);
     const lock = lockLab(stateDir, lab.name, commandLine);
     try {
-      const { plan, graph } = await planLab(lab, { connections, providers, allowDataLoss });
+      const { plan, graph } = await planLab(lab, {
+        connections,
+        providers,
+        allowDataLoss,
+        secrets,
+      });
       for (const line of renderPlan(plan, ctx.output.style)) ctx.output.err(line);
       if (plan.changes.length === 0) return 0;
       assertDataLossAllowed(plan, allowDataLoss);
       await confirm(ctx, values.yes === true);
-      const result = await applyBoundPlan(plan, graph, { ...common, connections });
+      const result = await applyBoundPlan(plan, graph, { ...common, connections, secrets });
       return result.ok ? 0 : 1;
     } finally {
       lock.release();

@@ -1,4 +1,5 @@
 import { planLab } from "../../lab/plan.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { writeSavedPlan } from "../../lab/saved-plan.ts";
 import { defaultProviders } from "../../providers/index.ts";
 import {
@@ -38,11 +39,13 @@ export const planCommand: Command = {
       false,
     );
     const lab = await openLab(ctx, values.config);
+    const secrets = await openLabSecrets(lab, ctx.env);
     const connections = connectionsFor(lab);
     try {
       const { plan, graph } = await planLab(lab, {
         connections,
         providers: defaultProviders(),
+        secrets,
         allowDataLoss: values["allow-data-loss"] === true,
       });
       const human = renderPlan(plan, ctx.output.style, { detailed: values.detailed === true });

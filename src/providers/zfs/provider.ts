@@ -44,6 +44,11 @@ export interface DatasetState {
   /** The lab that owns it, or null. */
   readonly owner: string | null;
   readonly service: string | null;
+  /**
+   * "uid:gid" of the mountpoint directory; read only for desired datasets that
+   * declare an `owner` (a service's `user`), otherwise absent.
+   */
+  readonly dirOwner?: string | null;
 }
 
 /** Datasets moved aside by a destroy live under `<pool>/holt-trash`. */
@@ -74,11 +79,15 @@ function stateOf(properties: DatasetProperties): DatasetState {
 
 function observedOf(properties: DatasetProperties, lab: string): Observed<DatasetState> {
   const state = stateOf(properties);
+  const info: Record<string, number> = {};
   const used = properties.get("used")?.value;
+  if (used !== undefined && /^\d+$/.test(used)) info.used = Number(used);
+  const quota = properties.get("quota")?.value;
+  if (quota !== undefined && /^[1-9]\d*$/.test(quota)) info.quota = Number(quota);
   return {
     state,
     managed: state.owner === lab,
-    ...(used !== undefined && /^\d+$/.test(used) ? { info: { used: Number(used) } } : {}),
+    ...(Object.keys(info).length > 0 ? { info } : {}),
   };
 }
 
@@ -151,11 +160,27 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
     async read(ctx, desired): Promise<ReadResult<DatasetState>> {
       const all = parseZfsGet(await readAll(ctx.exec));
       const observed = new Map<string, Observed<DatasetState>>();
+      const withOwner: { address: string; mountpoint: string }[] = [];
       for (const resource of desired) {
         const properties = all.get(resource.inputs.name);
-        if (properties !== undefined)
-          observed.set(resource.address, observedOf(properties, ctx.lab));
+        if (properties === undefined) continue;
+        const o = observedOf(properties, ctx.lab);
+        observed.set(resource.address, o);
+        if (resource.inputs.owner === undefined) continue;
+        const mountpoint = properties.get("mountpoint")?.value;
+        if (properties.get("mounted")?.value === "yes" && mountpoint?.startsWith("/")) {
+          withOwner.push({ address: resource.address, mountpoint });
+        } else observed.set(resource.address, { ...o, state: { ...o.state, dirOwner: null } });
       }
+      const owners = await statOwners(
+        ctx.exec,
+        withOwner.map((w) => w.mountpoint),
+      );
+      withOwner.forEach((w, index) => {
+        const o = observed.get(w.address);
+        if (o !== undefined)
+          observed.set(w.address, { ...o, state: { ...o.state, dirOwner: owners[index] ?? null } });
+      });
       const owned: OwnedResource<DatasetState>[] = [];
       const ownedNames = new Set<string>();
       for (const [name, properties] of all) {
@@ -192,6 +217,10 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
         before: displayValue(property, observed.state.local[property] ?? null),
         after: displayValue(property, value),
       }));
+      const owner = desired.inputs.owner;
+      if (owner !== undefined && !ownerMatches(owner, observed.state.dirOwner ?? null)) {
+        fields.push({ path: "owner", before: observed.state.dirOwner ?? null, after: owner });
+      }
       return [...replace, ...fields];
     },
 
@@ -216,10 +245,17 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
       if (userProps.length > 0) argv.push("-o", `${MANAGED_PROPS}=${userProps.join(",")}`);
       argv.push(desired.inputs.name);
       await runChecked(ctx.exec, { argv });
+      if (desired.inputs.owner !== undefined) {
+        await chownMountpoint(ctx, desired.inputs.name, desired.inputs.owner);
+      }
     },
 
     async update(ctx, desired, observed) {
       await converge(ctx.exec, desired, observed.state);
+      const owner = desired.inputs.owner;
+      if (owner !== undefined && !ownerMatches(owner, observed.state.dirOwner ?? null)) {
+        await chownMountpoint(ctx, desired.inputs.name, owner);
+      }
     },
 
     async delete(ctx, owned, options: DeleteOptions) {
@@ -321,6 +357,40 @@ async function converge(
         : ["zfs", "set", `${SERVICE}=${service}`, name];
     await runChecked(exec, { argv });
   }
+}
+
+/** "1000" matches any group; "1000:100" must match both. */
+function ownerMatches(wanted: string, actual: string | null): boolean {
+  if (actual === null) return false;
+  return wanted.includes(":") ? wanted === actual : actual.split(":")[0] === wanted;
+}
+
+/** "uid:gid" of each path, in order; null for one that cannot be read. */
+async function statOwners(exec: Exec, paths: readonly string[]): Promise<(string | null)[]> {
+  if (paths.length === 0) return [];
+  // One stat for all; a missing path fails alone (stat goes on with the rest).
+  const result = await exec.run({ argv: ["stat", "-c", "%u:%g %n", "--", ...paths] });
+  const byPath = new Map<string, string>();
+  for (const line of result.stdout.split("\n")) {
+    const space = line.indexOf(" ");
+    if (space > 0) byPath.set(line.slice(space + 1), line.slice(0, space));
+  }
+  return paths.map((p) => byPath.get(p) ?? null);
+}
+
+/** Gives the dataset's mountpoint directory (not its contents) to the service's user. */
+async function chownMountpoint(ctx: ProviderContext, name: string, owner: string): Promise<void> {
+  const result = await runChecked(ctx.exec, {
+    argv: ["zfs", "get", "-H", "-p", "-o", "value", "mounted,mountpoint", name],
+  });
+  const [mounted, mountpoint] = result.stdout.split("\n");
+  if (mounted !== "yes" || mountpoint === undefined || !mountpoint.startsWith("/")) {
+    throw new HoltError(
+      "HOLT_E_ZFS",
+      `Cannot give dataset "${name}" on host "${ctx.host}" to user ${owner}: it is not mounted (mounted=${mounted ?? "?"}, mountpoint=${mountpoint ?? "?"}). Mount it (zfs mount ${name}) and run again.`,
+    );
+  }
+  await runChecked(ctx.exec, { argv: ["chown", owner, mountpoint] });
 }
 
 /** Properties the pool cannot do (compression, large records) fail at plan time, naming the config path. */

@@ -1,0 +1,402 @@
+/**
+ * The container half of a service: image, hostname, ports, mounts, env,
+ * secrets, user, health and limits. Shapes were checked by zod already; this
+ * checks meaning and resolves defaults, one problem per bad value, then the
+ * rules that span services (a hostname or a host port used twice).
+ */
+import { parseSize, SIZE_HINT } from "../util/sizes.ts";
+import { formatPath, type Problem, showValue } from "./path.ts";
+import { isSecretRef, SECRET_NAME } from "./secret.ts";
+import type {
+  ResolvedContainer,
+  ResolvedHealth,
+  ResolvedHost,
+  ResolvedMount,
+  ResolvedPort,
+  ResolvedProxy,
+  ResolvedSecretUse,
+  ResolvedService,
+} from "./types.ts";
+
+type At = (string | number)[];
+
+const HOSTNAME_LABELS =
+  /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const USER = /^\d{1,10}(:\d{1,10})?$/;
+const PORT_SPEC = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/;
+// An OCI reference: [registry[:port]/]path[:tag][@digest]. Loose on purpose; Podman has the last word.
+const IMAGE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const ADMIN = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+
+/** Fields that only make sense with an image. */
+const CONTAINER_FIELDS = [
+  "command",
+  "hostname",
+  "port",
+  "hostPort",
+  "ports",
+  "mounts",
+  "env",
+  "secrets",
+  "user",
+  "health",
+  "resources",
+] as const;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Milliseconds for "30s", "1m", "500ms", "1.5h"; `null` when not a duration. */
+export function parseDuration(text: string): number | null {
+  const match = DURATION.exec(text);
+  if (match === null) return null;
+  const ms = Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS];
+  return Number.isFinite(ms) && ms > 0 ? Math.round(ms) : null;
+}
+
+export function resolveProxy(raw: unknown, at: At, problems: Problem[]): ResolvedProxy {
+  const proxy = isRecord(raw) ? raw : {};
+  let adminAddress = "127.0.0.1:2019";
+  let adminPort = 2019;
+  if (typeof proxy.admin === "string") {
+    const match = ADMIN.exec(proxy.admin);
+    const portNumber = Number(match?.[2]);
+    if (match === null || portNumber < 1 || portNumber > 65535) {
+      problems.push({
+        path: formatPath([...at, "admin"]),
+        message: `${showValue(proxy.admin)} is not an address and port. Use Caddy's admin address on the host, like "127.0.0.1:2019".`,
+      });
+    } else {
+      adminAddress = proxy.admin;
+      adminPort = portNumber;
+    }
+  }
+  const httpsPort = typeof proxy.httpsPort === "number" ? proxy.httpsPort : 443;
+  const httpPort = typeof proxy.httpPort === "number" ? proxy.httpPort : 80;
+  if (httpsPort === httpPort) {
+    problems.push({
+      path: formatPath([...at, "httpPort"]),
+      message: `is the same port as httpsPort (${httpsPort}). Caddy needs one port for HTTPS and another for HTTP.`,
+    });
+  }
+  return { adminAddress, adminPort, httpsPort, httpPort };
+}
+
+/** The container of one service, or null when it has no image. */
+export function resolveContainer(
+  raw: Record<string, unknown>,
+  at: At,
+  domain: string,
+  problems: Problem[],
+): ResolvedContainer | null {
+  const image = raw.image;
+  if (typeof image !== "string") {
+    const stray = CONTAINER_FIELDS.filter((field) => raw[field] !== undefined);
+    if (stray.length > 0 && image === undefined) {
+      problems.push({
+        path: formatPath([...at, "image"]),
+        message: `is required when a service sets ${stray.map((f) => `"${f}"`).join(", ")}. Add the container image, like image: "docker.io/library/nginx:1.27".`,
+      });
+    }
+    return null;
+  }
+  const start = problems.length;
+  if (!IMAGE.test(image)) {
+    problems.push({
+      path: formatPath([...at, "image"]),
+      message: `${showValue(image)} is not an image reference. Use "registry/name:tag", like "docker.io/jellyfin/jellyfin:10.10.3".`,
+    });
+  }
+
+  const port = typeof raw.port === "number" ? raw.port : null;
+  let hostname: string | null = null;
+  if (typeof raw.hostname === "string") {
+    if (!HOSTNAME_LABELS.test(raw.hostname) || raw.hostname.endsWith(`.${domain}`)) {
+      problems.push({
+        path: formatPath([...at, "hostname"]),
+        message: raw.hostname.endsWith(`.${domain}`)
+          ? `${showValue(raw.hostname)} already ends with the lab's domain. Write only the part before it: "${raw.hostname.slice(0, -domain.length - 1)}".`
+          : `${showValue(raw.hostname)} is not a host name. Use lower-case DNS labels, like "media"; it becomes media.${domain || "<domain>"}.`,
+      });
+    } else hostname = `${raw.hostname}.${domain}`;
+    if (port === null) {
+      problems.push({
+        path: formatPath([...at, "port"]),
+        message:
+          "is required with a hostname: the port the app listens on inside the container, like 8096.",
+      });
+    }
+  }
+  const hostPort = typeof raw.hostPort === "number" ? raw.hostPort : port;
+  if (typeof raw.hostPort === "number" && port === null) {
+    problems.push({
+      path: formatPath([...at, "hostPort"]),
+      message: "needs `port`: hostPort is where the container's `port` is published.",
+    });
+  }
+
+  const ports: ResolvedPort[] = [];
+  if (Array.isArray(raw.ports)) {
+    raw.ports.forEach((spec, index) => {
+      if (typeof spec !== "string") return;
+      const match = PORT_SPEC.exec(spec);
+      const containerPort = Number(match?.[2]);
+      const published = match?.[1] === undefined ? containerPort : Number(match[1]);
+      if (
+        match === null ||
+        !(containerPort >= 1 && containerPort <= 65535) ||
+        !(published >= 1 && published <= 65535)
+      ) {
+        problems.push({
+          path: formatPath([...at, "ports", index]),
+          message: `${showValue(spec)} is not a port. Use "53/udp", "8883" or "2222:22/tcp" (host:container/protocol, protocol tcp by default).`,
+        });
+        return;
+      }
+      ports.push({
+        hostPort: published,
+        containerPort,
+        protocol: (match[3] ?? "tcp") as "tcp" | "udp",
+      });
+    });
+  }
+
+  const mounts: ResolvedMount[] = [];
+  for (const [target, rawMount] of Object.entries(isRecord(raw.mounts) ? raw.mounts : {})) {
+    if (!target.startsWith("/")) {
+      problems.push({
+        path: formatPath([...at, "mounts", target]),
+        message: `${showValue(target)} is not an absolute path. Use the path inside the container, like "/media".`,
+      });
+      continue;
+    }
+    if (!isRecord(rawMount) || typeof rawMount.dataset !== "string") continue;
+    mounts.push({ target, dataset: rawMount.dataset, readOnly: rawMount.readOnly === true });
+  }
+
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(isRecord(raw.env) ? raw.env : {})) {
+    if (!ENV_NAME.test(name)) {
+      problems.push({
+        path: formatPath([...at, "env", name]),
+        message: `"${name}" is not an environment variable name. Use letters, digits and "_", not starting with a digit.`,
+      });
+      continue;
+    }
+    if (isSecretRef(value)) continue; // zod reported the type; keep one message
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      env[name] = String(value);
+    }
+  }
+
+  const secrets: ResolvedSecretUse[] = [];
+  for (const [target, ref] of Object.entries(isRecord(raw.secrets) ? raw.secrets : {})) {
+    const path = formatPath([...at, "secrets", target]);
+    const kind = target.startsWith("/") ? "file" : "env";
+    if (kind === "env" && !ENV_NAME.test(target)) {
+      problems.push({
+        path,
+        message: `"${target}" is neither an environment variable name nor an absolute file path. Use a name like "DB_PASSWORD", or a path like "/run/secrets/db".`,
+      });
+      continue;
+    }
+    if (kind === "env" && env[target] !== undefined) {
+      problems.push({
+        path,
+        message: `"${target}" is also set in env. Set each variable once: remove it from env or from secrets.`,
+      });
+      continue;
+    }
+    if (!isSecretRef(ref)) continue;
+    if (!SECRET_NAME.test(ref.name)) {
+      problems.push({
+        path,
+        message: `secret(${showValue(ref.name)}) is not a valid secret name. Use lower-case letters, digits, ".", "_" and "-", like "nextcloud-db".`,
+      });
+      continue;
+    }
+    secrets.push({ target, kind, secret: ref.name, configPath: path });
+  }
+
+  let user: string | null = null;
+  if (typeof raw.user === "string") {
+    if (!USER.test(raw.user)) {
+      problems.push({
+        path: formatPath([...at, "user"]),
+        message: `${showValue(raw.user)} is not a numeric user. Use "uid" or "uid:gid", like "1000:1000", so the state datasets can be owned by it.`,
+      });
+    } else user = raw.user;
+  }
+
+  const health = resolveHealth(raw.health, [...at, "health"], hostPort, problems);
+
+  let memory: number | null = null;
+  let cpus: number | null = null;
+  if (isRecord(raw.resources)) {
+    if (typeof raw.resources.memory === "string") {
+      memory = parseSize(raw.resources.memory);
+      if (memory === null || memory < 4 * 1024 * 1024) {
+        problems.push({
+          path: formatPath([...at, "resources", "memory"]),
+          message: `${showValue(raw.resources.memory)} is not a memory limit of at least 4M. ${SIZE_HINT}`,
+        });
+        memory = null;
+      }
+    }
+    if (typeof raw.resources.cpus === "number") cpus = raw.resources.cpus;
+  }
+
+  if (problems.length > start) return null;
+  return {
+    image,
+    command: Array.isArray(raw.command) ? raw.command.filter((c) => typeof c === "string") : null,
+    hostname,
+    port,
+    hostPort,
+    ports: ports.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol)),
+    mounts: mounts.sort((a, b) => a.target.localeCompare(b.target)),
+    env,
+    secrets: secrets.sort((a, b) => a.target.localeCompare(b.target)),
+    user,
+    health,
+    memory,
+    cpus,
+  };
+}
+
+function resolveHealth(
+  raw: unknown,
+  at: At,
+  hostPort: number | null,
+  problems: Problem[],
+): ResolvedHealth | null {
+  if (!isRecord(raw) || typeof raw.http !== "string") return null;
+  if (!raw.http.startsWith("/")) {
+    problems.push({
+      path: formatPath([...at, "http"]),
+      message: `${showValue(raw.http)} is not a path. Use the HTTP path to probe, like "/health".`,
+    });
+  }
+  if (hostPort === null) {
+    problems.push({
+      path: formatPath([...at, "http"]),
+      message: "needs the service's `port`: the HTTP check probes it.",
+    });
+  }
+  const duration = (key: "interval" | "timeout", fallback: number): number => {
+    const value = raw[key];
+    if (typeof value !== "string") return fallback;
+    const ms = parseDuration(value);
+    if (ms === null) {
+      problems.push({
+        path: formatPath([...at, key]),
+        message: `${showValue(value)} is not a duration. Use a number with ms, s, m or h, like "30s".`,
+      });
+      return fallback;
+    }
+    return ms;
+  };
+  const intervalMs = duration("interval", 30_000);
+  const timeoutMs = duration("timeout", 5_000);
+  if (timeoutMs > intervalMs) {
+    problems.push({
+      path: formatPath([...at, "timeout"]),
+      message: `is longer than the interval (${timeoutMs} ms > ${intervalMs} ms). A probe must end before the next one starts.`,
+    });
+  }
+  return {
+    http: raw.http,
+    intervalMs,
+    timeoutMs,
+    retries: typeof raw.retries === "number" ? raw.retries : 3,
+  };
+}
+
+/**
+ * Rules across services: a hostname serves one service; a host port is
+ * published once per host and not on the proxy's ports; mounts name
+ * datasets declared on the service's own host.
+ */
+export function containerConflicts(
+  hosts: Readonly<Record<string, ResolvedHost>>,
+  services: Readonly<Record<string, ResolvedService>>,
+): Problem[] {
+  const problems: Problem[] = [];
+  const hostnames = new Map<string, string>();
+  const hostPorts = new Map<string, string>(); // "host\0proto\0port" → config path
+  for (const name of Object.keys(services).sort()) {
+    const service = services[name];
+    const container = service?.container;
+    if (service === undefined || container === null || container === undefined) continue;
+    const at = ["services", name];
+    if (container.hostname !== null) {
+      const other = hostnames.get(container.hostname);
+      if (other !== undefined) {
+        problems.push({
+          path: formatPath([...at, "hostname"]),
+          message: `"${container.hostname}" is already the hostname of service "${other}". Each hostname belongs to one service; pick another.`,
+        });
+      } else hostnames.set(container.hostname, name);
+    }
+    const host = hosts[service.host];
+    if (host === undefined) continue;
+    const claims: { port: number; protocol: string; path: string }[] = [];
+    if (container.hostPort !== null) {
+      const field = service.container?.hostPort === container.port ? "port" : "hostPort";
+      claims.push({ port: container.hostPort, protocol: "tcp", path: formatPath([...at, field]) });
+    }
+    container.ports.forEach((p, index) => {
+      claims.push({
+        port: p.hostPort,
+        protocol: p.protocol,
+        path: formatPath([...at, "ports", index]),
+      });
+    });
+    const reserved = new Map([
+      [host.proxy.httpsPort, "httpsPort"],
+      [host.proxy.httpPort, "httpPort"],
+      [host.proxy.adminPort, "admin"],
+    ]);
+    for (const claim of claims) {
+      const proxyField = reserved.get(claim.port);
+      if (claim.protocol === "tcp" && proxyField !== undefined) {
+        problems.push({
+          path: claim.path,
+          message: `port ${claim.port} on host "${host.name}" is Caddy's (hosts.${host.name}.proxy.${proxyField}). Publish this service on another port: set hostPort, like hostPort: ${claim.port === 80 || claim.port === 443 ? 8000 + claim.port : claim.port + 1}.`,
+        });
+        continue;
+      }
+      const key = `${host.name}\0${claim.protocol}\0${claim.port}`;
+      const other = hostPorts.get(key);
+      if (other !== undefined) {
+        problems.push({
+          path: claim.path,
+          message: `${claim.protocol} port ${claim.port} on host "${host.name}" is already published by ${other}. Each port is published once per host: set a different hostPort (or host part of "ports").`,
+        });
+      } else hostPorts.set(key, claim.path);
+    }
+    for (const mount of container.mounts) {
+      const path = formatPath([...at, "mounts", mount.target, "dataset"]);
+      if (!host.datasets.some((d) => d.name === mount.dataset)) {
+        const declared = host.datasets.map((d) => `"${d.name}"`).join(", ") || "none";
+        problems.push({
+          path,
+          message: `"${mount.dataset}" is not declared on host "${host.name}" (declared: ${declared}). Declare it under hosts.${host.name}.datasets, or mount one that is.`,
+        });
+      }
+      const clash = service.state.find((s) => s.path === mount.target);
+      if (clash !== undefined) {
+        problems.push({
+          path: formatPath([...at, "mounts", mount.target]),
+          message: `"${mount.target}" is also the path of state "${clash.name}". Give each mount its own path.`,
+        });
+      }
+    }
+  }
+  return problems;
+}

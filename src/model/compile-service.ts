@@ -1,0 +1,180 @@
+/**
+ * The resources a service's container brings: the lab network on its host,
+ * the container (after its datasets, its mounts and the services it depends
+ * on) and, for a hostname, the HTTPS route (after the container passed its
+ * health gate). Pure, like the rest of the model.
+ */
+import type { ResolvedLab, ResolvedService } from "../config/types.ts";
+import type { Resource } from "../engine/resource.ts";
+import {
+  CONTAINER_TYPE,
+  type ContainerInputs,
+  containerAddress,
+  containerName,
+  NETWORK_TYPE,
+  type NetworkInputs,
+  networkAddress,
+  networkName,
+} from "./container.ts";
+import { datasetAddress } from "./dataset.ts";
+import { ROUTE_TYPE, type RouteInputs, routeAddress } from "./route.ts";
+
+export interface ServiceProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Digest of each secret the lab's secrets file holds, by name. */
+export type SecretDigests = ReadonlyMap<string, string>;
+
+export interface ServiceCompileInput {
+  readonly lab: ResolvedLab;
+  /** State root per host, once known. */
+  readonly stateRoots: Readonly<Record<string, string | null>>;
+  /** Missing: secrets are not checked (and digests are empty), as in `holt validate` without a key. */
+  readonly secrets?: SecretDigests;
+}
+
+export function compileServices(input: ServiceCompileInput): {
+  resources: Resource[];
+  problems: ServiceProblem[];
+} {
+  const { lab } = input;
+  const resources: Resource[] = [];
+  const problems: ServiceProblem[] = [];
+  const network = networkName(lab.name);
+  const hostsWithContainers = new Set<string>();
+
+  for (const name of Object.keys(lab.services).sort()) {
+    const service = lab.services[name];
+    const container = service?.container;
+    if (service === undefined || container === null || container === undefined) continue;
+    const host = lab.hosts[service.host];
+    if (host === undefined) continue;
+    hostsWithContainers.add(host.name);
+    const stateRoot = input.stateRoots[host.name] ?? null;
+
+    const secrets = container.secrets.map((use) => {
+      const digest = input.secrets?.get(use.secret);
+      if (input.secrets !== undefined && digest === undefined) {
+        problems.push({
+          path: use.configPath,
+          message: `secret "${use.secret}" is not in the lab's secrets file. Add it with \`holt secrets set ${use.secret}\`, or fix the name (\`holt secrets list\` shows the names).`,
+        });
+      }
+      return { target: use.target, kind: use.kind, secret: use.secret, digest: digest ?? "" };
+    });
+
+    const mounts = [
+      ...(stateRoot === null
+        ? []
+        : service.state.map((entry) => ({
+            dataset: `${stateRoot}/${service.name}/${entry.name}`,
+            target: entry.path,
+            readOnly: false,
+          }))),
+      ...container.mounts.map((m) => ({
+        dataset: m.dataset,
+        target: m.target,
+        readOnly: m.readOnly,
+      })),
+    ].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+
+    const ports = [
+      ...(container.port === null || container.hostPort === null
+        ? []
+        : [
+            {
+              hostAddress: "127.0.0.1",
+              hostPort: container.hostPort,
+              containerPort: container.port,
+              protocol: "tcp" as const,
+            },
+          ]),
+      ...container.ports.map((p) => ({ hostAddress: "0.0.0.0", ...p })),
+    ].sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol));
+
+    const inputs: ContainerInputs = {
+      name: containerName(service.name),
+      service: service.name,
+      image: container.image,
+      command: container.command,
+      env: container.env,
+      secrets,
+      user: container.user,
+      network,
+      aliases: [service.name],
+      ports,
+      mounts,
+      memory: container.memory,
+      cpus: container.cpus,
+      health:
+        container.health === null || container.hostPort === null
+          ? null
+          : { ...container.health, hostPort: container.hostPort },
+    };
+    const address = containerAddress(host.name, service.name);
+    resources.push({
+      address,
+      type: CONTAINER_TYPE,
+      host: host.name,
+      service: service.name,
+      name: inputs.name,
+      inputs,
+      dependsOn: [
+        networkAddress(host.name, network),
+        ...mounts.map((m) => datasetAddress(host.name, m.dataset)),
+        ...service.dependsOn.flatMap((dep) => dependencyAddress(lab, dep, input.stateRoots)),
+      ],
+      configPath: `services.${service.name}`,
+    });
+
+    if (container.hostname !== null && container.hostPort !== null) {
+      const route: RouteInputs = {
+        hostname: container.hostname,
+        service: service.name,
+        upstream: { address: "127.0.0.1", port: container.hostPort },
+        tls: "internal",
+        proxy: host.proxy,
+      };
+      resources.push({
+        address: routeAddress(host.name, container.hostname),
+        type: ROUTE_TYPE,
+        host: host.name,
+        service: service.name,
+        name: container.hostname,
+        inputs: route,
+        dependsOn: [address],
+        configPath: `services.${service.name}.hostname`,
+      });
+    }
+  }
+
+  for (const host of [...hostsWithContainers].sort()) {
+    const inputs: NetworkInputs = { name: network };
+    resources.push({
+      address: networkAddress(host, network),
+      type: NETWORK_TYPE,
+      host,
+      name: network,
+      inputs,
+      dependsOn: [],
+      configPath: `hosts.${host}`,
+    });
+  }
+  return { resources, problems };
+}
+
+/** What "after service X" means: its container when it has one, else its datasets. */
+function dependencyAddress(
+  lab: ResolvedLab,
+  name: string,
+  stateRoots: Readonly<Record<string, string | null>>,
+): string[] {
+  const other: ResolvedService | undefined = lab.services[name];
+  if (other === undefined) return [];
+  if (other.container !== null) return [containerAddress(other.host, other.name)];
+  const root = stateRoots[other.host] ?? null;
+  if (root === null || other.state.length === 0) return [];
+  return [datasetAddress(other.host, `${root}/${other.name}`)];
+}
