@@ -24,6 +24,7 @@ type Layer =
   | "model"
   | "providers"
   | "store"
+  | "secrets"
   | "lab"
   | "cli"
   | "index";
@@ -38,13 +39,39 @@ const ALLOWED: Record<Layer, { value: readonly Layer[]; types: readonly Layer[] 
   model: { value: ["util", "errors"], types: ["config", "engine", "hosts"] },
   providers: { value: ["util", "errors", "hosts", "model"], types: ["engine"] },
   store: { value: ["util", "errors"], types: ["engine"] },
-  lab: { value: ["util", "errors", "config", "model", "engine", "hosts", "store"], types: [] },
+  secrets: { value: ["util", "errors"], types: [] },
+  lab: {
+    value: ["util", "errors", "config", "model", "engine", "hosts", "store", "secrets"],
+    types: [],
+  },
   cli: {
-    value: ["util", "errors", "config", "model", "engine", "hosts", "providers", "lab", "store"],
+    value: [
+      "util",
+      "errors",
+      "config",
+      "model",
+      "engine",
+      "hosts",
+      "providers",
+      "lab",
+      "store",
+      "secrets",
+    ],
     types: [],
   },
   index: {
-    value: ["util", "errors", "config", "model", "engine", "hosts", "providers", "lab", "store"],
+    value: [
+      "util",
+      "errors",
+      "config",
+      "model",
+      "engine",
+      "hosts",
+      "providers",
+      "lab",
+      "store",
+      "secrets",
+    ],
     types: [],
   },
 };
@@ -55,6 +82,7 @@ const PACKAGES: Record<string, readonly Layer[]> = {
   ssh2: ["hosts"],
   "node:sqlite": ["store"],
   "node:child_process": ["hosts"],
+  "age-encryption": ["secrets"],
 };
 
 /** Layers that do no I/O of their own: no node: modules at all. */

@@ -27,6 +27,3 @@ export function isSecretRef(value: unknown): value is SecretRef {
     typeof (value as { name?: unknown }).name === "string"
   );
 }
-
-/** Names a secrets file accepts: what `holt secrets set` checks too. */
-export const SECRET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;

@@ -4,9 +4,10 @@
  * checks meaning and resolves defaults, one problem per bad value, then the
  * rules that span services (a hostname or a host port used twice).
  */
+import { SECRET_NAME_PATTERN } from "../util/secret-name.ts";
 import { parseSize, SIZE_HINT } from "../util/sizes.ts";
 import { formatPath, type Problem, showValue } from "./path.ts";
-import { isSecretRef, SECRET_NAME } from "./secret.ts";
+import { isSecretRef } from "./secret.ts";
 import type {
   ResolvedContainer,
   ResolvedHealth,
@@ -47,6 +48,19 @@ const CONTAINER_FIELDS = [
   "resources",
 ] as const;
 
+/**
+ * Where each published port of a resolved container was written in the
+ * config. Kept beside the container, not in it: the resolved ports are
+ * sorted, so their index is not the user's, and the model must not see paths.
+ */
+interface ClaimPaths {
+  /** `services.<name>.hostPort`, or `.port` when hostPort defaults to it. */
+  readonly hostPort: string;
+  /** One per entry of the resolved (sorted) `ports`: `services.<name>.ports[<index as written>]`. */
+  readonly ports: ReadonlyMap<ResolvedPort, string>;
+}
+const claimPaths = new WeakMap<ResolvedContainer, ClaimPaths>();
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -84,6 +98,13 @@ export function resolveProxy(raw: unknown, at: At, problems: Problem[]): Resolve
       message: `is the same port as httpsPort (${httpsPort}). Caddy needs one port for HTTPS and another for HTTP.`,
     });
   }
+  const clash = adminPort === httpsPort ? "httpsPort" : adminPort === httpPort ? "httpPort" : null;
+  if (clash !== null) {
+    problems.push({
+      path: formatPath([...at, "admin"]),
+      message: `uses port ${adminPort}, which is also ${clash}. Give Caddy's admin API a port of its own, like "127.0.0.1:2019".`,
+    });
+  }
   return { adminAddress, adminPort, httpsPort, httpPort };
 }
 
@@ -106,7 +127,7 @@ export function resolveContainer(
     return null;
   }
   const start = problems.length;
-  if (!IMAGE.test(image)) {
+  if (image !== "" && !IMAGE.test(image)) {
     problems.push({
       path: formatPath([...at, "image"]),
       message: `${showValue(image)} is not an image reference. Use "registry/name:tag", like "docker.io/jellyfin/jellyfin:10.10.3".`,
@@ -122,6 +143,11 @@ export function resolveContainer(
         message: raw.hostname.endsWith(`.${domain}`)
           ? `${showValue(raw.hostname)} already ends with the lab's domain. Write only the part before it: "${raw.hostname.slice(0, -domain.length - 1)}".`
           : `${showValue(raw.hostname)} is not a host name. Use lower-case DNS labels, like "media"; it becomes media.${domain || "<domain>"}.`,
+      });
+    } else if (raw.hostname.length + 1 + domain.length > 253) {
+      problems.push({
+        path: formatPath([...at, "hostname"]),
+        message: `${showValue(raw.hostname)} makes a name longer than 253 characters with the domain "${domain}". Use a shorter hostname.`,
       });
     } else hostname = `${raw.hostname}.${domain}`;
     if (port === null) {
@@ -141,6 +167,7 @@ export function resolveContainer(
   }
 
   const ports: ResolvedPort[] = [];
+  const portPaths = new Map<ResolvedPort, string>();
   if (Array.isArray(raw.ports)) {
     raw.ports.forEach((spec, index) => {
       if (typeof spec !== "string") return;
@@ -158,11 +185,13 @@ export function resolveContainer(
         });
         return;
       }
-      ports.push({
+      const resolved: ResolvedPort = {
         hostPort: published,
         containerPort,
         protocol: (match[3] ?? "tcp") as "tcp" | "udp",
-      });
+      };
+      ports.push(resolved);
+      portPaths.set(resolved, formatPath([...at, "ports", index]));
     });
   }
 
@@ -188,7 +217,13 @@ export function resolveContainer(
       });
       continue;
     }
-    if (isSecretRef(value)) continue; // zod reported the type; keep one message
+    if (isSecretRef(value)) {
+      problems.push({
+        path: formatPath([...at, "env", name]),
+        message: `secret(${showValue(value.name)}) cannot go in env, whose values are stored in plain text. Move it to secrets: { ${name}: secret(${showValue(value.name)}) }.`,
+      });
+      continue;
+    }
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
       env[name] = String(value);
     }
@@ -213,7 +248,7 @@ export function resolveContainer(
       continue;
     }
     if (!isSecretRef(ref)) continue;
-    if (!SECRET_NAME.test(ref.name)) {
+    if (!SECRET_NAME_PATTERN.test(ref.name)) {
       problems.push({
         path,
         message: `secret(${showValue(ref.name)}) is not a valid secret name. Use lower-case letters, digits, ".", "_" and "-", like "nextcloud-db".`,
@@ -252,7 +287,7 @@ export function resolveContainer(
   }
 
   if (problems.length > start) return null;
-  return {
+  const container: ResolvedContainer = {
     image,
     command: Array.isArray(raw.command) ? raw.command.filter((c) => typeof c === "string") : null,
     hostname,
@@ -267,6 +302,11 @@ export function resolveContainer(
     memory,
     cpus,
   };
+  claimPaths.set(container, {
+    hostPort: formatPath([...at, typeof raw.hostPort === "number" ? "hostPort" : "port"]),
+    ports: portPaths,
+  });
+  return container;
 }
 
 function resolveHealth(
@@ -317,10 +357,39 @@ function resolveHealth(
   };
 }
 
+/** A port a service takes on its host. */
+interface Claim {
+  readonly port: number;
+  readonly protocol: "tcp" | "udp";
+  readonly path: string;
+  /** For an entry of `ports`; null for the loopback `hostPort`. */
+  readonly containerPort: number | null;
+}
+
+/** Which of Caddy's ports a claim would take, if any. Caddy serves HTTP/3 on UDP at the HTTPS port. */
+function caddyPort(proxy: ResolvedProxy, claim: Claim): string | undefined {
+  if (claim.protocol === "udp") return claim.port === proxy.httpsPort ? "httpsPort" : undefined;
+  if (claim.port === proxy.httpsPort) return "httpsPort";
+  if (claim.port === proxy.httpPort) return "httpPort";
+  if (claim.port === proxy.adminPort) return "admin";
+  return undefined;
+}
+
+function caddyClash(host: string, field: string, claim: Claim): string {
+  const alternative = claim.port === 80 || claim.port === 443 ? 8000 + claim.port : claim.port + 1;
+  const what = field === "httpsPort" && claim.protocol === "udp" ? `${field}, for HTTP/3` : field;
+  const taken = `${claim.protocol} port ${claim.port} on host "${host}" is Caddy's (hosts.${host}.proxy.${what}).`;
+  if (claim.containerPort === null) {
+    return `${taken} Publish this service on another loopback port: set hostPort, like hostPort: ${alternative}.`;
+  }
+  const suffix = claim.protocol === "udp" ? "/udp" : "";
+  return `${taken} Publish it on another port of the host, like "${alternative}:${claim.containerPort}${suffix}".`;
+}
+
 /**
  * Rules across services: a hostname serves one service; a host port is
- * published once per host and not on the proxy's ports; mounts name
- * datasets declared on the service's own host.
+ * published once per host, and not on Caddy's ports where Caddy serves a
+ * route; mounts name datasets declared on the service's own host.
  */
 export function containerConflicts(
   hosts: Readonly<Record<string, ResolvedHost>>,
@@ -329,6 +398,12 @@ export function containerConflicts(
   const problems: Problem[] = [];
   const hostnames = new Map<string, string>();
   const hostPorts = new Map<string, string>(); // "host\0proto\0port" → config path
+  // Caddy needs its ports only on hosts where it serves a hostname.
+  const proxied = new Set(
+    Object.values(services)
+      .filter((s) => (s.container?.hostname ?? null) !== null)
+      .map((s) => s.host),
+  );
   for (const name of Object.keys(services).sort()) {
     const service = services[name];
     const container = service?.container;
@@ -345,30 +420,28 @@ export function containerConflicts(
     }
     const host = hosts[service.host];
     if (host === undefined) continue;
-    const claims: { port: number; protocol: string; path: string }[] = [];
+    const paths = claimPaths.get(container);
+    const claims: Claim[] = [];
     if (container.hostPort !== null) {
-      const field = service.container?.hostPort === container.port ? "port" : "hostPort";
-      claims.push({ port: container.hostPort, protocol: "tcp", path: formatPath([...at, field]) });
+      claims.push({
+        port: container.hostPort,
+        protocol: "tcp",
+        path: paths?.hostPort ?? formatPath([...at, "hostPort"]),
+        containerPort: null,
+      });
     }
-    container.ports.forEach((p, index) => {
+    for (const p of container.ports) {
       claims.push({
         port: p.hostPort,
         protocol: p.protocol,
-        path: formatPath([...at, "ports", index]),
+        path: paths?.ports.get(p) ?? formatPath([...at, "ports"]),
+        containerPort: p.containerPort,
       });
-    });
-    const reserved = new Map([
-      [host.proxy.httpsPort, "httpsPort"],
-      [host.proxy.httpPort, "httpPort"],
-      [host.proxy.adminPort, "admin"],
-    ]);
+    }
     for (const claim of claims) {
-      const proxyField = reserved.get(claim.port);
-      if (claim.protocol === "tcp" && proxyField !== undefined) {
-        problems.push({
-          path: claim.path,
-          message: `port ${claim.port} on host "${host.name}" is Caddy's (hosts.${host.name}.proxy.${proxyField}). Publish this service on another port: set hostPort, like hostPort: ${claim.port === 80 || claim.port === 443 ? 8000 + claim.port : claim.port + 1}.`,
-        });
+      const proxyField = proxied.has(host.name) ? caddyPort(host.proxy, claim) : undefined;
+      if (proxyField !== undefined) {
+        problems.push({ path: claim.path, message: caddyClash(host.name, proxyField, claim) });
         continue;
       }
       const key = `${host.name}\0${claim.protocol}\0${claim.port}`;

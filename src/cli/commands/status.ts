@@ -24,8 +24,9 @@ export const statusCommand: Command = {
       { ...CONFIG_FLAG, json: { type: "boolean" } },
       true,
     );
+    const names: string[] = [...positionals];
     const lab = await openLab(ctx, values.config);
-    const unknown = positionals.filter((name) => lab.services[name] === undefined);
+    const unknown = names.filter((name) => lab.services[name] === undefined);
     if (unknown.length > 0) {
       throw new HoltError(
         "HOLT_E_USAGE",
@@ -35,7 +36,7 @@ export const statusCommand: Command = {
     const connections = connectionsFor(lab);
     try {
       const all = await labStatus(lab, { connections, providers: defaultProviders() });
-      const shown = positionals.length === 0 ? all : all.filter((s) => positionals.includes(s.service));
+      const shown = names.length === 0 ? all : all.filter((s) => names.includes(s.service));
       if (values.json === true) {
         ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, services: shown }));
         return 0;
@@ -74,10 +75,14 @@ function renderStatus(services: readonly ServiceStatus[], style: Style): string[
       `${style.bold(s.service.padEnd(width))}  on ${s.host}  ${state}${health === "" ? "" : `, ${health}`}`,
     );
     if (s.url !== null) {
-      lines.push(`  url      ${s.url}${s.routed ? "" : style.yellow("  (no route yet: run holt apply)")}`);
+      lines.push(
+        `  url      ${s.url}${s.routed ? "" : style.yellow("  (no route yet: run holt apply)")}`,
+      );
     }
     if (s.image !== null) {
-      lines.push(`  image    ${s.image}${s.imageId === null ? "" : style.dim(`  ${shortId(s.imageId)}`)}`);
+      lines.push(
+        `  image    ${s.image}${s.imageId === null ? "" : style.dim(`  ${shortId(s.imageId)}`)}`,
+      );
     }
     for (const d of s.datasets) {
       const used = d.used === null ? "" : formatSize(d.used);
