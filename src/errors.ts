@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   HOLT_E_SSH: "holt could not reach or authenticate to a host over SSH.",
   HOLT_E_SSH_HOSTKEY: "A host's SSH key is unknown or does not match known_hosts.",
   HOLT_E_HTTP: "An HTTP request to a port on a host (an admin API, a health check) got no answer.",
+  HOLT_E_CADDY: "A host's Caddy admin API did not answer, or refused a config change.",
+  HOLT_E_HEALTH: "A service's container exited or failed its health check after a create or start.",
   HOLT_E_ZFS: "A ZFS command failed or printed output holt could not understand.",
   HOLT_E_ZFS_UNSUPPORTED: "A pool lacks a feature that the config asks for.",
   HOLT_E_LOCKED: "Another apply holds the lab's lock.",
@@ -22,6 +24,7 @@ export const ERROR_CODES = {
   HOLT_E_ADOPT: "A resource could not be adopted.",
   HOLT_E_STATE: "The state directory or journal could not be used.",
   HOLT_E_HISTORY: "The requested apply is not in the history.",
+  HOLT_E_SECRETS: "The lab's secrets could not be read or changed (key, recipients, secrets.age).",
   HOLT_E_ABORTED: "The user declined the plan.",
   HOLT_E_INTERNAL: "A bug in holt. Please report it with the command and output.",
 } as const;

@@ -8,7 +8,11 @@ import { adoptCommand } from "./commands/adopt.ts";
 import { applyCommand } from "./commands/apply.ts";
 import { historyCommand } from "./commands/history.ts";
 import { initCommand } from "./commands/init.ts";
+import { logsCommand } from "./commands/logs.ts";
 import { planCommand } from "./commands/plan.ts";
+import { restartCommand } from "./commands/restart.ts";
+import { secretsCommand } from "./commands/secrets.ts";
+import { statusCommand } from "./commands/status.ts";
 import { validateCommand } from "./commands/validate.ts";
 import type { Command, CommandContext } from "./context.ts";
 import { createOutput, type Output } from "./output.ts";
@@ -19,8 +23,12 @@ export const COMMANDS: readonly Command[] = [
   validateCommand,
   planCommand,
   applyCommand,
+  statusCommand,
+  logsCommand,
+  restartCommand,
   adoptCommand,
   historyCommand,
+  secretsCommand,
 ];
 
 export function helpText(): string {

@@ -18,11 +18,14 @@ export interface Output {
   out(line: string): void;
   /** Writes a line to stderr. */
   err(line: string): void;
+  /** Writes text as it is, without adding a newline (streamed output such as logs). */
+  write(stream: "stdout" | "stderr", text: string): void;
   /** Rewrites the current stderr line (terminals only; a no-op elsewhere). */
   status(line: string): void;
   readonly style: Style;
   readonly interactive: boolean;
   readonly stdinIsTTY: boolean;
+  readonly stdoutIsTTY: boolean;
 }
 
 const code = (open: number, close: number) => (text: string) =>
@@ -66,6 +69,10 @@ export function createOutput(options: { noColor?: boolean; env?: NodeJS.ProcessE
       clearStatus();
       process.stderr.write(`${line}\n`);
     },
+    write(stream, text) {
+      clearStatus();
+      (stream === "stdout" ? process.stdout : process.stderr).write(text);
+    },
     status(line) {
       if (!interactive) return;
       process.stderr.write(`\r\u001b[K${line}`);
@@ -74,6 +81,7 @@ export function createOutput(options: { noColor?: boolean; env?: NodeJS.ProcessE
     style: stdoutColor ? COLOR : PLAIN,
     interactive,
     stdinIsTTY: process.stdin.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
   };
 }
 

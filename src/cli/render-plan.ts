@@ -73,7 +73,10 @@ function changeLines(change: PlannedChange, style: Style, detailed: boolean): st
   const used =
     change.dataLoss?.used ??
     (typeof change.observed?.info?.used === "number" ? change.observed.info.used : undefined);
-  if ((change.action === "delete" || change.action === "replace") && change.dataLoss !== undefined) {
+  if (
+    (change.action === "delete" || change.action === "replace") &&
+    change.dataLoss !== undefined
+  ) {
     head += `  ${style.red(`DESTROYS DATA${used === undefined ? "" : `: ${formatSize(used)} used`}; safety snapshot first`)}`;
   } else if (change.action === "replace") {
     head += `  ${style.dim("recreated; its data stays in its datasets")}`;

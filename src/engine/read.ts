@@ -25,11 +25,16 @@ export async function readActual(graph: DesiredGraph, options: ReadOptions): Pro
   await Promise.all(
     options.hosts.map(async (host) => {
       const exec = await options.execFor(host);
-      for (const provider of options.providers) {
-        const desired = graph.resources.filter(
-          (r): r is Resource => r.host === host && r.type === provider.type,
-        );
-        const result = await provider.read({ host, exec, lab: graph.lab }, desired);
+      // Providers read one host at once; results are merged in provider order.
+      const results = await Promise.all(
+        options.providers.map((provider) => {
+          const desired = graph.resources.filter(
+            (r): r is Resource => r.host === host && r.type === provider.type,
+          );
+          return provider.read({ host, exec, lab: graph.lab }, desired);
+        }),
+      );
+      for (const result of results) {
         for (const [address, o] of result.observed) observed.set(address, o);
         owned.push(...result.owned);
         problems.push(...result.problems);

@@ -47,7 +47,7 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   readonly status: number;
-  /** Header names in lower case. */
+  /** Header names in lower case; trailers (headers sent after the body) included. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
 }

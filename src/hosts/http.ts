@@ -77,6 +77,10 @@ export function sendHttp(
             for (const [name, value] of Object.entries(res.headers)) {
               if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value;
             }
+            // Some servers send headers after the body (Caddy 2.6 sends its ETag so).
+            for (const [name, value] of Object.entries(res.trailers)) {
+              if (value !== undefined && !(name in flat)) flat[name] = value;
+            }
             settle({
               status: res.statusCode ?? 0,
               headers: flat,
@@ -101,6 +105,7 @@ function describe(error: unknown): string {
   if (code === "ECONNRESET") return "the connection was reset";
   const message = error instanceof Error ? error.message : String(error);
   // ssh2 reports a refused forward as "(SSH) Channel open failure: Connection refused".
-  if (/connection refused/i.test(message)) return "connection refused (nothing listens on that port)";
+  if (/connection refused/i.test(message))
+    return "connection refused (nothing listens on that port)";
   return message;
 }

@@ -1,7 +1,15 @@
-/** The providers holt ships, in the order their resources are read. */
+/** The providers holt ships. */
 import type { Provider } from "../engine/provider.ts";
+import { createCaddyRouteProvider } from "./caddy/provider.ts";
+import { createPodmanContainerProvider } from "./podman/container-provider.ts";
+import { createPodmanNetworkProvider } from "./podman/network-provider.ts";
 import { createZfsDatasetProvider } from "./zfs/provider.ts";
 
 export function defaultProviders(): Provider[] {
-  return [createZfsDatasetProvider() as Provider];
+  return [
+    createZfsDatasetProvider() as Provider,
+    createPodmanNetworkProvider() as Provider,
+    createPodmanContainerProvider() as Provider,
+    createCaddyRouteProvider() as Provider,
+  ];
 }

@@ -3,8 +3,8 @@ import { HoltError } from "../../errors.ts";
 import { createConnections } from "../../hosts/connect.ts";
 import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
 import { planLab } from "../../lab/plan.ts";
-import { openLabSecrets } from "../../lab/secrets.ts";
 import { readSavedPlan } from "../../lab/saved-plan.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { defaultProviders } from "../../providers/index.ts";
 import {
   CONFIG_FLAG,

@@ -1,6 +1,6 @@
 import { planLab } from "../../lab/plan.ts";
-import { openLabSecrets } from "../../lab/secrets.ts";
 import { writeSavedPlan } from "../../lab/saved-plan.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { defaultProviders } from "../../providers/index.ts";
 import {
   CONFIG_FLAG,

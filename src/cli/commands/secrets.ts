@@ -23,6 +23,7 @@ import {
   type CommandContext,
   parseFlags,
 } from "../context.ts";
+import type { Output } from "../output.ts";
 
 const SUBCOMMANDS = ["init", "set", "get", "list", "rm", "rekey"] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -80,7 +81,7 @@ export const secretsCommand: Command = {
       case "set":
         return set(options, name ?? "", values["from-file"], ctx);
       case "get":
-        return get(options, name ?? "", values.reveal === true);
+        return get(options, name ?? "", values.reveal === true, ctx.output);
       case "list":
         return list(options, values.json === true, ctx);
       case "rm":
@@ -175,8 +176,13 @@ async function set(
   return 0;
 }
 
-async function get(options: SecretsOptions, name: string, reveal: boolean): Promise<number> {
-  const toTerminal = process.stdout.isTTY === true;
+async function get(
+  options: SecretsOptions,
+  name: string,
+  reveal: boolean,
+  output: Output,
+): Promise<number> {
+  const toTerminal = output.stdoutIsTTY;
   if (toTerminal && !reveal) {
     throw usage(
       `Not printing secret "${name}" to a terminal. Pipe it (\`holt secrets get ${name} | …\`), or pass --reveal.`,
@@ -184,7 +190,7 @@ async function get(options: SecretsOptions, name: string, reveal: boolean): Prom
   }
   const value = (await openSecrets(options)).value(name);
   // Exactly the value into a pipe, so `> file` keeps it byte for byte.
-  process.stdout.write(toTerminal ? `${value}\n` : value);
+  output.write("stdout", toTerminal ? `${value}\n` : value);
   return 0;
 }
 
