@@ -103,17 +103,29 @@ export async function labStatus(
     });
 }
 
+/**
+ * The fields of a container's observed state that status shows. The podman
+ * provider's state has them; read structurally, since lab/ imports no provider.
+ */
+function stateFields(seen: Observed | undefined): { status: string | null; health: string | null } {
+  const state = (seen?.state ?? {}) as { status?: unknown; health?: unknown };
+  return {
+    status: typeof state.status === "string" ? state.status : null,
+    health: typeof state.health === "string" ? state.health : null,
+  };
+}
+
 function containerState(noImage: boolean, seen: Observed | undefined): string {
   if (noImage) return "none";
   if (seen === undefined) return "missing";
   if (!seen.managed) return "unmanaged";
-  return text(seen.info?.status) ?? "unknown";
+  return stateFields(seen).status ?? "unknown";
 }
 
 function healthOf(inputs: ContainerInputs | undefined, seen: Observed | undefined): string {
   if (inputs === undefined) return "none";
   if (inputs.health === null) return "none";
-  return text(seen?.info?.health) ?? "unknown";
+  return stateFields(seen).health ?? "unknown";
 }
 
 function text(value: string | number | undefined): string | null {

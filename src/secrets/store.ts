@@ -19,6 +19,7 @@ import { digestKeyFromFile, digestKeyFromIdentity, secretDigest } from "./digest
 import {
   createKeyFile,
   type Identities,
+  KEY_ENV,
   KEY_FILE_ENV,
   keyFilePath,
   keySourceLines,
@@ -175,7 +176,14 @@ export async function initSecrets(options: SecretsOptions): Promise<InitSecretsR
   const env = options.env ?? process.env;
   const secretsFile = join(options.labDir, SECRETS_FILE);
   const recipientsFile = join(options.labDir, RECIPIENTS_FILE);
-  let ids = await loadIdentities(env);
+  // A key file named by $HOLT_AGE_KEY_FILE that does not exist yet is where init creates one.
+  const named = env[KEY_FILE_ENV];
+  const createNamed =
+    (env[KEY_ENV] ?? "") === "" &&
+    named !== undefined &&
+    named !== "" &&
+    !existsSync(keyFilePath(env));
+  let ids = createNamed ? null : await loadIdentities(env);
   let keyCreated = false;
   if (ids === null) {
     const path = keyFilePath(env);

@@ -83,7 +83,7 @@ function findProgram(name: string, extra: readonly string[] = []): string | unde
 }
 
 /** Free TCP ports, all held at once while choosing so they differ. */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers: Server[] = [];
   try {
     const ports: number[] = [];
