@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run holt's demo on this machine: installs what is missing (scripts/setup.sh),
-# then plans and applies a small lab on a file-backed ZFS pool. Pass --keep to keep it.
+# Run holt's demo on this machine: installs what is missing (scripts/setup.sh), then
+# brings up a small lab of two services (ZFS state, Podman containers, HTTPS through Caddy)
+# and prints their URLs. Pass --keep to keep it running.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1; then
@@ -8,4 +9,9 @@ if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1; then
 fi
 bash "$root/scripts/setup.sh"
 export PATH="$root/.tools/node_modules/.bin:$PATH"
-exec node "$root/scripts/demo.ts" "$@"
+if [[ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]]; then
+  # Hybrid cgroups (some VMs and CI machines): Podman runs in a cgroup2-only namespace
+  # without per-container cgroups. A normal machine needs none of this.
+  export CONTAINERS_CONF="$root/test/peers/containers.conf"
+fi
+exec bash "$root/scripts/cgroup2-namespace.sh" node "$root/scripts/demo.ts" "$@"

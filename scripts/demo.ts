@@ -1,82 +1,210 @@
 /**
- * The demo: a file-backed ZFS pool, a small lab on it, and holt's main job
- * shown end to end (validate, plan, apply, change one property, plan again).
- * Everything lives in a temporary folder and pool, removed at the end unless
- * --keep is given.
+ * The demo: a small lab of two real services on this machine, from one
+ * holt.config.ts. A file-backed ZFS pool holds their state, Podman runs them
+ * (images built locally from busybox, since nothing is pulled), Caddy serves
+ * them over HTTPS with its local CA. Shows validate, plan, apply, status, the
+ * services answering over HTTPS, a change that replaces one container, and the
+ * history. Everything is removed at the end unless --keep is given.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePorts } from "../test/peers/caddy.ts";
+import { ensureTestImages } from "../test/peers/podman.ts";
 
 const keep = process.argv.includes("--keep");
 const bin = new URL("../src/cli/bin.ts", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "holt-demo-"));
 const pool = `holtdemo${process.pid}`;
-const image = join(dir, "pool.img");
+const lab = `demo-${process.pid}`;
+const DOMAIN = "demo.home.arpa";
+const env = {
+  ...process.env,
+  HOLT_STATE_DIR: join(dir, "state"),
+  HOLT_AGE_KEY_FILE: join(dir, "age.key"),
+};
 
-function sh(program: string, args: string[]): void {
-  const r = spawnSync(program, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+function sh(program: string, args: string[]): string {
+  const r = spawnSync(program, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${program} ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
 }
 
-function holt(args: string[]): number {
+function say(text: string): void {
+  console.log(`\n\u001b[1m${text}\u001b[22m`);
+}
+
+function holt(args: string[], input?: string): number {
   console.log(`\n\u001b[1m$ holt ${args.join(" ")}\u001b[22m`);
   const r = spawnSync(process.execPath, [bin, ...args], {
     cwd: dir,
-    stdio: "inherit",
-    env: { ...process.env, HOLT_STATE_DIR: join(dir, "state") },
+    stdio: [input === undefined ? "inherit" : "pipe", "inherit", "inherit"],
+    input,
+    env,
   });
   return r.status ?? 1;
 }
 
-const config = (recordsize: string) => `import { defineLab } from "holt";
+/** Caddy with its admin API on a free port and its data (local CA, autosave) in the demo folder. */
+async function startCaddy(adminPort: number): Promise<void> {
+  const home = join(dir, "caddy");
+  mkdirSync(home);
+  const initial = join(home, "initial.json");
+  writeFileSync(initial, JSON.stringify({ admin: { listen: `127.0.0.1:${adminPort}` } }));
+  const log = openSync(join(home, "caddy.log"), "a");
+  const child = spawn("caddy", ["run", "--config", initial, "--resume"], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), XDG_CONFIG_HOME: home },
+  });
+  child.unref();
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(`http://127.0.0.1:${adminPort}/config/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return;
+    await sleep(100);
+  }
+  throw new Error(`Caddy did not start; see ${join(home, "caddy.log")}`);
+}
+
+async function stopCaddy(adminPort: number): Promise<void> {
+  await fetch(`http://127.0.0.1:${adminPort}/stop`, { method: "POST" }).catch(() => undefined);
+}
+
+interface Ports {
+  admin: number;
+  https: number;
+  http: number;
+  hello: number;
+  notes: number;
+}
+
+function config(ports: Ports, tz: string): string {
+  return `import { defineLab, secret } from "holt";
 
 export default defineLab({
-  domain: "demo.home.arpa",
-  name: "${pool}",
+  domain: "${DOMAIN}",
+  name: "${lab}",
   hosts: {
-    odroid: {
+    box: {
       connect: "local",
       stateRoot: "${pool}/holt",
-      datasets: {
-        "${pool}/media": { recordsize: "${recordsize}", compression: "on", atime: "off", quota: "200M" },
-        "${pool}/media/photos": { properties: { "com.example:owner": "demo" } },
-      },
+      datasets: { "${pool}/shared": { compression: "on", quota: "100M" } },
+      // The Caddy this demo started; on a real host, leave this out (127.0.0.1:2019, 443, 80).
+      proxy: { admin: "127.0.0.1:${ports.admin}", httpsPort: ${ports.https}, httpPort: ${ports.http} },
     },
   },
   services: {
-    jellyfin: { host: "odroid", state: { config: { path: "/config", quota: "50M" }, cache: { path: "/cache" } } },
-    vaultwarden: { host: "odroid", state: { data: { path: "/data", quota: "20M" } } },
+    // A web page kept in its own dataset; the container writes it at start.
+    hello: {
+      host: "box",
+      image: "localhost/holt-test/busybox:1.0",
+      hostname: "hello",
+      port: 8080,
+      hostPort: ${ports.hello},
+      command: ["sh", "-c", "echo \\"Hello from a ZFS dataset, $(date -u). TZ=$TZ\\" > /www/index.html; exec httpd -f -p 8080 -h /www"],
+      state: { www: { path: "/www", quota: "20M" } },
+      mounts: { "/shared": { dataset: "${pool}/shared", readOnly: true } },
+      env: { TZ: "${tz}" },
+      secrets: { "/run/secrets/greeting": secret("greeting") },
+      health: { http: "/index.html", interval: "2s", timeout: "1s", retries: 5 },
+    },
+    // A second service that reaches the first over the lab network, by its name.
+    notes: {
+      host: "box",
+      image: "localhost/holt-test/busybox:1.0",
+      hostname: "notes",
+      port: 8081,
+      hostPort: ${ports.notes},
+      command: ["sh", "-c", "(echo 'notes says: hello answered with:'; wget -q -O - http://hello:8080/ || echo 'nothing (unreachable)') > /notes/index.html; exec httpd -f -p 8081 -h /notes"],
+      state: { notes: { path: "/notes" } },
+      user: "1000:1000",
+      health: { http: "/index.html", interval: "2s", timeout: "1s", retries: 5 },
+      dependsOn: ["hello"],
+    },
   },
 });
 `;
+}
+
+function curl(host: string, httpsPort: number, caFile: string): void {
+  const fqdn = `${host}.${DOMAIN}`;
+  const args = [
+    "-sS",
+    "--cacert",
+    caFile,
+    "--resolve",
+    `${fqdn}:${httpsPort}:127.0.0.1`,
+    `https://${fqdn}:${httpsPort}/`,
+  ];
+  console.log(`\n\u001b[1m$ curl ${args.join(" ")}\u001b[22m`);
+  spawnSync("curl", args, { stdio: "inherit" });
+}
 
 let failed = false;
+const [admin = 0, https = 0, http = 0, hello = 0, notes = 0] = await freePorts(5);
+const ports = { admin, https, http, hello, notes };
+const caFile = join(dir, "caddy", "data", "caddy", "pki", "authorities", "local", "root.crt");
 try {
-  sh("truncate", ["-s", "256M", image]);
-  sh("zpool", ["create", "-f", pool, image]);
-  console.log(`Demo lab in ${dir}, on a file-backed ZFS pool "${pool}".`);
-  writeFileSync(join(dir, "holt.config.ts"), config("128K"));
+  say("Setting up: a file-backed ZFS pool, Caddy, and two locally built images.");
+  sh("truncate", ["-s", "256M", join(dir, "pool.img")]);
+  sh("zpool", ["create", "-f", pool, join(dir, "pool.img")]);
+  await startCaddy(admin);
+  await ensureTestImages();
+  console.log(
+    `Lab folder ${dir}; pool ${pool}; Caddy admin on 127.0.0.1:${admin}, HTTPS on ${https}.`,
+  );
+
+  writeFileSync(join(dir, "holt.config.ts"), config(ports, "UTC"));
   failed ||= holt(["validate"]) !== 0;
+  failed ||= holt(["secrets", "init"]) !== 0;
+  failed ||= holt(["secrets", "set", "greeting"], "hello, secret world\n") !== 0;
   failed ||= holt(["plan"]) !== 0;
   failed ||= holt(["apply", "--yes"]) !== 0;
-  console.log("\nNow change one property in holt.config.ts: media recordsize 128K → 64K.");
-  writeFileSync(join(dir, "holt.config.ts"), config("64K"));
+  failed ||= holt(["status"]) !== 0;
+  curl("hello", https, caFile);
+  curl("notes", https, caFile);
+
+  say("Now change one env var of hello (TZ=UTC → Europe/Berlin): only its container is replaced.");
+  writeFileSync(join(dir, "holt.config.ts"), config(ports, "Europe/Berlin"));
   failed ||= holt(["plan"]) !== 0;
   failed ||= holt(["apply", "--yes"]) !== 0;
+  curl("hello", https, caFile);
   failed ||= holt(["plan", "--detailed-exitcode"]) !== 0;
   failed ||= holt(["history"]) !== 0;
-  console.log(`\nThe datasets holt manages (zfs list -r ${pool}):`);
-  spawnSync("zfs", ["list", "-r", "-o", "name,used,quota,recordsize,holt:managed", pool], { stdio: "inherit" });
+
+  say("The services, with their URLs:");
+  for (const host of ["hello", "notes"]) {
+    console.log(`  https://${host}.${DOMAIN}:${https}/`);
+  }
+  console.log(
+    `  (resolve the names to 127.0.0.1 and trust Caddy's local CA: curl --cacert ${caFile} --resolve hello.${DOMAIN}:${https}:127.0.0.1 https://hello.${DOMAIN}:${https}/)`,
+  );
+} catch (error) {
+  failed = true;
+  console.error(error instanceof Error ? error.message : error);
 } finally {
   if (keep) {
-    console.log(`\nKept ${dir} and pool ${pool} (--keep). Remove with: zpool destroy ${pool} && rm -rf ${dir}`);
+    console.log(
+      `\nKept everything (--keep): lab folder ${dir}, pool ${pool}, containers holt-hello and holt-notes, Caddy (stop it with: curl -X POST http://127.0.0.1:${admin}/stop).`,
+    );
   } else {
-    spawnSync("zfs", ["unmount", "-f", `${pool}`], { stdio: "ignore" });
+    say("Cleaning up: containers, network, Caddy, pool.");
+    spawnSync("podman", ["rm", "-f", "-t", "0", "holt-hello", "holt-notes"], { stdio: "ignore" });
+    spawnSync("podman", ["network", "rm", `holt-${lab}`], { stdio: "ignore" });
+    for (const name of sh("podman", ["secret", "ls", "--format", "{{.Name}}"]).split("\n")) {
+      if (name.startsWith("holt-hello-"))
+        spawnSync("podman", ["secret", "rm", name], { stdio: "ignore" });
+    }
+    await stopCaddy(admin);
+    spawnSync("zfs", ["unmount", "-f", pool], { stdio: "ignore" });
     for (let i = 0; i < 10; i++) {
       if (spawnSync("zpool", ["destroy", "-f", pool], { stdio: "ignore" }).status === 0) break;
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
     rmSync(dir, { recursive: true, force: true });
   }
