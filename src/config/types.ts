@@ -83,7 +83,7 @@ export interface UserHealth {
   http: string;
   /** Time between probes. @default "30s" */
   interval?: string;
-  /** Time one probe may take. @default "5s" */
+  /** Time one probe may take. @default "5s", or the interval if that is shorter */
   timeout?: string;
   /** Failed probes in a row before the service is unhealthy. @default 3 */
   retries?: number;

@@ -8,7 +8,10 @@ const FILE = "/lab/holt.config.ts";
 const DOMAIN = "lab.example.com";
 
 /** A lab with a local host "odroid" (one dataset, tank/media) and an SSH host "pi" (none). */
-function labWith(services: Record<string, unknown>, hosts: Record<string, unknown> = {}): unknown {
+function labWith(
+  services: Record<string, unknown>,
+  hosts: Record<string, Record<string, unknown>> = {},
+): unknown {
   return {
     domain: DOMAIN,
     hosts: {
@@ -439,7 +442,7 @@ describe("validate-service: mounts, env, secrets and user", () => {
     );
     assert.deepEqual(
       found.map((p) => p.path),
-      ['services.web.env["1ST"]', 'services.web.env["MY-VAR"]'],
+      ['services.web.env["1ST"]', "services.web.env.MY-VAR"],
     );
     assert.match(
       found[1]?.message ?? "",
@@ -466,7 +469,7 @@ describe("validate-service: mounts, env, secrets and user", () => {
   test("a secrets key that is neither a variable name nor an absolute path", () => {
     oneProblem(
       labWith({ web: web({ secrets: { "db-password": secret("web-db") } }) }),
-      'services.web.secrets["db-password"]',
+      "services.web.secrets.db-password",
       /^"db-password" is neither an environment variable name nor an absolute file path\. Use a name like "DB_PASSWORD", or a path like "\/run\/secrets\/db"\.$/,
     );
   });
@@ -533,6 +536,14 @@ describe("validate-service: health and resources", () => {
       found[0]?.message ?? "",
       /^"30 seconds" is not a duration\. Use a number with ms, s, m or h, like "30s"\.$/,
     );
+  });
+
+  test("without a timeout, a short interval shortens it", () => {
+    const c = container(
+      labWith({ web: web({ port: 8080, health: { http: "/", interval: "2s" } }) }),
+      "web",
+    );
+    assert.deepEqual(c.health, { http: "/", intervalMs: 2_000, timeoutMs: 2_000, retries: 3 });
   });
 
   test("a timeout longer than the interval", () => {

@@ -342,7 +342,8 @@ function resolveHealth(
     return ms;
   };
   const intervalMs = duration("interval", 30_000);
-  const timeoutMs = duration("timeout", 5_000);
+  // The default timeout shrinks with a short interval, so `interval: "2s"` alone is valid.
+  const timeoutMs = duration("timeout", Math.min(5_000, intervalMs));
   if (timeoutMs > intervalMs) {
     problems.push({
       path: formatPath([...at, "timeout"]),

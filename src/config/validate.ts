@@ -12,6 +12,7 @@ import {
 } from "./dataset-properties.ts";
 import { formatPath, type Problem, showValue, suggest } from "./path.ts";
 import { KNOWN_KEYS, labSchema } from "./schema.ts";
+import { isSecretRef } from "./secret.ts";
 import type {
   ResolvedConnect,
   ResolvedDataset,
@@ -95,6 +96,8 @@ function structuralProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
         break;
       }
       case "invalid_union":
+        // A secret() in env gets its own hint from validate-service.ts.
+        if (isSecretRef(input)) break;
         problems.push({
           path,
           message: segments.includes("connect")

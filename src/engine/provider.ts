@@ -17,6 +17,8 @@ export interface ProviderContext {
    * Throws a HoltError when the secret is missing.
    */
   readonly secretValue?: (name: string) => string;
+  /** This provider's settings for the host (`DesiredGraph.hostSettings`), if any. */
+  readonly settings?: unknown;
 }
 
 /**

@@ -31,7 +31,11 @@ export async function readActual(graph: DesiredGraph, options: ReadOptions): Pro
           const desired = graph.resources.filter(
             (r): r is Resource => r.host === host && r.type === provider.type,
           );
-          return provider.read({ host, exec, lab: graph.lab }, desired);
+          const settings = graph.hostSettings?.[host]?.[provider.type];
+          return provider.read(
+            { host, exec, lab: graph.lab, ...(settings === undefined ? {} : { settings }) },
+            desired,
+          );
         }),
       );
       for (const result of results) {

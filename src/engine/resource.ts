@@ -27,4 +27,10 @@ export interface DesiredGraph {
   /** Lab name: the owner value written into every managed system. */
   readonly lab: string;
   readonly resources: readonly Resource[];
+  /**
+   * Per host, per provider type: settings a provider needs even when no
+   * resource of its type is desired there (e.g. where the host's Caddy
+   * listens, to find routes the lab still owns). Plain JSON.
+   */
+  readonly hostSettings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }

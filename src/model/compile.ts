@@ -3,11 +3,12 @@
  * facts, when known) to the desired resource graph. No I/O happens here, so
  * it is fast and unit-tested to the field.
  */
-import type { ResolvedHost, ResolvedLab } from "../config/types.ts";
+import type { ResolvedHost, ResolvedLab, ResolvedProxy } from "../config/types.ts";
 import type { DesiredGraph, Resource } from "../engine/resource.ts";
 import type { HostFacts } from "../hosts/facts.ts";
 import { compileServices, type SecretDigests } from "./compile-service.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "./dataset.ts";
+import { ROUTE_TYPE } from "./route.ts";
 
 export interface ModelProblem {
   readonly path: string;
@@ -186,7 +187,26 @@ export function compileLab(
   });
   resources.push(...services.resources);
   problems.push(...services.problems);
-  return { graph: { lab: lab.name, resources }, problems };
+  // Only a Caddy away from its defaults needs telling; the route provider knows the defaults.
+  const hostSettings: Record<string, Record<string, unknown>> = {};
+  for (const host of hostNames) {
+    const proxy = lab.hosts[host]?.proxy;
+    if (proxy !== undefined && !isDefaultProxy(proxy)) hostSettings[host] = { [ROUTE_TYPE]: proxy };
+  }
+  return {
+    graph: {
+      lab: lab.name,
+      resources,
+      ...(Object.keys(hostSettings).length > 0 ? { hostSettings } : {}),
+    },
+    problems,
+  };
+}
+
+function isDefaultProxy(proxy: ResolvedProxy): boolean {
+  return (
+    proxy.adminAddress === "127.0.0.1:2019" && proxy.httpsPort === 443 && proxy.httpPort === 80
+  );
 }
 
 function nearestDeclaredAncestor(name: string, names: ReadonlySet<string>): string | undefined {

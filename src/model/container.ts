@@ -49,9 +49,15 @@ export interface HealthCheck {
   readonly http: string;
   /** The loopback port the probe connects to. */
   readonly hostPort: number;
+  /** Time between probes; the start gate probes at least every second. */
   readonly intervalMs: number;
+  /** How long one probe waits for an answer. */
   readonly timeoutMs: number;
-  /** Failures in a row before the service counts as unhealthy; also how long the gate waits. */
+  /**
+   * Failures in a row before the service counts as unhealthy. The gate after
+   * a create or start waits up to 15 s plus `intervalMs` × `retries` for the
+   * first passing probe.
+   */
   readonly retries: number;
 }
 
@@ -66,7 +72,10 @@ export interface ContainerInputs {
   readonly env: Readonly<Record<string, string>>;
   /** Sorted by target. */
   readonly secrets: readonly ContainerSecret[];
-  /** "uid:gid" the container runs as; `null` keeps the image's user. */
+  /**
+   * "uid" or "uid:gid" the container runs as (numeric, so file secrets can be
+   * given to it); `null` keeps the image's user.
+   */
   readonly user: string | null;
   /** The lab network (a `podman.network` name) on the same host. */
   readonly network: string;

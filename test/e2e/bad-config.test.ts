@@ -117,6 +117,14 @@ interface BadConfig {
 
 const missingPool = (p: string) => `${p}x`;
 
+/** Any image: a bad service config fails before anything would be pulled or run. */
+const IMAGE = "docker.io/library/nginx:1.27";
+
+/** The config with `secret` imported too. */
+function withSecret(config: string): string {
+  return config.replace("import { defineLab }", "import { defineLab, secret }");
+}
+
 const CASES: readonly BadConfig[] = [
   {
     name: "typo'd key at top level",
@@ -360,6 +368,136 @@ const CASES: readonly BadConfig[] = [
     path: () => "services.jelly.state.media.recordsize",
     hint: (p) =>
       `"1M" cannot be used: pool "${p}" is ZFS pool version 23, where the largest recordsize is 128K. Use "128K" or less on this pool.`,
+  },
+  {
+    name: "container fields without an image",
+    config: (p) =>
+      localLab(p, { services: `{ jelly: { host: "odroid", hostname: "media", port: 8096 } }` }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.image",
+    hint: 'is required when a service sets "hostname", "port". Add the container image, like image: "docker.io/library/nginx:1.27".',
+  },
+  {
+    name: "a hostname that repeats the lab's domain",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", hostname: "media.lab.example.com", port: 8096 } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.hostname",
+    hint: '"media.lab.example.com" already ends with the lab\'s domain. Write only the part before it: "media".',
+  },
+  {
+    name: "two services with one hostname",
+    config: (p) =>
+      localLab(p, {
+        services: `{
+          jelly: { host: "odroid", image: "${IMAGE}", hostname: "media", port: 8096 },
+          plex: { host: "odroid", image: "${IMAGE}", hostname: "media", port: 32400 },
+        }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.plex.hostname",
+    hint: '"media.lab.example.com" is already the hostname of service "jelly". Each hostname belongs to one service; pick another.',
+  },
+  {
+    name: "two services publishing one port on a host",
+    config: (p) =>
+      localLab(p, {
+        services: `{
+          jelly: { host: "odroid", image: "${IMAGE}", port: 8080 },
+          rss: { host: "odroid", image: "${IMAGE}", port: 8080 },
+        }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.rss.port",
+    hint: 'tcp port 8080 on host "odroid" is already published by services.jelly.port. Each port is published once per host',
+  },
+  {
+    name: "a service on Caddy's HTTP port",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", hostname: "media", port: 80 } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.port",
+    hint: 'tcp port 80 on host "odroid" is Caddy\'s (hosts.odroid.proxy.httpPort). Publish this service on another loopback port: set hostPort, like hostPort: 8080.',
+  },
+  {
+    name: "a ports entry that is not a port",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", ports: ["53/udp", "53/sctp"] } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.ports[1]",
+    hint: '"53/sctp" is not a port. Use "53/udp", "8883" or "2222:22/tcp"',
+  },
+  {
+    name: "a mount of a dataset the host does not declare",
+    config: (p) =>
+      localLab(p, {
+        host: `datasets: { "${p}/media": {} },`,
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", mounts: { "/media": { dataset: "${p}/film", readOnly: true } } } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => 'services.jelly.mounts["/media"].dataset',
+    hint: (p) =>
+      `"${p}/film" is not declared on host "odroid" (declared: "${p}/media"). Declare it under hosts.odroid.datasets, or mount one that is.`,
+  },
+  {
+    name: "a secret written in env",
+    config: (p) =>
+      withSecret(
+        localLab(p, {
+          services: `{ jelly: { host: "odroid", image: "${IMAGE}", env: { DB_PASSWORD: secret("jelly-db") } } }`,
+        }),
+      ),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.env.DB_PASSWORD",
+    hint: 'secret("jelly-db") cannot go in env, whose values are stored in plain text. Move it to secrets: { DB_PASSWORD: secret("jelly-db") }.',
+  },
+  {
+    name: "a password written into secrets instead of secret(...)",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", secrets: { DB_PASSWORD: "hunter2" } } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.secrets.DB_PASSWORD",
+    hint: '"hunter2" is not a secret reference. Write secret("name") (import { secret } from "holt") and store the value with `holt secrets set name`.',
+  },
+  {
+    name: "a user name instead of a uid",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", user: "jellyfin", state: { config: { path: "/config" } } } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.user",
+    hint: '"jellyfin" is not a numeric user. Use "uid" or "uid:gid", like "1000:1000"',
+  },
+  {
+    name: "a health check whose timeout outlasts its interval",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", port: 8096, health: { http: "/health", interval: "5s", timeout: "1m" } } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.health.timeout",
+    hint: "is longer than the interval (60000 ms > 5000 ms). A probe must end before the next one starts.",
+  },
+  {
+    name: "a secret that is not in the lab's secrets file (found at plan time)",
+    config: (p) =>
+      withSecret(
+        localLab(p, {
+          services: `{ jelly: { host: "odroid", image: "${IMAGE}", secrets: { DB_PASSWORD: secret("jelly-db") } } }`,
+        }),
+      ),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.secrets.DB_PASSWORD",
+    hint: 'secret "jelly-db" is not in the lab\'s secrets file. Add it with `holt secrets set jelly-db`',
   },
   {
     name: "config file with a syntax error",

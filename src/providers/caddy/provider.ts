@@ -16,7 +16,12 @@ import type {
 } from "../../engine/provider.ts";
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError, isHoltError } from "../../errors.ts";
-import { ROUTE_TYPE, type RouteInputs, routeAddress } from "../../model/route.ts";
+import {
+  type ProxyEndpoint,
+  ROUTE_TYPE,
+  type RouteInputs,
+  routeAddress,
+} from "../../model/route.ts";
 import {
   type AdminEndpoint,
   adminEndpoint,
@@ -172,11 +177,14 @@ export function createCaddyRouteProvider(
       const owned = new Map<string, OwnedResource<RouteState>>();
       const problems: InputProblem[] = [];
       if (byEndpoint.size === 0) {
-        // Nothing desired here: look where Caddy usually is, to find routes
-        // the lab still owns. No Caddy there simply means none.
+        // Nothing desired here: look where the host's Caddy is (its proxy
+        // settings, else the default), to find routes the lab still owns.
+        // No Caddy there simply means none.
+        const settings = ctx.settings as ProxyEndpoint | undefined;
+        const endpoint = settings === undefined ? DEFAULT_ADMIN : adminEndpoint(settings);
         try {
-          const snapshot = await readCaddyConfig(ctx.exec, ctx.host, DEFAULT_ADMIN);
-          for (const o of ownedFrom(ctx.host, inspect(snapshot.config, ctx.lab), DEFAULT_ADMIN)) {
+          const snapshot = await readCaddyConfig(ctx.exec, ctx.host, endpoint);
+          for (const o of ownedFrom(ctx.host, inspect(snapshot.config, ctx.lab), endpoint)) {
             owned.set(o.address, o);
           }
         } catch (error) {

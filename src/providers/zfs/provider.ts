@@ -225,13 +225,17 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
     },
 
     describe(desired) {
-      return Object.entries(desired.inputs.properties)
+      const fields: FieldChange[] = Object.entries(desired.inputs.properties)
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([property, value]) => ({
           path: property,
           before: null,
           after: displayValue(property, value),
         }));
+      const owner = desired.inputs.owner;
+      return owner === undefined
+        ? fields
+        : [...fields, { path: "owner", before: null, after: owner }];
     },
 
     async create(ctx, desired) {
