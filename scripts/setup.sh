@@ -5,8 +5,9 @@
 #   source scripts/setup.sh    the same, then put .tools (Node 24) first on this shell's PATH
 #
 # What it does, skipping every step that is already done:
-#   - Debian packages: zfs-fuse openssh-server openssh-client iproute2 procps ca-certificates
-#     (plus npm when Node 24 still has to be bootstrapped and no npm is on PATH)
+#   - Debian packages: zfs-fuse openssh-server openssh-client iproute2 procps ca-certificates,
+#     Podman with runc and its network stack, busybox-static (test images), systemd (systemd-analyze),
+#     caddy (plus npm when Node 24 still has to be bootstrapped and no npm is on PATH)
 #   - Node 24 and npm 11 into .tools/ (from the npm registry, with the system npm)
 #   - npm ci, skipped while node_modules matches package-lock.json
 #   - zfs-fuse daemon started and answering `zpool list`; /run/sshd created
@@ -50,7 +51,11 @@ holt_setup_main() {
   }
 
   # --- Debian packages -----------------------------------------------------------------
-  local -a wanted=(zfs-fuse openssh-server openssh-client iproute2 procps ca-certificates)
+  # Podman's network stack (netavark, aardvark-dns for names, iptables for ports) and runc are
+  # only recommended or alternatives, so --no-install-recommends needs them named.
+  local -a wanted=(zfs-fuse openssh-server openssh-client iproute2 procps ca-certificates
+    podman runc conmon netavark aardvark-dns iptables catatonit uidmap busybox-static systemd
+    caddy)
   if ! node24_ok && ! command -v npm >/dev/null 2>&1; then
     wanted+=(npm)
   fi

@@ -22,5 +22,7 @@ if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1; then
 fi
 bash scripts/setup.sh
 export PATH="$root/.tools/node_modules/.bin:$PATH"
+# Podman settings for machines without systemd and with hybrid cgroups (runc, cgroupfs).
+export CONTAINERS_CONF="$root/test/peers/containers.conf"
 # --silent: keep npm's own banner and failure epilogue out, so the count stays the last line.
 exec npm test --silent -- ${args[@]+"${args[@]}"}
