@@ -7,6 +7,14 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fr
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Connections } from "../src/hosts/connect.ts";
+import type {
+  Exec,
+  ExecRequest,
+  ExecResult,
+  HttpRequest,
+  HttpResponse,
+} from "../src/hosts/exec.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -224,4 +232,103 @@ export function report(result: BenchResult): void {
 /** True when this module is the process's entry point (run directly, not imported). */
 export function isMain(url: string): boolean {
   return process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(url);
+}
+
+/** `--runs N` from the command line, else `fallback`. */
+export function runsArg(fallback: number): number {
+  const at = process.argv.indexOf("--runs");
+  const n = at === -1 ? fallback : Number(process.argv[at + 1]);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+/** One call a traced Exec made: a program run or an HTTP request. */
+export interface TracedCall {
+  readonly kind: "run" | "http";
+  /** The argv joined, or "GET 127.0.0.1:2019/config/". */
+  readonly what: string;
+  /** `performance.now()` when the call started. */
+  readonly startedAt: number;
+  readonly ms: number;
+  /** Exit code, or HTTP status; null when killed, or when no HTTP answer came. */
+  readonly status: number | null;
+  /** Size of stdout, or of the HTTP body. */
+  readonly bytes: number;
+}
+
+/** Connections whose Execs record every `run` and `http` call in `calls`. */
+export function tracedConnections(inner: Connections, calls: TracedCall[]): Connections {
+  return {
+    async execFor(host) {
+      const exec = await inner.execFor(host);
+      const traced: Exec = {
+        target: exec.target,
+        async run(request: ExecRequest): Promise<ExecResult> {
+          const startedAt = performance.now();
+          const result = await exec.run(request);
+          calls.push({
+            kind: "run",
+            what: request.argv.join(" "),
+            startedAt,
+            ms: performance.now() - startedAt,
+            status: result.code,
+            bytes: result.stdout.length,
+          });
+          return result;
+        },
+        async http(request: HttpRequest): Promise<HttpResponse> {
+          const startedAt = performance.now();
+          const what = `${request.method} ${request.address ?? "127.0.0.1"}:${request.port}${request.path}`;
+          const done = (status: number | null, bytes: number) =>
+            calls.push({
+              kind: "http",
+              what,
+              startedAt,
+              ms: performance.now() - startedAt,
+              status,
+              bytes,
+            });
+          try {
+            const response = await exec.http(request);
+            done(response.status, response.body.length);
+            return response;
+          } catch (error) {
+            done(null, 0);
+            throw error;
+          }
+        },
+        close: () => exec.close(),
+      };
+      return traced;
+    },
+    closeAll: () => inner.closeAll(),
+  };
+}
+
+/**
+ * Milliseconds of [from, to] that no call covers: time spent in the process itself
+ * (parsing, diffing, waiting for the event loop) rather than waiting for a host.
+ */
+export function uncoveredMs(calls: readonly TracedCall[], from: number, to: number): number {
+  const spans = calls
+    .map((c) => [c.startedAt, c.startedAt + c.ms] as const)
+    .sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  let end = from;
+  for (const [start, stop] of spans) {
+    const s = Math.max(start, end);
+    const e = Math.min(stop, to);
+    if (e > s) covered += e - s;
+    end = Math.max(end, stop);
+  }
+  return to - from - covered;
+}
+
+/** The calls as a timeline: start offset from `from`, duration, status, size, what. */
+export function traceLines(calls: readonly TracedCall[], from: number): string[] {
+  return [...calls]
+    .sort((a, b) => a.startedAt - b.startedAt)
+    .map(
+      (c) =>
+        `  +${fmtMs(c.startedAt - from).padStart(6)} ms  ${fmtMs(c.ms).padStart(6)} ms  ${String(c.status ?? "-").padStart(3)}  ${String(c.bytes).padStart(7)} B  ${c.what}`,
+    );
 }

@@ -56,8 +56,10 @@ export function sendHttp(
           method: request.method,
           path: request.path,
           headers,
-          agent: false,
-          ...(socket === undefined ? {} : { createConnection: () => socket as never }),
+          // `agent: false` would make Node ignore createConnection and dial locally.
+          ...(socket === undefined
+            ? { agent: false }
+            : { createConnection: () => socket as never }),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -161,7 +161,9 @@ function writeSshdFiles(dir: string, address: string): void {
     "LogLevel ERROR",
     // bash sources ~/.bashrc even for `ssh host cmd`; the test machine's root
     // dotfiles (pyenv init here) cost ~1 s per command and serialize sessions.
-    `SetEnv HOME=${home}`,
+    // Podman over SSH must see the same settings as local Podman in tests (one SetEnv line:
+    // sshd uses the first one it reads).
+    `SetEnv HOME=${home}${process.env.CONTAINERS_CONF === undefined ? "" : ` CONTAINERS_CONF=${process.env.CONTAINERS_CONF}`}`,
   ];
   writeFileSync(join(dir, "sshd_config"), `${config.join("\n")}\n`);
 }
