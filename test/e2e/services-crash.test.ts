@@ -5,9 +5,8 @@
  * converge with exactly one container per service and one route per hostname.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
-import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import { type CaddyPeer, curlThrough, freePorts, startCaddy } from "../peers/caddy.ts";
 import { ensureTestImages, podmanOk, removeLabResources, testLab } from "../peers/podman.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import { createLabFolder, type LabFolder } from "./harness.ts";
@@ -57,21 +56,7 @@ export default defineLab({
 }
 
 function get(host: string): string {
-  const fqdn = `${host}.crash.test`;
-  return spawnSync(
-    "curl",
-    [
-      "-sS",
-      "--max-time",
-      "10",
-      "--cacert",
-      caddy.caCertPath,
-      "--resolve",
-      `${fqdn}:${caddy.httpsPort}:127.0.0.1`,
-      `https://${fqdn}:${caddy.httpsPort}/`,
-    ],
-    { encoding: "utf8" },
-  ).stdout;
+  return curlThrough(caddy, `${host}.crash.test`).body;
 }
 
 async function holtRoutes(lab: string): Promise<string[]> {

@@ -9,7 +9,13 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import {
+  type CaddyPeer,
+  curlThrough,
+  freePorts,
+  type HttpsAnswer,
+  startCaddy,
+} from "../peers/caddy.ts";
 import {
   ensureTestImages,
   podman,
@@ -117,23 +123,8 @@ function run(args: string[]) {
   return r;
 }
 
-function curl(host: string, path: string): { code: number | null; body: string; stderr: string } {
-  const fqdn = `${host}.${DOMAIN}`;
-  const r = spawnSync(
-    "curl",
-    [
-      "-sS",
-      "--max-time",
-      "10",
-      "--cacert",
-      caddy.caCertPath,
-      "--resolve",
-      `${fqdn}:${caddy.httpsPort}:127.0.0.1`,
-      `https://${fqdn}:${caddy.httpsPort}${path}`,
-    ],
-    { encoding: "utf8" },
-  );
-  return { code: r.status, body: r.stdout, stderr: r.stderr };
+function curl(host: string, path: string): HttpsAnswer {
+  return curlThrough(caddy, `${host}.${DOMAIN}`, path);
 }
 
 function containersOfLab(): string[] {

@@ -12,11 +12,9 @@
  *
  * Test infrastructure: it runs Caddy and talks HTTP directly, not through holt's Exec.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
-  accessSync,
   closeSync,
-  constants,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -30,6 +28,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { findProgram, pidAlive } from "./process.ts";
 
 export interface CaddyPeerOptions {
   /** Admin API port on 127.0.0.1. @default a free port */
@@ -68,20 +67,6 @@ interface Instance {
 const live = new Set<Instance>();
 let exitHooked = false;
 
-function findProgram(name: string, extra: readonly string[] = []): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean), ...extra];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 /** Free TCP ports, all held at once while choosing so they differ. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: Server[] = [];
@@ -101,15 +86,6 @@ export async function freePorts(count: number): Promise<number[]> {
     return ports;
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -261,4 +237,32 @@ export async function startCaddy(options: CaddyPeerOptions = {}): Promise<CaddyP
     },
     stop,
   };
+}
+
+export interface HttpsAnswer {
+  readonly code: number | null;
+  readonly body: string;
+  readonly stderr: string;
+}
+
+/**
+ * GET https://<hostname>:<httpsPort><path> through this Caddy with curl: the name resolved
+ * to 127.0.0.1, only Caddy's local CA trusted (as a user would with `--cacert`).
+ */
+export function curlThrough(caddy: CaddyPeer, hostname: string, urlPath = "/"): HttpsAnswer {
+  const r = spawnSync(
+    "curl",
+    [
+      "-sS",
+      "--max-time",
+      "10",
+      "--cacert",
+      caddy.caCertPath,
+      "--resolve",
+      `${hostname}:${caddy.httpsPort}:127.0.0.1`,
+      `https://${hostname}:${caddy.httpsPort}${urlPath}`,
+    ],
+    { encoding: "utf8" },
+  );
+  return { code: r.status, body: r.stdout, stderr: r.stderr };
 }

@@ -28,6 +28,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pidAlive } from "./process.ts";
 
 export const TEST_IMAGE = "localhost/holt-test/busybox";
 
@@ -221,15 +222,6 @@ function removeWhere(matches: (lab: string) => boolean): void {
   }[];
   const nets = networks.filter((n) => matches(n.labels?.["holt.lab"] ?? "")).map((n) => n.name);
   if (nets.length > 0) podman(["network", "rm", "-f", ...nets]);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Removes what test labs of dead processes left behind (a test killed before its cleanup). */

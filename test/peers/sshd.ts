@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { pidAlive } from "./process.ts";
 
 export interface SshHost {
   readonly address: string;
@@ -251,15 +252,6 @@ function registerExitCleanup(): void {
       // Dying of the signal would skip 'exit' handlers; exiting runs them.
       process.exit(128 + (signal === "SIGINT" ? 2 : 15));
     });
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

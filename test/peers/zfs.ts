@@ -13,12 +13,13 @@
  * Test infrastructure: it calls the zfs tools directly, not through holt's Exec.
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { accessSync, constants, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdtemp, open, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { findProgram } from "./process.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -45,26 +46,12 @@ const SETUP_HINT = "run `bash scripts/setup.sh` (as root) first";
 /** Directories searched for the zfs tools, after PATH: they live in sbin, which non-root PATHs lack. */
 const SBIN_DIRS = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
 
-function findProgram(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean), ...SBIN_DIRS];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 const programs = new Map<string, string>();
 
 function program(name: "zpool" | "zfs" | "zfs-fuse"): string {
   let found = programs.get(name);
   if (found === undefined) {
-    found = findProgram(name);
+    found = findProgram(name, SBIN_DIRS);
     if (found === undefined) {
       throw new Error(`zfs-fuse is not installed: \`${name}\` was not found; ${SETUP_HINT}`);
     }
