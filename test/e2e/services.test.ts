@@ -253,6 +253,20 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     assert.match(human.stdout, new RegExp(`${web}\\s+on box\\s+running, healthy`));
   });
 
+  test("restart restarts the container and waits for its health check", () => {
+    const startedAt = () =>
+      podmanOk(["inspect", "--format", "{{.State.StartedAt}}", `holt-${api}`]).trim();
+    const before = startedAt();
+    const r = run(["restart", api]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`Restarted ${api} in [\\d.]+ s; it is up\\.`));
+    assert.notEqual(startedAt(), before);
+    assert.equal(curl("api", "/index.html").body, "api-here\n");
+    const unknown = run(["restart", "nope"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /HOLT_E_USAGE.*"nope" is not a service/);
+  });
+
   test("changing the image tag replaces the container and nothing else; data stays", () => {
     folder.write(config({ image: images.v2 }));
     const plan = run(["plan", "--json"]);
@@ -333,6 +347,7 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     }).stdout;
     const logs = run(["logs", broken]);
     assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout + logs.stderr, /starting broken service/, "holt logs shows its output");
     const everything = [...printed, journal].join("\n");
     assert.ok(journal.length > 0, "the journal was read");
     for (const value of [SECRET_TOKEN, SECRET_PASSWORD]) {
