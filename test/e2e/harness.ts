@@ -24,7 +24,12 @@ export interface LabFolder {
   holtAsync(
     args: readonly string[],
     env?: NodeJS.ProcessEnv,
-  ): { child: ReturnType<typeof spawn>; done: Promise<CliResult>; stderr: () => string };
+  ): {
+    child: ReturnType<typeof spawn>;
+    done: Promise<CliResult>;
+    stdout: () => string;
+    stderr: () => string;
+  };
   remove(): void;
 }
 
@@ -69,7 +74,7 @@ export function createLabFolder(): LabFolder {
       const done = new Promise<CliResult>((resolve) => {
         child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
       });
-      return { child, done, stderr: () => stderr };
+      return { child, done, stdout: () => stdout, stderr: () => stderr };
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });

@@ -267,6 +267,21 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     assert.match(unknown.stderr, /HOLT_E_USAGE.*"nope" is not a service/);
   });
 
+  test("logs -f follows the container's output until interrupted", async () => {
+    const follow = folder.holtAsync(["logs", "-f", "--tail", "1", api], env());
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    podmanOk(["exec", `holt-${api}`, "sh", "-c", "echo a-line-to-follow > /proc/1/fd/1"]);
+    const deadline = Date.now() + 10_000;
+    let seen = "";
+    while (Date.now() < deadline && !seen.includes("a-line-to-follow")) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      seen = follow.stdout() + follow.stderr();
+    }
+    follow.child.kill("SIGINT");
+    await follow.done;
+    assert.match(seen, /a-line-to-follow/);
+  });
+
   test("changing the image tag replaces the container and nothing else; data stays", () => {
     folder.write(config({ image: images.v2 }));
     const plan = run(["plan", "--json"]);
@@ -347,7 +362,11 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     }).stdout;
     const logs = run(["logs", broken]);
     assert.equal(logs.code, 0, logs.stderr);
-    assert.match(logs.stdout + logs.stderr, /starting broken service/, "holt logs shows its output");
+    assert.match(
+      logs.stdout + logs.stderr,
+      /starting broken service/,
+      "holt logs shows its output",
+    );
     const everything = [...printed, journal].join("\n");
     assert.ok(journal.length > 0, "the journal was read");
     for (const value of [SECRET_TOKEN, SECRET_PASSWORD]) {
