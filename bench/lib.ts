@@ -255,11 +255,17 @@ export interface TracedCall {
   readonly bytes: number;
 }
 
-/** Connections whose Execs record every `run` and `http` call in `calls`. */
+/**
+ * Connections whose Execs record every `run` and `http` call in `calls`. Each inner Exec
+ * gets one wrapper, so what holt caches per Exec (Podman's version, systemd) stays cached.
+ */
 export function tracedConnections(inner: Connections, calls: TracedCall[]): Connections {
+  const wrappers = new WeakMap<Exec, Exec>();
   return {
     async execFor(host) {
       const exec = await inner.execFor(host);
+      const known = wrappers.get(exec);
+      if (known !== undefined) return known;
       const traced: Exec = {
         target: exec.target,
         async run(request: ExecRequest): Promise<ExecResult> {
@@ -298,6 +304,7 @@ export function tracedConnections(inner: Connections, calls: TracedCall[]): Conn
         },
         close: () => exec.close(),
       };
+      wrappers.set(exec, traced);
       return traced;
     },
     closeAll: () => inner.closeAll(),

@@ -1,14 +1,15 @@
 /**
  * holt's benchmarks, behind `npm run bench`. Not part of the tests.
  *
- *   node bench/run.ts                  all: model, plan, startup
+ *   node bench/run.ts                  all: model, plan, services, startup
  *   node bench/run.ts startup model    just these
  *   node bench/run.ts --json           the results as JSON (one object) on stdout
- *   node bench/run.ts --runs 3         fewer (or more) runs per case, for plan and startup
+ *   node bench/run.ts --runs 3         fewer (or more) runs per case, for plan, services, startup
  *
  * Builds the package once (scripts/build.ts, in a temporary copy: the checkout's dist/ is not
  * touched), then runs each bench file in its own process, so peak RSS and cold-start numbers
- * belong to one benchmark. The plan benchmark needs root and zfs-fuse (bash scripts/setup.sh).
+ * belong to one benchmark. The plan benchmark needs root and zfs-fuse (bash scripts/setup.sh);
+ * the services benchmark also needs Podman and Caddy.
  * Prints one table per benchmark and a summary of the goals; exits 1 when a benchmark failed
  * to run (a missed goal is reported, not an error).
  */
@@ -17,7 +18,7 @@ import { cpus, loadavg, release } from "node:os";
 import path from "node:path";
 import { type BenchResult, builtPackage, REPO, renderResult, table } from "./lib.ts";
 
-const ALL = ["model", "plan", "startup"] as const;
+const ALL = ["model", "plan", "services", "startup"] as const;
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
