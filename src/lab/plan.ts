@@ -18,8 +18,11 @@ export interface PlanLabOptions {
   readonly connections: Connections;
   readonly providers: readonly Provider[];
   readonly allowDataLoss?: boolean;
-  /** The lab's secrets (see openLabSecrets); without it, secrets are not checked. */
-  readonly secrets?: LabSecrets;
+  /**
+   * The lab's secrets (see openLabSecrets); without it, secrets are not checked.
+   * A promise lets the key and file be read while the hosts are.
+   */
+  readonly secrets?: LabSecrets | Promise<LabSecrets>;
 }
 
 export interface LabPlan {
@@ -38,15 +41,19 @@ export function hostConnections(lab: ResolvedLab): HostConnection[] {
 export async function planLab(lab: ResolvedLab, options: PlanLabOptions): Promise<LabPlan> {
   const hosts = Object.keys(lab.hosts).sort();
   const facts: Record<string, HostFacts> = {};
+  const secretsReady = Promise.resolve(options.secrets);
+  // Handled below, after the facts; this only keeps an early failure from counting as unhandled.
+  secretsReady.catch(() => {});
   await Promise.all(
     hosts.map(async (host) => {
       facts[host] = await readHostFacts(host, await options.connections.execFor(host));
     }),
   );
+  const secrets = await secretsReady;
   const { graph, problems } = compileLab(
     lab,
     facts,
-    options.secrets === undefined ? {} : { secrets: options.secrets.digests },
+    secrets === undefined ? {} : { secrets: secrets.digests },
   );
   if (problems.length > 0) throw configInvalid(lab.file, problems);
   return planGraph(graph, lab.file, hostConnections(lab), options);

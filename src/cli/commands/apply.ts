@@ -121,7 +121,9 @@ export const applyCommand: Command = {
     }
 
     const lab = await openLab(ctx, values.config);
-    const secrets = await openLabSecrets(lab, ctx.env);
+    // Read while planLab reads the hosts; awaited there (and below for apply).
+    const secrets = openLabSecrets(lab, ctx.env);
+    secrets.catch(() => {}); // awaited later; a failure surfaces there
     const connections = connectionsFor(lab);
     const lock = lockLab(stateDir, lab.name, commandLine);
     try {
@@ -135,7 +137,11 @@ export const applyCommand: Command = {
       if (plan.changes.length === 0) return 0;
       assertDataLossAllowed(plan, allowDataLoss);
       await confirm(ctx, values.yes === true);
-      const result = await applyBoundPlan(plan, graph, { ...common, connections, secrets });
+      const result = await applyBoundPlan(plan, graph, {
+        ...common,
+        connections,
+        secrets: await secrets,
+      });
       return result.ok ? 0 : 1;
     } finally {
       lock.release();

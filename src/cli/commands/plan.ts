@@ -39,7 +39,9 @@ export const planCommand: Command = {
       false,
     );
     const lab = await openLab(ctx, values.config);
-    const secrets = await openLabSecrets(lab, ctx.env);
+    // Read while planLab reads the hosts; awaited there (and below for apply).
+    const secrets = openLabSecrets(lab, ctx.env);
+    secrets.catch(() => {}); // awaited later; a failure surfaces there
     const connections = connectionsFor(lab);
     try {
       const { plan, graph } = await planLab(lab, {

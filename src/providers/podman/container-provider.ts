@@ -17,6 +17,7 @@ import {
   LABELS,
   networkAddress,
 } from "../../model/container.ts";
+import { stableJson } from "../../util/stable-json.ts";
 import type { ContainerState } from "./container-state.ts";
 import { containerDescribe, containerDiff } from "./fields.ts";
 import {
@@ -205,6 +206,17 @@ export function createPodmanContainerProvider(
               ];
         }),
       );
+      // Probe the declared health checks while `podman ps` runs: most containers
+      // still run with the check they declare. A result is used only for a running
+      // container of this lab whose spec has the same check; others are probed again.
+      const early = new Map(
+        desired.flatMap((r) => {
+          const health = r.inputs.health;
+          if (health === null) return [];
+          const result = probe(ctx.exec, health).catch(() => null);
+          return [[r.inputs.name, { key: stableJson(health), result }] as const];
+        }),
+      );
       const containers = await listContainers(ctx.exec);
       if (containers === null) {
         if (desired.length === 0) return { observed, owned, problems };
@@ -220,7 +232,13 @@ export function createPodmanContainerProvider(
         const c = byName.get(r.inputs.name);
         const health = c === undefined ? null : decodeSpec(c.labels[LABELS.spec])?.health;
         if (c !== undefined && ours(c) && c.state === "running" && health) {
-          probes.set(c.name, probe(ctx.exec, health));
+          const guess = early.get(c.name);
+          probes.set(
+            c.name,
+            guess !== undefined && guess.key === stableJson(health)
+              ? guess.result.then((r) => r ?? probe(ctx.exec, health))
+              : probe(ctx.exec, health),
+          );
         }
       }
       const systemd = containers.some(ours) ? await hasSystemd(ctx.exec) : false;
