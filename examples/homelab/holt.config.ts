@@ -346,6 +346,11 @@ export default defineLab({
       hostPort: 3080,
       // DNS for the whole LAN, on every address of the host. On a machine
       // running systemd-resolved, free port 53 first (DNSStubListener=no).
+      // Known limit: with Podman's netavark network stack, aardvark-dns holds
+      // UDP 53 on each lab network's gateway, so Podman 4.3 cannot publish
+      // "53/udp" on every address ("address already in use"); newer Podman can
+      // move aardvark-dns (dns_bind_port in containers.conf). holt cannot yet
+      // publish a port on one host address only.
       ports: ["53/tcp", "53/udp"],
       state: {
         work: { path: "/opt/adguardhome/work", quota: "5G" },
