@@ -5,6 +5,9 @@
  */
 import { dirname } from "node:path";
 import type { ResolvedLab } from "../config/types.ts";
+import type { DesiredGraph } from "../engine/resource.ts";
+import { HoltError } from "../errors.ts";
+import { CONTAINER_TYPE, type ContainerInputs } from "../model/container.ts";
 import { openSecrets } from "../secrets/store.ts";
 
 export interface LabSecrets {
@@ -32,6 +35,41 @@ export async function openLabSecrets(
 ): Promise<LabSecrets> {
   if (!usesSecrets(lab)) return NONE;
   const store = await openSecrets({ labDir: dirname(lab.file), env });
+  const digests = new Map(store.names().map((name) => [name, store.digest(name)]));
+  return { digests, value: (name) => store.value(name) };
+}
+
+/**
+ * The secrets a saved plan's containers need, opened from the secrets file
+ * beside the plan's config. A secret whose value changed since the plan was
+ * made makes the plan stale (its container would be labelled with the old
+ * digest), so that is refused, naming the secret and never its value.
+ */
+export async function openSavedPlanSecrets(
+  configFile: string,
+  graph: DesiredGraph,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LabSecrets> {
+  const wanted = graph.resources
+    .filter((r) => r.type === CONTAINER_TYPE)
+    .flatMap((r) =>
+      (r.inputs as ContainerInputs).secrets.map((s) => ({ address: r.address, ...s })),
+    );
+  if (wanted.length === 0) return NONE;
+  const store = await openSecrets({ labDir: dirname(configFile), env });
+  const moved = wanted.filter((s) => !store.has(s.secret) || store.digest(s.secret) !== s.digest);
+  if (moved.length > 0) {
+    throw new HoltError(
+      "HOLT_E_PLAN_STALE",
+      "The plan no longer matches the lab's secrets: a secret it uses was changed or removed since the plan was made. Nothing was changed. Run `holt plan` again.",
+      {
+        details: moved.map(
+          (s) =>
+            `${s.address}: secret "${s.secret}" ${store.has(s.secret) ? "has a new value" : "is gone"}`,
+        ),
+      },
+    );
+  }
   const digests = new Map(store.names().map((name) => [name, store.digest(name)]));
   return { digests, value: (name) => store.value(name) };
 }

@@ -25,10 +25,11 @@ import {
   testLab,
 } from "../peers/podman.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { createLabFolder, type LabFolder, zfsGet } from "./harness.ts";
+import { BIN, createLabFolder, type LabFolder, zfsGet } from "./harness.ts";
 
 const SECRET_TOKEN = "tok-9f2c1e7a55d04b8e";
 const SECRET_PASSWORD = "pw-Qm4xV8rT2sLk";
+const NEW_TOKEN = "tok-b71d0c93aa6e42f1";
 const DOMAIN = "svc.test";
 
 interface Knobs {
@@ -127,6 +128,16 @@ function curl(host: string, path: string): HttpsAnswer {
   return curlThrough(caddy, `${host}.${DOMAIN}`, path);
 }
 
+function setSecret(name: string, value: string): void {
+  const r = spawnSync(process.execPath, [BIN, "secrets", "set", name], {
+    cwd: folder.dir,
+    input: `${value}\n`,
+    encoding: "utf8",
+    env: { ...process.env, ...env(), NO_COLOR: "1", HOLT_STATE_DIR: folder.stateDir },
+  });
+  assert.equal(r.status, 0, r.stderr);
+}
+
 function containersOfLab(): string[] {
   return podmanOk(["ps", "-a", "--filter", `label=holt.lab=${lab}`, "--format", "{{.Names}}"])
     .split("\n")
@@ -151,22 +162,8 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     folder.write(config());
     const init = run(["secrets", "init"]);
     assert.equal(init.code, 0, init.stderr);
-    for (const [name, value] of [
-      ["api-token", SECRET_TOKEN],
-      ["db-password", SECRET_PASSWORD],
-    ] as const) {
-      const r = spawnSync(
-        process.execPath,
-        [join(import.meta.dirname, "../../src/cli/bin.ts"), "secrets", "set", name],
-        {
-          cwd: folder.dir,
-          input: `${value}\n`,
-          encoding: "utf8",
-          env: { ...process.env, ...env(), NO_COLOR: "1", HOLT_STATE_DIR: folder.stateDir },
-        },
-      );
-      assert.equal(r.status, 0, r.stderr);
-    }
+    setSecret("api-token", SECRET_TOKEN);
+    setSecret("db-password", SECRET_PASSWORD);
   });
 
   after(async () => {
@@ -313,6 +310,36 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     assert.match(run(["plan"]).stdout, /No changes\./);
   });
 
+  test("a saved plan applies with the lab's secrets, and is refused once a secret it uses changed", () => {
+    const planFile = join(folder.dir, "tokyo.plan.json");
+    folder.write(config({ image: images.v2, tz: "Asia/Tokyo" }));
+    const saved = run(["plan", "--out", planFile]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const applied = run(["apply", planFile]);
+    assert.equal(applied.code, 0, applied.stderr);
+    const data = mountpoint(web);
+    assert.equal(
+      readFileSync(join(data, "token-length"), "utf8").trim(),
+      String(SECRET_TOKEN.length),
+    );
+
+    const stalePlan = join(folder.dir, "paris.plan.json");
+    folder.write(config({ image: images.v2, tz: "Europe/Paris" }));
+    assert.equal(run(["plan", "--out", stalePlan]).code, 0);
+    setSecret("api-token", NEW_TOKEN);
+    const refused = run(["apply", stalePlan]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /HOLT_E_PLAN_STALE/);
+    assert.match(refused.stderr, /secret "api-token" has a new value/);
+    const tz = podmanOk([
+      "inspect",
+      "--format",
+      "{{range .Config.Env}}{{println .}}{{end}}",
+      `holt-${web}`,
+    ]);
+    assert.match(tz, /TZ=Asia\/Tokyo/, "nothing was changed");
+  });
+
   test("a container and a route made by hand are never touched", async () => {
     const hand = `handmade${suffix}`;
     podmanOk(["run", "-d", "--name", hand, images.v1]);
@@ -369,7 +396,7 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     );
     const everything = [...printed, journal].join("\n");
     assert.ok(journal.length > 0, "the journal was read");
-    for (const value of [SECRET_TOKEN, SECRET_PASSWORD]) {
+    for (const value of [SECRET_TOKEN, SECRET_PASSWORD, NEW_TOKEN]) {
       assert.ok(!everything.includes(value), "a secret value leaked");
     }
   });

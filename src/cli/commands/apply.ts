@@ -4,7 +4,7 @@ import { createConnections } from "../../hosts/connect.ts";
 import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
 import { planLab } from "../../lab/plan.ts";
 import { readSavedPlan } from "../../lab/saved-plan.ts";
-import { openLabSecrets } from "../../lab/secrets.ts";
+import { openLabSecrets, openSavedPlanSecrets } from "../../lab/secrets.ts";
 import { defaultProviders } from "../../providers/index.ts";
 import {
   CONFIG_FLAG,
@@ -112,7 +112,12 @@ export const applyCommand: Command = {
           ctx.output.err("The saved plan has no changes. Nothing to do.");
           return 0;
         }
-        const result = await applyBoundPlan(saved.plan, saved.graph, { ...common, connections });
+        const secrets = await openSavedPlanSecrets(saved.plan.configFile, saved.graph, ctx.env);
+        const result = await applyBoundPlan(saved.plan, saved.graph, {
+          ...common,
+          connections,
+          secrets,
+        });
         return result.ok ? 0 : 1;
       } finally {
         lock.release();
