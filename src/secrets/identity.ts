@@ -13,22 +13,12 @@
  * read or write (any bit in 0o077): the key would already be exposed, and
  * quietly using it hides that.
  */
-import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { HoltError } from "../errors.ts";
 import { generateIdentity, recipientOf } from "./age.ts";
+import { createFileExclusive } from "./write-file.ts";
 
 export const KEY_ENV = "HOLT_AGE_KEY";
 export const KEY_FILE_ENV = "HOLT_AGE_KEY_FILE";
@@ -187,19 +177,6 @@ export async function createKeyFile(path: string): Promise<string> {
     identity,
     "",
   ].join("\n");
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fd = openSync(temp, "wx", 0o600);
-  try {
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    // link() fails when the target exists: the key appears whole, or not at all.
-    linkSync(temp, path);
-  } finally {
-    rmSync(temp, { force: true });
-  }
+  createFileExclusive(path, text, 0o600);
   return recipient;
 }
