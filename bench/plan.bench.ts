@@ -21,8 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadLab } from "../src/config/load.ts";
-import { type Connections, createConnections } from "../src/hosts/connect.ts";
-import type { ExecRequest, ExecResult } from "../src/hosts/exec.ts";
+import { createConnections } from "../src/hosts/connect.ts";
 import { planLab } from "../src/lab/plan.ts";
 import { defaultProviders } from "../src/providers/index.ts";
 import { createTestPool, ensureZfsFuse } from "../test/peers/zfs.ts";
@@ -37,8 +36,12 @@ import {
   REPO,
   type Row,
   report,
+  runsArg,
   stats,
+  type TracedCall,
   timeChild,
+  tracedConnections,
+  traceLines,
 } from "./lib.ts";
 
 const BENCH = "plan";
@@ -80,46 +83,7 @@ ${lines.join("\n")}
 `;
 }
 
-interface TracedCall {
-  argv: string;
-  ms: number;
-  code: number | null;
-  bytes: number;
-}
-
-/** Connections whose Exec records every call (argv, time, exit code, output size). */
-function tracedConnections(inner: Connections, calls: TracedCall[]): Connections {
-  return {
-    async execFor(host) {
-      const exec = await inner.execFor(host);
-      return {
-        target: exec.target,
-        http: (request) => exec.http(request),
-        async run(request: ExecRequest): Promise<ExecResult> {
-          const started = performance.now();
-          const result = await exec.run(request);
-          calls.push({
-            argv: request.argv.join(" "),
-            ms: performance.now() - started,
-            code: result.code,
-            bytes: result.stdout.length,
-          });
-          return result;
-        },
-        close: () => exec.close(),
-      };
-    },
-    closeAll: () => inner.closeAll(),
-  };
-}
-
-function runsArg(): number {
-  const at = process.argv.indexOf("--runs");
-  const n = at === -1 ? 7 : Number(process.argv[at + 1]);
-  return Number.isInteger(n) && n > 0 ? n : 7;
-}
-
-export async function runPlanBench(runs = runsArg()): Promise<BenchResult> {
+export async function runPlanBench(runs = runsArg(7)): Promise<BenchResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
   await ensureZfsFuse();
@@ -171,6 +135,7 @@ export async function runPlanBench(runs = runsArg()): Promise<BenchResult> {
     };
     const resolved = await loadLab(configFile);
     let lastCalls: TracedCall[] = [];
+    let lastStarted = 0;
     const inProcessOnce = async (): Promise<number> => {
       const calls: TracedCall[] = [];
       const connections = tracedConnections(
@@ -186,6 +151,7 @@ export async function runPlanBench(runs = runsArg()): Promise<BenchResult> {
         await connections.closeAll();
       }
       lastCalls = calls;
+      lastStarted = started;
       return performance.now() - started;
     };
     await inProcessOnce(); // warm-up: the first call also imports ssh-less paths lazily
@@ -243,11 +209,7 @@ export async function runPlanBench(runs = runsArg()): Promise<BenchResult> {
     notes.push(
       `planLab made ${lastCalls.length} Exec calls (last run; ${fmtMs(totalCalls)} ms of ${fmtMs(samples.inProcess?.at(-1) ?? Number.NaN)} ms in them):`,
     );
-    for (const call of lastCalls) {
-      notes.push(
-        `  ${fmtMs(call.ms).padStart(7)} ms  exit ${call.code}  ${String(call.bytes).padStart(8)} B  ${call.argv}`,
-      );
-    }
+    notes.push(...traceLines(lastCalls, lastStarted));
     return { bench: BENCH, rows, notes };
   } finally {
     rmSync(lab, { recursive: true, force: true });

@@ -25,18 +25,13 @@ import {
   REPO,
   type Row,
   report,
+  runsArg,
   stats,
   timeChild,
 } from "./lib.ts";
 
 const BENCH = "startup";
 const GOAL_MS = 150;
-
-function runsArg(): number {
-  const at = process.argv.indexOf("--runs");
-  const n = at === -1 ? 10 : Number(process.argv[at + 1]);
-  return Number.isInteger(n) && n > 0 ? n : 10;
-}
 
 const SMALL_LAB = `import { defineLab } from "holt";
 
@@ -47,7 +42,7 @@ export default defineLab({
 });
 `;
 
-export async function runStartupBench(runs = runsArg()): Promise<BenchResult> {
+export async function runStartupBench(runs = runsArg(10)): Promise<BenchResult> {
   const pkg = builtPackage();
   const node = process.execPath;
   const shipped = [node, path.join(pkg, "bin", "holt.js")];
