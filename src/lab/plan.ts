@@ -38,17 +38,26 @@ export function hostConnections(lab: ResolvedLab): HostConnection[] {
   }));
 }
 
-export async function planLab(lab: ResolvedLab, options: PlanLabOptions): Promise<LabPlan> {
-  const hosts = Object.keys(lab.hosts).sort();
+/** The facts of the given hosts (default: all of the lab's), read at once. */
+export async function readLabFacts(
+  lab: ResolvedLab,
+  connections: Connections,
+  hosts: readonly string[] = Object.keys(lab.hosts).sort(),
+): Promise<Record<string, HostFacts>> {
   const facts: Record<string, HostFacts> = {};
+  await Promise.all(
+    hosts.map(async (host) => {
+      facts[host] = await readHostFacts(host, await connections.execFor(host));
+    }),
+  );
+  return facts;
+}
+
+export async function planLab(lab: ResolvedLab, options: PlanLabOptions): Promise<LabPlan> {
   const secretsReady = Promise.resolve(options.secrets);
   // Handled below, after the facts; this only keeps an early failure from counting as unhandled.
   secretsReady.catch(() => {});
-  await Promise.all(
-    hosts.map(async (host) => {
-      facts[host] = await readHostFacts(host, await options.connections.execFor(host));
-    }),
-  );
+  const facts = await readLabFacts(lab, options.connections);
   const secrets = await secretsReady;
   const { graph, problems } = compileLab(
     lab,

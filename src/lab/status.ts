@@ -7,11 +7,11 @@ import type { ResolvedLab } from "../config/types.ts";
 import type { Observed, Provider } from "../engine/provider.ts";
 import { readActual } from "../engine/read.ts";
 import type { Connections } from "../hosts/connect.ts";
-import { type HostFacts, readHostFacts } from "../hosts/facts.ts";
 import { compileLab } from "../model/compile.ts";
 import { CONTAINER_TYPE, type ContainerInputs } from "../model/container.ts";
 import { DATASET_TYPE } from "../model/dataset.ts";
 import { ROUTE_TYPE, type RouteInputs } from "../model/route.ts";
+import { readLabFacts } from "./plan.ts";
 
 export interface DatasetStatus {
   readonly name: string;
@@ -52,13 +52,7 @@ export async function labStatus(
   options: StatusOptions,
 ): Promise<ServiceStatus[]> {
   const hosts = Object.keys(lab.hosts).sort();
-  const facts: Record<string, HostFacts> = {};
-  await Promise.all(
-    hosts.map(async (host) => {
-      facts[host] = await readHostFacts(host, await options.connections.execFor(host));
-    }),
-  );
-  const { graph } = compileLab(lab, facts);
+  const { graph } = compileLab(lab, await readLabFacts(lab, options.connections, hosts));
   const actual = await readActual(graph, {
     providers: options.providers,
     hosts,

@@ -1,7 +1,7 @@
 import type { ResolvedLab, ResolvedService } from "../../config/types.ts";
 import { readActual } from "../../engine/read.ts";
 import { HoltError } from "../../errors.ts";
-import { readHostFacts } from "../../hosts/facts.ts";
+import { readLabFacts } from "../../lab/plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
 import { compileLab } from "../../model/compile.ts";
 import { CONTAINER_TYPE, containerAddress } from "../../model/container.ts";
@@ -54,7 +54,7 @@ export const restartCommand: Command = {
     const connections = connectionsFor(lab);
     try {
       const exec = await connections.execFor(service.host);
-      const facts = { [service.host]: await readHostFacts(service.host, exec) };
+      const facts = await readLabFacts(lab, connections, [service.host]);
       const { graph } = compileLab(lab, facts, { secrets: secrets.digests });
       const address = containerAddress(service.host, service.name);
       const resource = graph.resources.find((r) => r.address === address);
