@@ -8,7 +8,7 @@ import type { ResolvedLab } from "../config/types.ts";
 import type { DesiredGraph } from "../engine/resource.ts";
 import { HoltError } from "../errors.ts";
 import { CONTAINER_TYPE, type ContainerInputs } from "../model/container.ts";
-import { openSecrets } from "../secrets/store.ts";
+import { openSecrets, type SecretStore } from "../secrets/store.ts";
 
 export interface LabSecrets {
   /** Digest by name, for every secret the store holds. */
@@ -35,8 +35,7 @@ export async function openLabSecrets(
 ): Promise<LabSecrets> {
   if (!usesSecrets(lab)) return NONE;
   const store = await openSecrets({ labDir: dirname(lab.file), env });
-  const digests = new Map(store.names().map((name) => [name, store.digest(name)]));
-  return { digests, value: (name) => store.value(name) };
+  return labSecretsOf(store);
 }
 
 /**
@@ -70,6 +69,10 @@ export async function openSavedPlanSecrets(
       },
     );
   }
+  return labSecretsOf(store);
+}
+
+function labSecretsOf(store: SecretStore): LabSecrets {
   const digests = new Map(store.names().map((name) => [name, store.digest(name)]));
   return { digests, value: (name) => store.value(name) };
 }
