@@ -411,7 +411,8 @@ test("gate: a container that exits fails at once and is stopped, so Podman stops
         (first.restarts > 0 ? /restarted it 2 time/ : /exited with code 3/).test(error.message),
     );
     assert.equal(stops, 2, "stopped again after Podman restarted it");
-    assert.equal(clock.slept, 1000, "only the pauses to see whether it stays down");
+    // One poll sees it back after the first stop; then 2 s of quiet after the second.
+    assert.equal(clock.slept, 2250, "only the pauses to see whether it stays down");
   }
 });
 

@@ -114,21 +114,30 @@ function seconds(ms: number): string {
 }
 
 const STOP_ATTEMPTS = 5;
-const STOP_SETTLE_MS = 500;
+const STOP_POLL_MS = 250;
+const STOP_QUIET_MS = 2000;
 
 /**
  * Stops a container that keeps exiting. Podman ignores a stop while the
  * container is between two restarts (it is not running, so there is nothing
- * to stop) and restarts it anyway, so stop until it stays down.
+ * to stop) and restarts it anyway, and its inspect output does not say
+ * whether a restart is still pending. So stop, then watch it: it counts as
+ * down only after it stayed down for STOP_QUIET_MS; if it comes back, stop
+ * it again.
  */
 async function stopRestarts(exec: Exec, name: string, options: GateOptions): Promise<void> {
   for (let attempt = 0; attempt < STOP_ATTEMPTS; attempt++) {
     await exec.run({
       argv: ["podman", "stop", "--ignore", "-t", String(options.stopTimeoutSeconds), name],
     });
-    await options.clock.sleep(STOP_SETTLE_MS);
-    const status = await inspect(exec, name);
-    if (status === null || !status.running) return;
+    let cameBack = false;
+    for (let quiet = 0; quiet < STOP_QUIET_MS && !cameBack; quiet += STOP_POLL_MS) {
+      await options.clock.sleep(STOP_POLL_MS);
+      const status = await inspect(exec, name);
+      if (status === null) return;
+      cameBack = status.running;
+    }
+    if (!cameBack) return;
   }
 }
 
