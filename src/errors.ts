@@ -25,8 +25,10 @@ export const ERROR_CODES = {
   HOLT_E_STATE: "The state directory or journal could not be used.",
   HOLT_E_HISTORY: "The requested apply is not in the history.",
   HOLT_E_SECRETS: "The lab's secrets could not be read or changed (key, recipients, secrets.age).",
-  HOLT_E_DNS: "A DNS provider refused a request or could not be reached (server, credentials, zone).",
-  HOLT_E_DNS_CONFLICT: "A DNS record holt would change exists and was not made by this lab, or changed since it was read.",
+  HOLT_E_DNS:
+    "A DNS provider refused a request or could not be reached (server, credentials, zone).",
+  HOLT_E_DNS_CONFLICT:
+    "A DNS record holt would change exists and was not made by this lab, or changed since it was read.",
   HOLT_E_ACME: "The ACME certificate authority refused an order, or its challenge did not pass.",
   HOLT_E_ABORTED: "The user declined the plan.",
   HOLT_E_INTERNAL: "A bug in holt. Please report it with the command and output.",

@@ -2,9 +2,12 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { findConfig, loadLab } from "../config/load.ts";
 import type { ResolvedLab } from "../config/types.ts";
+import type { ProviderStore } from "../engine/provider.ts";
 import { HoltError } from "../errors.ts";
 import { type Connections, createConnections } from "../hosts/connect.ts";
-import { resolveStateDir } from "../store/state-dir.ts";
+import { hostConnections } from "../lab/plan.ts";
+import { createProviderStore } from "../store/provider-store.ts";
+import { labStateDir, resolveStateDir } from "../store/state-dir.ts";
 import type { Output } from "./output.ts";
 
 export interface CommandContext {
@@ -55,7 +58,16 @@ export async function openLab(
 }
 
 export function connectionsFor(lab: ResolvedLab): Connections {
-  return createConnections(Object.values(lab.hosts));
+  return createConnections(hostConnections(lab));
+}
+
+/** The lab's provider files (certificates, DNS ownership) in its state folder. */
+export function providerStoreFor(
+  ctx: CommandContext,
+  flag: string | undefined,
+  lab: string,
+): ProviderStore {
+  return createProviderStore(labStateDir(stateDirFor(ctx, flag), lab));
 }
 
 export function stateDirFor(ctx: CommandContext, flag: string | undefined): string {

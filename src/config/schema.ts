@@ -38,6 +38,8 @@ const hostSchema = z.strictObject({
   stateRoot: z.string().min(1).optional(),
   datasets: z.record(z.string(), datasetSchema).optional(),
   proxy: proxySchema.optional(),
+  tailnet: z.string().min(1).optional(),
+  public: z.string().min(1).optional(),
 });
 
 const stateEntrySchema = z.strictObject({
@@ -84,13 +86,87 @@ const serviceSchema = z.strictObject({
   health: healthSchema.optional(),
   resources: resourcesSchema.optional(),
   dependsOn: z.array(z.string()).optional(),
+  expose: z.enum(["public", "private", "internal"]).optional(),
+  privateVia: z.enum(["lan", "tailnet"]).optional(),
+  publicVia: z.enum(["direct", "tunnel"]).optional(),
 });
+
+const zoneCommon = {
+  nameservers: z.array(z.string().min(1)).optional(),
+  ttl: z.number().int().min(1).max(604800).optional(),
+  wildcard: z.boolean().optional(),
+};
+
+const tsigSchema = z.strictObject({
+  name: z.string().min(1),
+  algorithm: z
+    .enum(["hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"])
+    .optional(),
+  secret: secretRefSchema,
+});
+
+const rfc2136Schema = z.strictObject({
+  provider: z.literal("rfc2136"),
+  server: z.string().min(1),
+  tsig: tsigSchema.optional(),
+  ...zoneCommon,
+});
+const powerDnsSchema = z.strictObject({
+  provider: z.literal("powerdns"),
+  url: z.string().min(1),
+  apiKey: secretRefSchema,
+  serverId: z.string().min(1).optional(),
+  ...zoneCommon,
+});
+const cloudflareSchema = z.strictObject({
+  provider: z.literal("cloudflare"),
+  apiToken: secretRefSchema,
+  zoneId: z.string().min(1).optional(),
+  ...zoneCommon,
+});
+
+export const ZONE_PROVIDERS = ["rfc2136", "powerdns", "cloudflare"] as const;
+
+const zoneSchema = z.discriminatedUnion("provider", [
+  rfc2136Schema,
+  powerDnsSchema,
+  cloudflareSchema,
+]);
+
+const dnsSchema = z.strictObject({
+  zones: z.record(z.string(), zoneSchema),
+  internal: z.record(z.string(), zoneSchema).optional(),
+  publicIpUrl: z.string().min(1).optional(),
+});
+
+const acmeSchema = z.strictObject({
+  email: z.string().min(1),
+  directory: z.string().min(1).optional(),
+  trust: z.string().min(1).optional(),
+  renewBefore: z.string().min(1).optional(),
+  propagationTimeout: z.number().int().min(1).max(3600).optional(),
+});
+
+const tunnelSchema = z.strictObject({
+  provider: z.literal("cloudflare"),
+  accountId: z.string().min(1),
+  tunnelId: z.string().min(1),
+  token: secretRefSchema,
+  apiToken: secretRefSchema,
+  host: z.string().min(1),
+  image: z.string().min(1).optional(),
+});
+
+const edgeSchema = z.strictObject({ tunnel: tunnelSchema.optional() });
 
 export const labSchema = z.strictObject({
   domain: z.string(),
   name: z.string().min(1).optional(),
   hosts: z.record(z.string(), hostSchema),
   services: z.record(z.string(), serviceSchema).optional(),
+  dns: dnsSchema.optional(),
+  acme: acmeSchema.optional(),
+  edge: edgeSchema.optional(),
 });
 
 /** Known keys of each object in the schema, for "did you mean" hints. */
@@ -105,4 +181,14 @@ export const KNOWN_KEYS = {
   mount: Object.keys(mountSchema.shape),
   health: Object.keys(healthSchema.shape),
   resources: Object.keys(resourcesSchema.shape),
+  dns: Object.keys(dnsSchema.shape),
+  zone: [
+    ...new Set(
+      [rfc2136Schema, powerDnsSchema, cloudflareSchema].flatMap((z) => Object.keys(z.shape)),
+    ),
+  ],
+  tsig: Object.keys(tsigSchema.shape),
+  acme: Object.keys(acmeSchema.shape),
+  edge: Object.keys(edgeSchema.shape),
+  tunnel: Object.keys(tunnelSchema.shape),
 } as const;

@@ -49,6 +49,14 @@ export interface UserHost {
   datasets?: Record<string, UserDataset>;
   /** The host's Caddy, which serves the services' hostnames over HTTPS. */
   proxy?: UserProxy;
+  /** The host's address on a tailnet (Tailscale, Headscale, Netbird), for services with `privateVia: "tailnet"`. */
+  tailnet?: string;
+  /**
+   * The host's public IPv4 address, for `expose: "public"` services reached
+   * directly (router port forwarding). "auto" asks `dns.publicIpUrl` at each
+   * plan. @default none: the host serves no direct public service
+   */
+  public?: string;
 }
 
 /** How holt reaches the Caddy on a host. See docs/services.md. */
@@ -149,6 +157,115 @@ export interface UserService {
   resources?: UserResources;
   /** Services that must be set up (and healthy) before this one. @default [] */
   dependsOn?: string[];
+  /**
+   * Who can reach the service. "private": the LAN (or tailnet) only, on your
+   * domain with a trusted certificate. "public": the internet, directly or
+   * through the tunnel. "internal": other services only; no hostname.
+   * @default "private" with a hostname, "internal" without
+   */
+  expose?: "public" | "private" | "internal";
+  /** For a private service: the address its DNS record points at. @default "lan" */
+  privateVia?: "lan" | "tailnet";
+  /** For a public service. @default "tunnel" when `edge.tunnel` is set, else "direct" */
+  publicVia?: "direct" | "tunnel";
+}
+
+/** How holt changes one DNS zone. */
+export type UserDnsZone =
+  | {
+      provider: "rfc2136";
+      /** The primary server that accepts dynamic updates, "host" or "host:port" (port 53 by default). */
+      server: string;
+      /** The TSIG key the server expects. @default unsigned updates */
+      tsig?: { name: string; algorithm?: TsigAlgorithmName; secret: SecretRef };
+      nameservers?: string[];
+      ttl?: number;
+      wildcard?: boolean;
+    }
+  | {
+      provider: "powerdns";
+      /** The PowerDNS API, e.g. "http://192.168.1.2:8081". */
+      url: string;
+      apiKey: SecretRef;
+      /** @default "localhost" */
+      serverId?: string;
+      nameservers?: string[];
+      ttl?: number;
+      wildcard?: boolean;
+    }
+  | {
+      provider: "cloudflare";
+      apiToken: SecretRef;
+      /** @default looked up by the zone's name */
+      zoneId?: string;
+      nameservers?: string[];
+      ttl?: number;
+      wildcard?: boolean;
+    };
+
+export type TsigAlgorithmName =
+  | "hmac-md5"
+  | "hmac-sha1"
+  | "hmac-sha224"
+  | "hmac-sha256"
+  | "hmac-sha384"
+  | "hmac-sha512";
+
+/** The lab's DNS: zones holt may change, by zone name. */
+export interface UserDns {
+  /**
+   * Zones the world sees (public records, ACME challenges; also private
+   * records when no `internal` zone covers them).
+   */
+  zones: Record<string, UserDnsZone>;
+  /**
+   * Zones only the LAN sees (split horizon): private services' records go
+   * here when one covers their name. @default {}
+   */
+  internal?: Record<string, UserDnsZone>;
+  /** Where `public: "auto"` learns a host's public IPv4 (plain text answer). @default "https://api.ipify.org" */
+  publicIpUrl?: string;
+}
+
+/** Certificates from an ACME CA, by DNS-01 through the lab's DNS zones. */
+export interface UserAcme {
+  /** Contact address for the CA account. */
+  email: string;
+  /**
+   * "letsencrypt", "letsencrypt-staging", or any ACME directory URL.
+   * @default "letsencrypt"
+   */
+  directory?: string;
+  /** A PEM file of extra CAs to trust when talking to the ACME server (a private CA), relative to the config. */
+  trust?: string;
+  /**
+   * Renew when this much validity is left, like "30d". @default a third of
+   * the certificate's lifetime, or earlier when the CA's renewal info says so
+   */
+  renewBefore?: string;
+  /** Seconds to wait for every authoritative nameserver to serve a challenge. @default 120 */
+  propagationTimeout?: number;
+}
+
+/** Public exposure through a Cloudflare Tunnel (no open ports, no bastion). */
+export interface UserTunnel {
+  provider: "cloudflare";
+  /** The Cloudflare account that owns the tunnel. */
+  accountId: string;
+  /** The tunnel's id (a UUID), from `cloudflared tunnel create` or the dashboard. */
+  tunnelId: string;
+  /** The tunnel's run token. */
+  token: SecretRef;
+  /** An API token allowed to edit the tunnel's configuration (Cloudflare Tunnel: Edit). */
+  apiToken: SecretRef;
+  /** The host that runs the `cloudflared` container. */
+  host: string;
+  /** @default "docker.io/cloudflare/cloudflared:2024.12.2" */
+  image?: string;
+}
+
+export interface UserEdge {
+  tunnel?: UserTunnel;
 }
 
 /** The whole lab, as written in holt.config.ts. */
@@ -161,6 +278,12 @@ export interface UserLab {
   hosts: Record<string, UserHost>;
   /** The services, by name. @default {} */
   services?: Record<string, UserService>;
+  /** DNS zones holt keeps the services' records in. @default no DNS records */
+  dns?: UserDns;
+  /** Trusted certificates by ACME DNS-01. @default Caddy's local CA */
+  acme?: UserAcme;
+  /** Public exposure without opening ports. */
+  edge?: UserEdge;
 }
 
 export type ResolvedConnect =
@@ -194,6 +317,10 @@ export interface ResolvedHost {
   readonly address: string;
   readonly connect: ResolvedConnect;
   readonly proxy: ResolvedProxy;
+  /** Tailnet address, or null. */
+  readonly tailnet: string | null;
+  /** Public IPv4 address, "auto" (detected at plan time), or null. */
+  readonly public: string | null;
   /** `null` when it defaults to the host's first pool, known only once the host is read. */
   readonly stateRoot: string | null;
   readonly datasets: readonly ResolvedDataset[];
@@ -252,12 +379,79 @@ export interface ResolvedContainer {
   readonly cpus: number | null;
 }
 
+/** Who can reach a service, and how. */
+export type ResolvedExposure =
+  | { readonly kind: "internal" }
+  | { readonly kind: "private"; readonly via: "lan" | "tailnet" }
+  | { readonly kind: "public"; readonly via: "direct" | "tunnel" };
+
 export interface ResolvedService {
   readonly name: string;
   readonly host: string;
+  readonly expose: ResolvedExposure;
   readonly state: readonly ResolvedStateEntry[];
   readonly dependsOn: readonly string[];
   readonly container: ResolvedContainer | null;
+}
+
+/** A zone's provider, with secret names (never values). */
+export type ResolvedZoneProvider =
+  | {
+      readonly kind: "rfc2136";
+      readonly server: { readonly host: string; readonly port: number };
+      readonly tsig: {
+        readonly name: string;
+        readonly algorithm: TsigAlgorithmName;
+        readonly secret: string;
+      } | null;
+    }
+  | {
+      readonly kind: "powerdns";
+      readonly url: string;
+      readonly apiKeySecret: string;
+      readonly serverId: string;
+    }
+  | {
+      readonly kind: "cloudflare";
+      readonly apiTokenSecret: string;
+      readonly zoneId: string | null;
+    };
+
+export interface ResolvedDnsZone {
+  /** Apex, lower case, e.g. "lab.example.com". */
+  readonly zone: string;
+  /** "public": `dns.zones`; "internal": `dns.internal` (split horizon). */
+  readonly view: "public" | "internal";
+  readonly provider: ResolvedZoneProvider;
+  readonly nameservers: readonly string[] | null;
+  readonly ttl: number;
+  readonly wildcard: boolean;
+  readonly configPath: string;
+}
+
+export interface ResolvedDns {
+  readonly zones: readonly ResolvedDnsZone[];
+  readonly publicIpUrl: string;
+}
+
+export interface ResolvedAcme {
+  readonly email: string;
+  readonly directoryUrl: string;
+  /** Absolute path of a PEM file of extra CAs, or null. */
+  readonly trustFile: string | null;
+  /** Renew when this much validity is left; null: a third of the lifetime. */
+  readonly renewBeforeMs: number | null;
+  readonly propagationTimeoutMs: number;
+}
+
+export interface ResolvedTunnel {
+  readonly provider: "cloudflare";
+  readonly accountId: string;
+  readonly tunnelId: string;
+  readonly tokenSecret: string;
+  readonly apiTokenSecret: string;
+  readonly host: string;
+  readonly image: string;
 }
 
 export interface ResolvedLab {
@@ -267,4 +461,9 @@ export interface ResolvedLab {
   readonly file: string;
   readonly hosts: Readonly<Record<string, ResolvedHost>>;
   readonly services: Readonly<Record<string, ResolvedService>>;
+  /** null: holt keeps no DNS records. */
+  readonly dns: ResolvedDns | null;
+  /** null: routes use Caddy's local CA. */
+  readonly acme: ResolvedAcme | null;
+  readonly tunnel: ResolvedTunnel | null;
 }

@@ -29,8 +29,8 @@ const PORT_SPEC = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/;
 // An OCI reference: [registry[:port]/]path[:tag][@digest]. Loose on purpose; Podman has the last word.
 const IMAGE =
   /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const ADMIN = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 /** Fields that only make sense with an image. */
@@ -65,7 +65,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Milliseconds for "30s", "1m", "500ms", "1.5h"; `null` when not a duration. */
+/** Milliseconds for "30s", "1m", "500ms", "1.5h", "30d"; `null` when not a duration. */
 export function parseDuration(text: string): number | null {
   const match = DURATION.exec(text);
   if (match === null) return null;

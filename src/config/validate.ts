@@ -3,6 +3,7 @@
  * complete list of problems: every problem names its config path, the bad
  * value and what is accepted, so one run shows everything to fix.
  */
+import { dirname } from "node:path";
 import type { z } from "zod";
 import {
   DATASET_PROPERTIES,
@@ -11,7 +12,7 @@ import {
   USER_PROPERTY_PATTERN,
 } from "./dataset-properties.ts";
 import { formatPath, type Problem, showValue, suggest } from "./path.ts";
-import { KNOWN_KEYS, labSchema } from "./schema.ts";
+import { KNOWN_KEYS, labSchema, ZONE_PROVIDERS } from "./schema.ts";
 import { isSecretRef } from "./secret.ts";
 import type {
   ResolvedConnect,
@@ -21,6 +22,14 @@ import type {
   ResolvedService,
   ResolvedStateEntry,
 } from "./types.ts";
+import {
+  edgeConflicts,
+  resolveAcme,
+  resolveDns,
+  resolveExposure,
+  resolveHostAddresses,
+  resolveTunnel,
+} from "./validate-edge.ts";
 import { containerConflicts, resolveContainer, resolveProxy } from "./validate-service.ts";
 
 export type { Problem };
@@ -53,6 +62,12 @@ function shapeAt(path: readonly PropertyKey[]): Shape | undefined {
   if (p[0] === "services" && p[2] === "mounts" && p.length === 4) return "mount";
   if (p[0] === "services" && p[2] === "health" && p.length === 3) return "health";
   if (p[0] === "services" && p[2] === "resources" && p.length === 3) return "resources";
+  if (p[0] === "dns" && p.length === 1) return "dns";
+  if (p[0] === "dns" && (p[1] === "zones" || p[1] === "internal") && p.length === 3) return "zone";
+  if (p[0] === "dns" && p[3] === "tsig" && p.length === 4) return "tsig";
+  if (p[0] === "acme" && p.length === 1) return "acme";
+  if (p[0] === "edge" && p.length === 1) return "edge";
+  if (p[0] === "edge" && p[1] === "tunnel" && p.length === 2) return "tunnel";
   return undefined;
 }
 
@@ -102,7 +117,9 @@ function structuralProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
           path,
           message: segments.includes("connect")
             ? `${showValue(input)} is not a way to connect. Use "local" or { ssh: { user: "root", port: 22, identityFile: "~/.ssh/id_ed25519" } }.`
-            : `${showValue(input)} is ${typeName(input)}; expected a string, a number or a boolean.`,
+            : segments[0] === "dns"
+              ? `${showValue(isRecord(input) ? input.provider : input)} is not a DNS provider. Use provider: ${ZONE_PROVIDERS.map((p) => `"${p}"`).join(", ")}.`
+              : `${showValue(input)} is ${typeName(input)}; expected a string, a number or a boolean.`,
         });
         break;
       case "custom":
@@ -326,6 +343,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       address: typeof address === "string" ? address : "127.0.0.1",
       connect,
       proxy: resolveProxy(rawHost.proxy, [...at, "proxy"], problems),
+      ...resolveHostAddresses(rawHost, at, problems),
       stateRoot: typeof stateRoot === "string" ? stateRoot : null,
       datasets,
     };
@@ -406,23 +424,35 @@ export function validateLab(input: unknown, file: string): ValidationResult {
         } else dependsOn.push(dep);
       });
     }
+    const container = resolveContainer(
+      rawService,
+      at,
+      typeof domain === "string" ? domain : "",
+      problems,
+    );
     services[serviceName] = {
       name: serviceName,
       host: typeof host === "string" ? host : "",
-      state,
-      dependsOn,
-      container: resolveContainer(
+      expose: resolveExposure(
         rawService,
         at,
-        typeof domain === "string" ? domain : "",
+        typeof rawService.hostname === "string",
+        isRecord(input.edge) && isRecord(input.edge.tunnel),
         problems,
       ),
+      state,
+      dependsOn,
+      container,
     };
   }
 
   problems.push(...dependencyCycles(services));
   problems.push(...stateCollisions(hosts, services));
   problems.push(...containerConflicts(hosts, services));
+  const dns = resolveDns(input.dns, problems);
+  const acme = resolveAcme(input.acme, dirname(file), problems);
+  const tunnel = resolveTunnel(input.edge, hosts, problems);
+  problems.push(...edgeConflicts(hosts, services, dns, acme, tunnel));
 
   if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
   const domainText = typeof domain === "string" ? domain : "";
@@ -434,6 +464,9 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       file,
       hosts,
       services,
+      dns,
+      acme,
+      tunnel,
     },
   };
 }

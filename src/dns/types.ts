@@ -35,6 +35,11 @@ export interface ObservedRecordSet extends RecordSet {
 /** A record set as holt wants it, with the lab that owns it (written as the provider's mark). */
 export interface OwnedRecordSet extends RecordSet {
   readonly owner: string;
+  /**
+   * Cloudflare only: traffic goes through Cloudflare's proxy (a tunnel's
+   * CNAME must be). Other providers ignore it. @default false
+   */
+  readonly proxied?: boolean;
 }
 
 export type DnsProviderKind = "rfc2136" | "powerdns" | "cloudflare";

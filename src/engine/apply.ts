@@ -9,7 +9,7 @@ import type { Exec } from "../hosts/exec.ts";
 import { formatSize } from "../util/sizes.ts";
 import type { ApplyEvent, ApplyEventInput, EventSink } from "./events.ts";
 import type { Plan, PlannedChange } from "./plan-types.ts";
-import type { OwnedResource, Provider } from "./provider.ts";
+import type { OwnedResource, Provider, ProviderStore } from "./provider.ts";
 
 export interface ApplyOptions {
   readonly providers: readonly Provider[];
@@ -21,6 +21,7 @@ export interface ApplyOptions {
   readonly now?: () => Date;
   /** Secret values for apply steps (ProviderContext.secretValue). */
   readonly secretValue?: (name: string) => string;
+  readonly store?: ProviderStore;
   /** Test hook: called after each finished step; may kill the process. */
   readonly afterStep?: (finished: number) => void;
 }
@@ -168,6 +169,7 @@ async function runStep(
     exec,
     lab,
     ...(options.secretValue === undefined ? {} : { secretValue: options.secretValue }),
+    ...(options.store === undefined ? {} : { store: options.store }),
   };
   switch (change.action) {
     case "create":

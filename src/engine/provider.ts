@@ -13,12 +13,27 @@ export interface ProviderContext {
   /** The owner value to write and recognise (the lab name). */
   readonly lab: string;
   /**
-   * The lab's secret values, given only to apply steps (never to read or plan).
-   * Throws a HoltError when the secret is missing.
+   * The lab's secret values: given to apply steps, and to reads of providers
+   * whose systems need credentials to be read at all (DNS APIs). Values must
+   * never reach a plan, an error or a log. Throws a HoltError when the
+   * secret is missing.
    */
   readonly secretValue?: (name: string) => string;
+  /** Files holt keeps for the lab on the machine it runs on (certificates, DNS ownership). */
+  readonly store?: ProviderStore;
   /** This provider's settings for the host (`DesiredGraph.hostSettings`), if any. */
   readonly settings?: unknown;
+}
+
+/**
+ * A provider's files in the lab's state folder, on the machine holt runs on.
+ * Paths are relative ("certs/media.example.com.json"); every file is written
+ * atomically with mode 0600.
+ */
+export interface ProviderStore {
+  read(path: string): Promise<string | null>;
+  write(path: string, text: string): Promise<void>;
+  remove(path: string): Promise<void>;
 }
 
 /**
@@ -83,6 +98,11 @@ export interface Provider<Inputs = unknown, State = unknown> {
   readonly noun: string;
   /** Whether deleting it destroys user data (needs --allow-data-loss). */
   readonly holdsData: boolean;
+  /**
+   * "edge": its resources live on the edge pseudo-host (`EDGE_HOST`), read
+   * once from the machine holt runs on; "host" (the default): on each host.
+   */
+  readonly scope?: "host" | "edge";
   /** Reads every desired resource of this type on one host, plus what the lab owns there. */
   read(ctx: ProviderContext, desired: readonly Resource<Inputs>[]): Promise<ReadResult<State>>;
   /** Field changes from the observed state to the desired inputs; empty means in sync. */

@@ -1,6 +1,7 @@
 /** Reads the actual state of every host through every provider, in parallel per host. */
 import type { Exec } from "../hosts/exec.ts";
-import type { InputProblem, Observed, OwnedResource, Provider } from "./provider.ts";
+import { EDGE_HOST } from "../util/edge-host.ts";
+import type { InputProblem, Observed, OwnedResource, Provider, ProviderStore } from "./provider.ts";
 import type { DesiredGraph, Resource } from "./resource.ts";
 
 export interface Actual {
@@ -16,6 +17,9 @@ export interface ReadOptions {
   /** Every host of the lab: owned resources are looked for even where nothing is desired. */
   readonly hosts: readonly string[];
   readonly execFor: (host: string) => Promise<Exec>;
+  /** Credentials for providers that need them to read (ProviderContext.secretValue). */
+  readonly secretValue?: (name: string) => string;
+  readonly store?: ProviderStore;
 }
 
 export async function readActual(graph: DesiredGraph, options: ReadOptions): Promise<Actual> {
@@ -26,17 +30,27 @@ export async function readActual(graph: DesiredGraph, options: ReadOptions): Pro
     options.hosts.map(async (host) => {
       const exec = await options.execFor(host);
       // Providers read one host at once; results are merged in provider order.
+      const scope = host === EDGE_HOST ? "edge" : "host";
       const results = await Promise.all(
-        options.providers.map((provider) => {
-          const desired = graph.resources.filter(
-            (r): r is Resource => r.host === host && r.type === provider.type,
-          );
-          const settings = graph.hostSettings?.[host]?.[provider.type];
-          return provider.read(
-            { host, exec, lab: graph.lab, ...(settings === undefined ? {} : { settings }) },
-            desired,
-          );
-        }),
+        options.providers
+          .filter((provider) => (provider.scope ?? "host") === scope)
+          .map((provider) => {
+            const desired = graph.resources.filter(
+              (r): r is Resource => r.host === host && r.type === provider.type,
+            );
+            const settings = graph.hostSettings?.[host]?.[provider.type];
+            return provider.read(
+              {
+                host,
+                exec,
+                lab: graph.lab,
+                ...(settings === undefined ? {} : { settings }),
+                ...(options.secretValue === undefined ? {} : { secretValue: options.secretValue }),
+                ...(options.store === undefined ? {} : { store: options.store }),
+              },
+              desired,
+            );
+          }),
       );
       for (const result of results) {
         for (const [address, o] of result.observed) observed.set(address, o);

@@ -7,12 +7,13 @@ import { type ApplyResult, applyPlan, assertDataLossAllowed } from "../engine/ap
 import type { ApplyEvent, EventSink } from "../engine/events.ts";
 import { staleBindings } from "../engine/plan.ts";
 import type { Plan } from "../engine/plan-types.ts";
-import type { Provider } from "../engine/provider.ts";
+import type { Provider, ProviderStore } from "../engine/provider.ts";
 import type { DesiredGraph } from "../engine/resource.ts";
 import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import { Journal } from "../store/journal.ts";
 import { acquireLock, type Lock } from "../store/lock.ts";
+import { createProviderStore } from "../store/provider-store.ts";
 import { labStateDir } from "../store/state-dir.ts";
 import { planGraph } from "./plan.ts";
 import type { LabSecrets } from "./secrets.ts";
@@ -26,8 +27,10 @@ export interface ApplyLabOptions {
   readonly command: string;
   readonly onEvent?: EventSink;
   readonly afterStep?: (finished: number) => void;
-  /** Values for the containers' secrets. */
+  /** Values for the containers' secrets and the DNS providers' credentials. */
   readonly secrets?: LabSecrets;
+  /** The lab's provider files; default: `<state dir>/<lab>/edge`. */
+  readonly store?: ProviderStore;
 }
 
 export interface ApplyLabResult extends ApplyResult {
@@ -49,10 +52,13 @@ export async function applyBoundPlan(
   options: ApplyLabOptions,
 ): Promise<ApplyLabResult> {
   assertDataLossAllowed(plan, options.allowDataLoss);
+  const store = options.store ?? createProviderStore(labStateDir(options.stateDir, plan.lab));
   const fresh = await planGraph(graph, plan.configFile, plan.hosts, {
     connections: options.connections,
     providers: options.providers,
     allowDataLoss: options.allowDataLoss,
+    store,
+    ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
   });
   const stale = staleBindings(plan, fresh.plan);
   if (stale.length > 0) {
@@ -90,6 +96,7 @@ export async function applyBoundPlan(
       onEvent,
       ...(options.afterStep === undefined ? {} : { afterStep: options.afterStep }),
       ...(secrets === undefined ? {} : { secretValue: (name: string) => secrets.value(name) }),
+      store,
     });
     journal.finish(applyId, result.ok, new Date().toISOString());
     return { ...result, applyId };

@@ -6,12 +6,14 @@ import { configInvalid } from "../config/load.ts";
 import type { ResolvedLab } from "../config/types.ts";
 import { computePlan } from "../engine/plan.ts";
 import type { HostConnection, Plan } from "../engine/plan-types.ts";
-import type { Provider } from "../engine/provider.ts";
+import type { Provider, ProviderStore } from "../engine/provider.ts";
 import { readActual } from "../engine/read.ts";
 import type { DesiredGraph } from "../engine/resource.ts";
 import type { Connections } from "../hosts/connect.ts";
 import { type HostFacts, readHostFacts } from "../hosts/facts.ts";
+import { detectPublicAddress } from "../hosts/public-address.ts";
 import { compileLab } from "../model/compile.ts";
+import { EDGE_HOST } from "../util/edge-host.ts";
 import type { LabSecrets } from "./secrets.ts";
 
 export interface PlanLabOptions {
@@ -23,6 +25,8 @@ export interface PlanLabOptions {
    * A promise lets the key and file be read while the hosts are.
    */
   readonly secrets?: LabSecrets | Promise<LabSecrets>;
+  /** The lab's provider files (certificates, DNS ownership); see store/provider-store.ts. */
+  readonly store?: ProviderStore;
 }
 
 export interface LabPlan {
@@ -30,12 +34,17 @@ export interface LabPlan {
   readonly plan: Plan;
 }
 
+/** How to reach each host; plus the edge pseudo-host (this machine) when the lab has DNS zones. */
 export function hostConnections(lab: ResolvedLab): HostConnection[] {
-  return Object.values(lab.hosts).map((h) => ({
+  const hosts: HostConnection[] = Object.values(lab.hosts).map((h) => ({
     name: h.name,
     address: h.address,
     connect: h.connect,
   }));
+  if (lab.dns !== null) {
+    hosts.push({ name: EDGE_HOST, address: "127.0.0.1", connect: { kind: "local" } });
+  }
+  return hosts;
 }
 
 /** The facts of the given hosts (default: all of the lab's), read at once. */
@@ -57,15 +66,20 @@ export async function planLab(lab: ResolvedLab, options: PlanLabOptions): Promis
   const secretsReady = Promise.resolve(options.secrets);
   // Handled below, after the facts; this only keeps an early failure from counting as unhandled.
   secretsReady.catch(() => {});
+  const publicReady = detectPublicAddresses(lab);
+  publicReady.catch(() => {});
   const facts = await readLabFacts(lab, options.connections);
   const secrets = await secretsReady;
-  const { graph, problems } = compileLab(
-    lab,
-    facts,
-    secrets === undefined ? {} : { secrets: secrets.digests },
-  );
+  const publicAddresses = await publicReady;
+  const { graph, problems } = compileLab(lab, facts, {
+    ...(secrets === undefined ? {} : { secrets: secrets.digests }),
+    ...(publicAddresses === undefined ? {} : { publicAddresses }),
+  });
   if (problems.length > 0) throw configInvalid(lab.file, problems);
-  return planGraph(graph, lab.file, hostConnections(lab), options);
+  return planGraph(graph, lab.file, hostConnections(lab), {
+    ...options,
+    ...(secrets === undefined ? {} : { secrets }),
+  });
 }
 
 /** Reads and diffs an already compiled graph (also used to re-check saved plans). */
@@ -75,10 +89,13 @@ export async function planGraph(
   hosts: readonly HostConnection[],
   options: PlanLabOptions,
 ): Promise<LabPlan> {
+  const secrets = await options.secrets;
   const actual = await readActual(graph, {
     providers: options.providers,
     hosts: hosts.map((h) => h.name),
     execFor: (host) => options.connections.execFor(host),
+    ...(secrets === undefined ? {} : { secretValue: (name: string) => secrets.value(name) }),
+    ...(options.store === undefined ? {} : { store: options.store }),
   });
   if (actual.problems.length > 0) throw configInvalid(configFile, actual.problems);
   const plan = computePlan(graph, actual, {
@@ -88,4 +105,24 @@ export async function planGraph(
     allowDataLoss: options.allowDataLoss ?? false,
   });
   return { graph, plan };
+}
+
+/**
+ * The public address of each host with `public: "auto"` that serves a direct
+ * public service, asked of `dns.publicIpUrl` once for all of them (holt runs
+ * on the lab's network, so they share its address). Undefined when no host
+ * needs one; a failed lookup leaves the hosts out (the model reports them).
+ */
+async function detectPublicAddresses(
+  lab: ResolvedLab,
+): Promise<Record<string, string> | undefined> {
+  if (lab.dns === null) return undefined;
+  const hosts = Object.values(lab.services)
+    .filter((s) => s.expose.kind === "public" && s.expose.via === "direct")
+    .map((s) => lab.hosts[s.host])
+    .filter((h) => h?.public === "auto")
+    .map((h) => h?.name ?? "");
+  if (hosts.length === 0) return undefined;
+  const address = await detectPublicAddress(lab.dns.publicIpUrl).catch(() => null);
+  return address === null ? {} : Object.fromEntries(hosts.map((h) => [h, address]));
 }

@@ -7,7 +7,9 @@ import { dirname } from "node:path";
 import type { ResolvedLab } from "../config/types.ts";
 import type { DesiredGraph } from "../engine/resource.ts";
 import { HoltError } from "../errors.ts";
+import { CERTIFICATE_TYPE } from "../model/certificate.ts";
 import { CONTAINER_TYPE, type ContainerInputs } from "../model/container.ts";
+import { DNS_RECORD_TYPE } from "../model/dns-record.ts";
 import { openSecrets, type SecretStore } from "../secrets/store.ts";
 
 export interface LabSecrets {
@@ -25,8 +27,15 @@ const NONE: LabSecrets = {
 };
 
 export function usesSecrets(lab: ResolvedLab): boolean {
-  return Object.values(lab.services).some((s) => (s.container?.secrets.length ?? 0) > 0);
+  return (
+    Object.values(lab.services).some((s) => (s.container?.secrets.length ?? 0) > 0) ||
+    (lab.dns?.zones.length ?? 0) > 0 ||
+    lab.tunnel !== null
+  );
 }
+
+/** Resource types whose providers need credentials (DNS API keys) to read and apply. */
+const CREDENTIAL_TYPES = new Set([DNS_RECORD_TYPE, CERTIFICATE_TYPE]);
 
 /** Opens the lab's secrets file (next to its config) when a service uses a secret. */
 export async function openLabSecrets(
@@ -54,7 +63,8 @@ export async function openSavedPlanSecrets(
     .flatMap((r) =>
       (r.inputs as ContainerInputs).secrets.map((s) => ({ address: r.address, ...s })),
     );
-  if (wanted.length === 0) return NONE;
+  const credentials = graph.resources.some((r) => CREDENTIAL_TYPES.has(r.type));
+  if (wanted.length === 0 && !credentials) return NONE;
   const store = await openSecrets({ labDir: dirname(configFile), env });
   const moved = wanted.filter((s) => !store.has(s.secret) || store.digest(s.secret) !== s.digest);
   if (moved.length > 0) {

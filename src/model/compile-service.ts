@@ -33,6 +33,8 @@ export interface ServiceCompileInput {
   readonly stateRoots: Readonly<Record<string, string | null>>;
   /** Missing: secrets are not checked (and digests are empty), as in `holt validate` without a key. */
   readonly secrets?: SecretDigests;
+  /** "host\0hostname" → address of the ACME certificate its route uses (none: Caddy's local CA). */
+  readonly certificates?: ReadonlyMap<string, string>;
 }
 
 export function compileServices(input: ServiceCompileInput): {
@@ -130,11 +132,15 @@ export function compileServices(input: ServiceCompileInput): {
     });
 
     if (container.hostname !== null && container.hostPort !== null) {
+      const certificate = input.certificates?.get(`${host.name}\0${container.hostname}`);
       const route: RouteInputs = {
         hostname: container.hostname,
         service: service.name,
         upstream: { address: "127.0.0.1", port: container.hostPort },
-        tls: "internal",
+        tls:
+          certificate === undefined
+            ? "internal"
+            : { certificate: certificate.slice(certificate.indexOf("/") + 1) },
         proxy: host.proxy,
       };
       resources.push({
@@ -144,7 +150,7 @@ export function compileServices(input: ServiceCompileInput): {
         service: service.name,
         name: container.hostname,
         inputs: route,
-        dependsOn: [address],
+        dependsOn: certificate === undefined ? [address] : [address, certificate],
         configPath: `services.${service.name}.hostname`,
       });
     }

@@ -6,8 +6,10 @@
 import type { ResolvedHost, ResolvedLab, ResolvedProxy } from "../config/types.ts";
 import type { DesiredGraph, Resource } from "../engine/resource.ts";
 import type { HostFacts } from "../hosts/facts.ts";
+import { compileEdge } from "./compile-edge.ts";
 import { compileServices, type SecretDigests } from "./compile-service.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "./dataset.ts";
+import { DNS_RECORD_TYPE, EDGE_HOST, zoneRef } from "./dns-record.ts";
 import { ROUTE_TYPE } from "./route.ts";
 
 export interface ModelProblem {
@@ -26,6 +28,8 @@ export type LabFacts = Readonly<Record<string, HostFacts>>;
 export interface CompileOptions {
   /** Digests of the secrets file's values; without it secrets are not checked. */
   readonly secrets?: SecretDigests;
+  /** Detected addresses of hosts with `public: "auto"`. */
+  readonly publicAddresses?: Readonly<Record<string, string>>;
 }
 
 interface PendingDataset {
@@ -180,18 +184,28 @@ export function compileLab(
       });
     }
   }
+  const edge = compileEdge({
+    lab,
+    ...(options.publicAddresses === undefined ? {} : { publicAddresses: options.publicAddresses }),
+    ...(options.secrets === undefined ? {} : { secretNames: new Set(options.secrets.keys()) }),
+  });
   const services = compileServices({
     lab,
     stateRoots,
+    certificates: edge.certificates,
     ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
   });
-  resources.push(...services.resources);
-  problems.push(...services.problems);
+  resources.push(...services.resources, ...edge.resources);
+  problems.push(...services.problems, ...edge.problems);
   // Only a Caddy away from its defaults needs telling; the route provider knows the defaults.
   const hostSettings: Record<string, Record<string, unknown>> = {};
   for (const host of hostNames) {
     const proxy = lab.hosts[host]?.proxy;
     if (proxy !== undefined && !isDefaultProxy(proxy)) hostSettings[host] = { [ROUTE_TYPE]: proxy };
+  }
+  // The DNS provider looks in every configured zone for records the lab still owns.
+  if (lab.dns !== null) {
+    hostSettings[EDGE_HOST] = { [DNS_RECORD_TYPE]: { zones: lab.dns.zones.map(zoneRef) } };
   }
   return {
     graph: {

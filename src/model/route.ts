@@ -20,8 +20,11 @@ export interface RouteInputs {
   readonly service: string;
   /** Where Caddy sends requests: the service's published loopback port. */
   readonly upstream: { readonly address: string; readonly port: number };
-  /** "internal": Caddy's local CA. (The ACME issue adds public issuers.) */
-  readonly tls: "internal";
+  /**
+   * "internal": Caddy's local CA. `{ certificate }`: the ACME certificate of
+   * that name, which the `tls.certificate` resource loads into Caddy.
+   */
+  readonly tls: "internal" | { readonly certificate: string };
   readonly proxy: ProxyEndpoint;
 }
 

@@ -1,6 +1,8 @@
 /** The providers holt ships. */
 import type { Provider } from "../engine/provider.ts";
+import { createCertificateProvider } from "./caddy/certificate-provider.ts";
 import { createCaddyRouteProvider } from "./caddy/provider.ts";
+import { createDnsRecordProvider } from "./dns/provider.ts";
 import { createPodmanContainerProvider } from "./podman/container-provider.ts";
 import { createPodmanNetworkProvider } from "./podman/network-provider.ts";
 import { createZfsDatasetProvider } from "./zfs/provider.ts";
@@ -11,5 +13,7 @@ export function defaultProviders(): Provider[] {
     createPodmanNetworkProvider() as Provider,
     createPodmanContainerProvider() as Provider,
     createCaddyRouteProvider() as Provider,
+    createCertificateProvider() as Provider,
+    createDnsRecordProvider() as Provider,
   ];
 }

@@ -14,6 +14,7 @@ import {
   connectionsFor,
   openLab,
   parseFlags,
+  providerStoreFor,
   STATE_FLAG,
   STATE_HELP,
   stateDirFor,
@@ -137,6 +138,7 @@ export const applyCommand: Command = {
         providers,
         allowDataLoss,
         secrets,
+        store: providerStoreFor(ctx, values["state-dir"], lab.name),
       });
       for (const line of renderPlan(plan, ctx.output.style)) ctx.output.err(line);
       if (plan.changes.length === 0) return 0;

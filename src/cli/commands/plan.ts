@@ -9,6 +9,9 @@ import {
   connectionsFor,
   openLab,
   parseFlags,
+  providerStoreFor,
+  STATE_FLAG,
+  STATE_HELP,
 } from "../context.ts";
 import { planJson, renderPlan } from "../render-plan.ts";
 
@@ -18,6 +21,7 @@ export const planCommand: Command = {
   usage: "holt plan [--out FILE] [--json] [--detailed] [--detailed-exitcode]",
   flags: [
     CONFIG_HELP,
+    STATE_HELP,
     "--out FILE             save the plan; `holt apply FILE` applies exactly it",
     "--json                 print the plan as JSON (formatVersion 1) on stdout",
     "--detailed             show every field of created resources",
@@ -30,6 +34,7 @@ export const planCommand: Command = {
       args,
       {
         ...CONFIG_FLAG,
+        ...STATE_FLAG,
         out: { type: "string" },
         json: { type: "boolean" },
         detailed: { type: "boolean" },
@@ -49,6 +54,7 @@ export const planCommand: Command = {
         providers: defaultProviders(),
         secrets,
         allowDataLoss: values["allow-data-loss"] === true,
+        store: providerStoreFor(ctx, values["state-dir"], lab.name),
       });
       const human = renderPlan(plan, ctx.output.style, { detailed: values.detailed === true });
       if (values.json === true) {

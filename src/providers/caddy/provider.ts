@@ -60,7 +60,13 @@ function showUpstream(upstream: Upstream | null): string {
     : joinHostPort(upstream.address, upstream.port);
 }
 
-function showTls(tls: string | null): string {
+/** What the route's TLS looks like in Caddy's policies: a certificate of ours needs none. */
+function policyOf(tls: RouteInputs["tls"]): string | null {
+  return typeof tls === "string" ? tls : null;
+}
+
+function showTls(tls: RouteInputs["tls"] | string | null): string {
+  if (tls !== null && typeof tls === "object") return `certificate ${tls.certificate} (ACME)`;
   if (tls === "internal") return "internal (Caddy local CA)";
   return tls === null ? "Caddy's default issuers" : `issuers ${tls}`;
 }
@@ -223,7 +229,7 @@ export function createCaddyRouteProvider(
           after: showUpstream(upstream),
         });
       }
-      if (observed.state.tls !== tls) {
+      if (observed.state.tls !== policyOf(tls)) {
         fields.push({ path: "tls", before: showTls(observed.state.tls), after: showTls(tls) });
       }
       return fields;

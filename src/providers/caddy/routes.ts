@@ -337,8 +337,9 @@ export function withRoute(config: Json, lab: string, inputs: RouteInputs): JsonO
 
   const policies = childArray(childObject(childObject(apps, "tls"), "automation"), "policies");
   const at = removePoliciesWithId(policies, tlsPolicyId(lab, hostname));
-  // First too: Caddy applies the first policy that covers a name.
-  policies.splice(at ?? 0, 0, desiredPolicy(lab, hostname));
+  // First too: Caddy applies the first policy that covers a name. A route with
+  // an ACME certificate from holt needs none: Caddy serves the loaded one.
+  if (inputs.tls === "internal") policies.splice(at ?? 0, 0, desiredPolicy(lab, hostname));
 
   const ca = childObject(childObject(childObject(apps, "pki"), "certificate_authorities"), "local");
   if (ca.install_trust === undefined) ca.install_trust = false;

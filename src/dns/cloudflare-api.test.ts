@@ -1,0 +1,210 @@
+/**
+ * Contract tests for the Cloudflare API client: envelope, pagination, errors
+ * and timeouts, against a local server that follows Cloudflare's documented
+ * shapes (cloudflare-contract-server.test.ts). They are not tests against the
+ * live API.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { HoltError } from "../errors.ts";
+import { type CloudflareApi, createCloudflareApi } from "./cloudflare-api.ts";
+import { type ContractServer, startContractServer } from "./cloudflare-contract-server.test.ts";
+
+let server: ContractServer;
+let api: CloudflareApi;
+const FIX = 'Check dns.zones["lab.example.com"].apiToken.';
+
+before(async () => {
+  server = await startContractServer({
+    zones: [{ name: "a.example.com" }, { name: "b.example.com" }, { name: "c.example.com" }],
+  });
+  api = createCloudflareApi({
+    apiBase: server.url,
+    apiToken: server.token,
+    timeoutMs: 500,
+    scope: 'zone "lab.example.com"',
+    tokenFix: FIX,
+  });
+});
+
+after(() => server.close());
+
+function dnsError(check: (message: string) => void) {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof HoltError, String(error));
+    assert.equal(error.code, "HOLT_E_DNS");
+    assert.ok(!error.message.includes(server.token), "the token must never be in a message");
+    check(error.message);
+    return true;
+  };
+}
+
+test("contract: a list follows result_info until the last page", async () => {
+  server.maxPerPage = 1;
+  const before = server.log.length;
+  try {
+    const zones = await api.list("/zones");
+    assert.deepEqual(
+      zones.map((z) => (z as { name: string }).name),
+      ["a.example.com", "b.example.com", "c.example.com"],
+    );
+    const pages = server.log.slice(before).map((r) => r.query.get("page"));
+    assert.deepEqual(pages, ["1", "2", "3"]);
+  } finally {
+    server.maxPerPage = 100;
+  }
+});
+
+test("contract: every request carries the token as a bearer token", async () => {
+  const result = await api.call("GET", `/zones/${server.zones[0]?.id}`);
+  assert.equal((result as { name: string }).name, "a.example.com");
+});
+
+test("contract: a refused token (403, 9109) names the scope and the fix, never the token", async () => {
+  // A server that echoes the token must still not get it into the message.
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    status: 403,
+    json: {
+      success: false,
+      errors: [{ code: 9109, message: `Invalid access token ${server.token}` }],
+      messages: [],
+      result: null,
+    },
+  });
+  await assert.rejects(
+    api.list("/zones"),
+    dnsError((message) => {
+      assert.match(message, /^Cloudflare refused the API token for zone "lab\.example\.com"/);
+      assert.match(message, /HTTP 403, \[9109\] Invalid access token/);
+      assert.ok(message.endsWith(FIX));
+    }),
+  );
+});
+
+test("contract: error code 10000 counts as a refused token even on HTTP 400", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    status: 400,
+    json: {
+      success: false,
+      errors: [{ code: 10000, message: "Authentication error" }],
+      messages: [],
+      result: null,
+    },
+  });
+  await assert.rejects(
+    api.call("GET", "/zones"),
+    dnsError((message) =>
+      assert.match(message, /refused the API token .*\[10000\] Authentication error/),
+    ),
+  );
+});
+
+test("contract: a 200 with success: false lists Cloudflare's error codes and messages", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    status: 200,
+    json: {
+      success: false,
+      errors: [
+        { code: 1004, message: "DNS Validation Error" },
+        { code: 9005, message: "Content for A record is invalid." },
+      ],
+      messages: [],
+      result: null,
+    },
+  });
+  await assert.rejects(
+    api.call("GET", "/zones"),
+    dnsError((message) =>
+      assert.equal(
+        message,
+        'Cloudflare refused GET /zones for zone "lab.example.com" (HTTP 200: [1004] DNS Validation Error; [9005] Content for A record is invalid.).',
+      ),
+    ),
+  );
+});
+
+test("contract: a body that is not JSON is an error that quotes its start", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    status: 502,
+    body: "<html><body>502 Bad Gateway</body></html>",
+  });
+  await assert.rejects(
+    api.call("GET", "/zones"),
+    dnsError((message) => {
+      assert.match(message, /HTTP 502 and a body that is not a JSON envelope/);
+      assert.match(message, /it starts "<html><body>502 Bad Gateway/);
+      assert.match(message, /api\.cloudflare\.com\/client\/v4/);
+    }),
+  );
+});
+
+test("contract: success without a result is an error, not undefined", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    json: { success: true, errors: [], messages: [] },
+  });
+  await assert.rejects(
+    api.call("GET", "/zones"),
+    dnsError((message) => assert.match(message, /with success but no result/)),
+  );
+});
+
+test("contract: a list whose result is not a list is an error", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    json: { success: true, errors: [], messages: [], result: { id: "x" } },
+  });
+  await assert.rejects(
+    api.list("/zones"),
+    dnsError((message) => assert.match(message, /a result that is not a list/)),
+  );
+});
+
+test("contract: HTTP 429 says to wait", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    status: 429,
+    json: {
+      success: false,
+      errors: [{ code: 971, message: "Please wait and consider throttling your request speed" }],
+      messages: [],
+      result: null,
+    },
+  });
+  await assert.rejects(
+    api.call("GET", "/zones"),
+    dnsError((message) => assert.match(message, /rate limit .* Wait a few minutes/)),
+  );
+});
+
+test("contract: no answer within the timeout is an error naming the wait", async () => {
+  server.overrides.push({ match: (r) => r.path === "/zones", delayMs: 2000, json: {} });
+  await assert.rejects(
+    api.call("GET", "/zones"),
+    dnsError((message) => assert.match(message, /did not answer GET \/zones .* within 500 ms/)),
+  );
+});
+
+test("contract: an unreachable API is an error naming the address", async () => {
+  const closed = await startContractServer();
+  const url = closed.url;
+  await closed.close();
+  const dead = createCloudflareApi({
+    apiBase: url,
+    apiToken: "secret-token",
+    scope: 'zone "x"',
+    tokenFix: FIX,
+  });
+  await assert.rejects(dead.call("GET", "/zones"), (error: unknown) => {
+    assert.ok(error instanceof HoltError);
+    assert.equal(error.code, "HOLT_E_DNS");
+    assert.match(error.message, /could not be reached for GET \/zones/);
+    assert.ok(error.message.includes(url));
+    assert.ok(!error.message.includes("secret-token"));
+    return true;
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * A small client for Cloudflare's API v4, shared by the DNS backend
+ * (cloudflare.ts) and the tunnel client (cloudflare-tunnel.ts): bearer token,
+ * the JSON envelope, pagination, a timeout per request, and every failure
+ * turned into a HOLT_E_DNS error that says what Cloudflare said and what to do.
+ *
+ * Written against Cloudflare's documented shapes; it has never talked to the
+ * live API from this repository (the tests run against a local contract server
+ * that follows the same documents). What it relies on:
+ *
+ * - Auth: `Authorization: Bearer <token>` (developers.cloudflare.com/api,
+ *   "Security: API Token").
+ * - Every answer is the envelope `{ success, errors: [{ code, message }],
+ *   messages, result, result_info? }`; lists add `result_info: { page,
+ *   per_page, count, total_count, total_pages? }` (Cloudflare's API reference
+ *   and the official cloudflare-typescript SDK, V4PagePaginationArray). The
+ *   tunnel list documents `result_info` without `total_pages`, so pagination
+ *   falls back to `total_count`, then to "a short page is the last".
+ * - A refused token: HTTP 401/403, or error code 9109 ("Invalid access
+ *   token") or 10000 ("Authentication error"). Those codes are not in a
+ *   Cloudflare error table; they come from issue threads (cert-manager#4465,
+ *   favonia/cloudflare-ddns#897, lablabs/cloudflare-exporter#120).
+ *
+ * The token never appears in a message: messages are built from Cloudflare's
+ * error codes and texts, and anything quoted from an answer is redacted first.
+ */
+import { HoltError } from "../errors.ts";
+
+export const CLOUDFLARE_API_BASE = "https://api.cloudflare.com/client/v4";
+export const DEFAULT_CLOUDFLARE_TIMEOUT_MS = 5000;
+/** Cloudflare's own default page size for DNS records; most lists accept it. */
+export const DEFAULT_PER_PAGE = 100;
+
+/** Error codes that mean "this token is not accepted" rather than "this request is wrong". */
+const TOKEN_REFUSED_CODES: ReadonlySet<number> = new Set([9109, 10000]);
+/** A list that needs more pages than this is a broken pagination, not a big zone. */
+const MAX_PAGES = 1000;
+const EXCERPT_CHARS = 120;
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export interface CloudflareApiOptions {
+  /** @default CLOUDFLARE_API_BASE */
+  readonly apiBase?: string;
+  readonly apiToken: string;
+  /** Per request. @default DEFAULT_CLOUDFLARE_TIMEOUT_MS */
+  readonly timeoutMs?: number;
+  /** What the requests are for, as messages name it: `zone "lab.example.com"`, `account "0123…"`. */
+  readonly scope: string;
+  /** The fix when Cloudflare refuses the token, a sentence: `Check dns.zones["…"].apiToken …`. */
+  readonly tokenFix: string;
+}
+
+export interface CallOptions {
+  readonly query?: Query;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** The result is itself a secret (a tunnel's run token): never quote the answer in an error. */
+  readonly secretResult?: boolean;
+}
+
+export interface CloudflareApi {
+  /** One request. Resolves to the envelope's `result`, unchecked: the caller checks its shape. */
+  call(method: HttpMethod, path: string, options?: CallOptions): Promise<unknown>;
+  /** Every item of a paginated list, reading `result_info` until the last page. */
+  list(path: string, query?: Query, perPage?: number): Promise<unknown[]>;
+  /** The error for a result whose shape is not the documented one. */
+  odd(method: HttpMethod, path: string, what: string): HoltError;
+}
+
+interface Envelope {
+  readonly result: unknown;
+  readonly resultInfo: unknown;
+}
+
+interface CloudflareMessage {
+  readonly code: number | null;
+  readonly message: string;
+}
+
+export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function messagesOf(value: unknown): CloudflareMessage[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(isRecord).map((entry) => ({
+    code: typeof entry.code === "number" ? entry.code : null,
+    message: typeof entry.message === "string" ? entry.message : "",
+  }));
+}
+
+function describeMessages(messages: readonly CloudflareMessage[]): string {
+  return messages
+    .map((m) => (m.code === null ? m.message : `[${m.code}] ${m.message}`).trim())
+    .join("; ");
+}
+
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  if (flat === "") return "an empty body";
+  return `it starts "${flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat}"`;
+}
+
+function queryString(query: Query | undefined): string {
+  if (query === undefined) return "";
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
+export function createCloudflareApi(options: CloudflareApiOptions): CloudflareApi {
+  const apiBase = (options.apiBase ?? CLOUDFLARE_API_BASE).replace(/\/+$/, "");
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CLOUDFLARE_TIMEOUT_MS;
+  const { apiToken, scope } = options;
+
+  /** Every message passes through here, so a token echoed by anyone never reaches the user. */
+  const fail = (message: string, cause?: unknown): HoltError => {
+    const safe = apiToken.length > 0 ? message.replaceAll(apiToken, "[redacted]") : message;
+    return new HoltError("HOLT_E_DNS", safe, cause === undefined ? {} : { cause });
+  };
+
+  const odd = (method: HttpMethod, path: string, what: string): HoltError =>
+    fail(
+      `Cloudflare's API answered ${method} ${path} for ${scope} with ${what}, which is not the documented shape. Check that the API base URL is Cloudflare's API v4 (${CLOUDFLARE_API_BASE}), or try again later.`,
+    );
+
+  async function send(method: HttpMethod, path: string, call: CallOptions): Promise<Envelope> {
+    const url = `${apiBase}${path}${queryString(call.query)}`;
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${apiToken}`,
+      accept: "application/json",
+    };
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
+    if (call.body !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(call.body);
+    }
+
+    let status: number;
+    let text: string;
+    try {
+      const response = await fetch(url, init);
+      status = response.status;
+      text = await response.text();
+    } catch (error) {
+      const name = error instanceof Error ? error.name : "";
+      if (name === "TimeoutError" || name === "AbortError") {
+        throw fail(
+          `Cloudflare's API at ${apiBase} did not answer ${method} ${path} for ${scope} within ${timeoutMs} ms. Check this machine's internet connection, or try again later.`,
+          error,
+        );
+      }
+      const reason =
+        error instanceof Error && error.cause instanceof Error
+          ? error.cause.message
+          : String(error);
+      throw fail(
+        `Cloudflare's API at ${apiBase} could not be reached for ${method} ${path} (${scope}): ${reason}. Check this machine's internet connection and DNS, and that the API base URL is right.`,
+        error,
+      );
+    }
+
+    let parsed: unknown;
+    let isJson = true;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      isJson = false;
+    }
+    const envelope = isJson && isRecord(parsed) ? parsed : null;
+    const errors = messagesOf(envelope?.errors);
+    const said = describeMessages(errors);
+    const where = `${method} ${path}: HTTP ${status}${said === "" ? "" : `, ${said}`}`;
+
+    if (
+      status === 401 ||
+      status === 403 ||
+      errors.some((e) => TOKEN_REFUSED_CODES.has(e.code ?? 0))
+    ) {
+      throw fail(`Cloudflare refused the API token for ${scope} (${where}). ${options.tokenFix}`);
+    }
+    if (status === 429) {
+      throw fail(
+        `Cloudflare's API rate limit was reached for ${scope} (${where}). Wait a few minutes and try again.`,
+      );
+    }
+    if (envelope === null) {
+      const body = call.secretResult === true ? "a body holt does not show" : excerpt(text);
+      throw fail(
+        `Cloudflare's API answered ${method} ${path} for ${scope} with HTTP ${status} and a body that is not a JSON envelope (${body}). Check that the API base URL is Cloudflare's API v4 (${CLOUDFLARE_API_BASE}), or try again later.`,
+      );
+    }
+    if (status < 200 || status > 299 || envelope.success !== true) {
+      const detail =
+        said === ""
+          ? `HTTP ${status}, success: ${String(envelope.success)}, and no error listed`
+          : `HTTP ${status}: ${said}`;
+      throw fail(`Cloudflare refused ${method} ${path} for ${scope} (${detail}).`);
+    }
+    if (!("result" in envelope)) {
+      throw odd(method, path, "success but no result");
+    }
+    return { result: envelope.result, resultInfo: envelope.result_info };
+  }
+
+  return {
+    odd,
+
+    async call(method, path, call = {}) {
+      return (await send(method, path, call)).result;
+    },
+
+    async list(path, query = {}, perPage = DEFAULT_PER_PAGE) {
+      const items: unknown[] = [];
+      for (let page = 1; ; page++) {
+        const { result, resultInfo } = await send("GET", path, {
+          query: { ...query, page, per_page: perPage },
+        });
+        if (!Array.isArray(result)) throw odd("GET", path, "a result that is not a list");
+        items.push(...result);
+        if (!isRecord(resultInfo)) return items;
+        if (typeof resultInfo.page === "number" && resultInfo.page !== page) {
+          throw odd("GET", path, `page ${resultInfo.page} when page ${page} was asked for`);
+        }
+        let more: boolean;
+        if (typeof resultInfo.total_pages === "number") more = page < resultInfo.total_pages;
+        else if (typeof resultInfo.total_count === "number") {
+          more = items.length < resultInfo.total_count;
+        } else {
+          const size = typeof resultInfo.per_page === "number" ? resultInfo.per_page : perPage;
+          more = result.length >= size;
+        }
+        if (!more || result.length === 0) return items;
+        if (page >= MAX_PAGES) throw odd("GET", path, `more than ${MAX_PAGES} pages`);
+      }
+    },
+  };
+}

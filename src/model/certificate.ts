@@ -1,0 +1,56 @@
+/**
+ * The certificate resource: an ACME certificate for one hostname (or a
+ * zone's wildcard plus apex), loaded into the Caddy of a host that serves
+ * it. The certificate itself is kept once per lab in holt's state folder and
+ * shared by every host that needs it; each host's resource makes sure its
+ * Caddy has the current one.
+ */
+import type { ResolvedAcme, ResolvedDnsZone, ResolvedLab } from "../config/types.ts";
+import type { ZoneRef } from "./dns-record.ts";
+import type { ProxyEndpoint } from "./route.ts";
+
+export const CERTIFICATE_TYPE = "tls.certificate";
+
+export interface CertificateInputs {
+  /** "media.lab.example.com", or "*.lab.example.com" for a zone's wildcard. */
+  readonly certName: string;
+  /** The names in the certificate, sorted. */
+  readonly names: readonly string[];
+  readonly acme: ResolvedAcme;
+  /** The public zones that hold the names' `_acme-challenge` records. */
+  readonly zones: readonly ZoneRef[];
+  readonly proxy: ProxyEndpoint;
+}
+
+export function certificateAddress(host: string, certName: string): string {
+  return `${CERTIFICATE_TYPE}:${host}/${certName}`;
+}
+
+function publicZone(lab: ResolvedLab, name: string): ResolvedDnsZone | undefined {
+  let best: ResolvedDnsZone | undefined;
+  for (const z of lab.dns?.zones ?? []) {
+    if (z.view !== "public") continue;
+    if (name === z.zone || name.endsWith(`.${z.zone}`)) {
+      if (best === undefined || z.zone.length > best.zone.length) best = z;
+    }
+  }
+  return best;
+}
+
+/**
+ * Which certificate serves `hostname`: the zone's wildcard when the zone asks
+ * for one and the hostname is one label below the apex, else its own.
+ */
+export function certificateFor(
+  lab: ResolvedLab,
+  hostname: string,
+): { certName: string; names: string[]; zone: ResolvedDnsZone | undefined } {
+  const zone = publicZone(lab, hostname);
+  if (zone?.wildcard === true && hostname.endsWith(`.${zone.zone}`)) {
+    const label = hostname.slice(0, -(zone.zone.length + 1));
+    if (!label.includes(".")) {
+      return { certName: `*.${zone.zone}`, names: [zone.zone, `*.${zone.zone}`].sort(), zone };
+    }
+  }
+  return { certName: hostname, names: [hostname], zone };
+}

@@ -1,0 +1,216 @@
+/**
+ * The resources a lab's edge brings: per hostname a DNS record set in the
+ * zone that serves it (private: the host's LAN or tailnet address, in an
+ * internal zone when one covers the name; public direct: the host's public
+ * address), and per host that serves hostnames one ACME certificate per
+ * hostname (or per zone, with `wildcard`), which the routes use. Pure.
+ */
+import type { ResolvedDnsZone, ResolvedLab, ResolvedService } from "../config/types.ts";
+import type { Resource } from "../engine/resource.ts";
+import {
+  CERTIFICATE_TYPE,
+  type CertificateInputs,
+  certificateAddress,
+  certificateFor,
+} from "./certificate.ts";
+import {
+  DNS_RECORD_TYPE,
+  type DnsRecordInputs,
+  dnsRecordAddress,
+  dnsRecordName,
+  EDGE_HOST,
+  recordTypeFor,
+  zoneRef,
+} from "./dns-record.ts";
+
+export interface EdgeProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface EdgeCompileInput {
+  readonly lab: ResolvedLab;
+  /** Detected public addresses of hosts with `public: "auto"`; missing: not detected (yet). */
+  readonly publicAddresses?: Readonly<Record<string, string>>;
+  /** Secret names the lab's secrets file holds; missing: not checked. */
+  readonly secretNames?: ReadonlySet<string>;
+}
+
+function zoneFor(
+  name: string,
+  zones: readonly ResolvedDnsZone[],
+  view: "public" | "internal",
+): ResolvedDnsZone | undefined {
+  let best: ResolvedDnsZone | undefined;
+  for (const z of zones) {
+    if (z.view !== view) continue;
+    if (name === z.zone || name.endsWith(`.${z.zone}`)) {
+      if (best === undefined || z.zone.length > best.zone.length) best = z;
+    }
+  }
+  return best;
+}
+
+/** The CNAME target of a Cloudflare Tunnel. */
+export function tunnelTarget(tunnelId: string): string {
+  return `${tunnelId}.cfargotunnel.com`;
+}
+
+/** Where a service's hostname points, or a problem; null when it needs no record. */
+function pointAt(
+  lab: ResolvedLab,
+  service: ResolvedService,
+  input: EdgeCompileInput,
+): { value: string; proxied: boolean } | { problem: string } | null {
+  const host = lab.hosts[service.host];
+  if (host === undefined) return null;
+  const expose = service.expose;
+  switch (expose.kind) {
+    case "internal":
+      return null;
+    case "private":
+      return {
+        value: expose.via === "tailnet" ? (host.tailnet ?? "") : host.address,
+        proxied: false,
+      };
+    case "public": {
+      if (expose.via === "tunnel") {
+        return lab.tunnel === null
+          ? null
+          : { value: tunnelTarget(lab.tunnel.tunnelId), proxied: true };
+      }
+      if (host.public === "auto") {
+        const detected = input.publicAddresses?.[host.name];
+        if (detected === undefined) {
+          return input.publicAddresses === undefined
+            ? null
+            : {
+                problem: `host "${host.name}" has public: "auto" but its public address could not be detected. Check dns.publicIpUrl, or set hosts.${host.name}.public to the address.`,
+              };
+        }
+        return { value: detected, proxied: false };
+      }
+      return host.public === null ? null : { value: host.public, proxied: false };
+    }
+  }
+}
+
+export function compileEdge(input: EdgeCompileInput): {
+  resources: Resource[];
+  problems: EdgeProblem[];
+  certificates: ReadonlyMap<string, string>;
+} {
+  const { lab } = input;
+  const resources: Resource[] = [];
+  const problems: EdgeProblem[] = [];
+  /** "host\0hostname" → certificate address, for the routes. */
+  const certificates = new Map<string, string>();
+  const dns = lab.dns;
+
+  if (dns !== null && input.secretNames !== undefined) {
+    for (const zone of dns.zones) {
+      const p = zone.provider;
+      const [field, name] =
+        p.kind === "rfc2136"
+          ? ["tsig.secret", p.tsig?.secret]
+          : p.kind === "powerdns"
+            ? ["apiKey", p.apiKeySecret]
+            : ["apiToken", p.apiTokenSecret];
+      if (name !== undefined && !input.secretNames.has(name)) {
+        problems.push({
+          path: `${zone.configPath}.${field}`,
+          message: `secret "${name}" is not in the lab's secrets. Store it with \`holt secrets set ${name}\`.`,
+        });
+      }
+    }
+  }
+
+  const certInputs = new Map<
+    string,
+    { host: string; inputs: CertificateInputs; service: string }
+  >();
+  for (const name of Object.keys(lab.services).sort()) {
+    const service = lab.services[name];
+    const hostname = service?.container?.hostname ?? null;
+    if (service === undefined || hostname === null) continue;
+    const host = lab.hosts[service.host];
+    if (host === undefined) continue;
+
+    if (dns !== null) {
+      const target = pointAt(lab, service, input);
+      if (target !== null && "problem" in target) {
+        problems.push({ path: `services.${name}.expose`, message: target.problem });
+      } else if (target !== null) {
+        const zone =
+          service.expose.kind === "private"
+            ? (zoneFor(hostname, dns.zones, "internal") ?? zoneFor(hostname, dns.zones, "public"))
+            : zoneFor(hostname, dns.zones, "public");
+        if (zone !== undefined) {
+          const type = recordTypeFor(target.value);
+          if (type === "CNAME" && !target.value.includes(".")) {
+            problems.push({
+              path: `hosts.${host.name}.address`,
+              message: `"${target.value}" is neither an IP address nor a full DNS name, so "${hostname}" cannot point at it. Set the host's address to its LAN IP.`,
+            });
+          } else {
+            const inputs: DnsRecordInputs = {
+              zone: zoneRef(zone),
+              name: hostname,
+              type,
+              ttl: zone.ttl,
+              values: [target.value.toLowerCase()],
+              proxied: target.proxied && zone.provider.kind === "cloudflare",
+            };
+            resources.push({
+              address: dnsRecordAddress(zone.view, hostname, type),
+              type: DNS_RECORD_TYPE,
+              host: EDGE_HOST,
+              service: name,
+              name: dnsRecordName(zone.view, hostname, type),
+              inputs,
+              dependsOn: [],
+              configPath: `services.${name}.hostname`,
+            });
+          }
+        }
+      }
+    }
+
+    // Tunnelled services are served by Cloudflare's certificate, not Caddy's.
+    const tunnelled = service.expose.kind === "public" && service.expose.via === "tunnel";
+    if (lab.acme !== null && dns !== null && !tunnelled) {
+      const cert = certificateFor(lab, hostname);
+      const key = `${host.name}\0${cert.certName}`;
+      if (!certInputs.has(key)) {
+        certInputs.set(key, {
+          host: host.name,
+          service: name,
+          inputs: {
+            certName: cert.certName,
+            names: cert.names,
+            acme: lab.acme,
+            zones: dns.zones.filter((z) => z.view === "public").map(zoneRef),
+            proxy: host.proxy,
+          },
+        });
+      }
+      certificates.set(`${host.name}\0${hostname}`, certificateAddress(host.name, cert.certName));
+    }
+  }
+
+  for (const { host, inputs, service } of certInputs.values()) {
+    const shared = inputs.certName.startsWith("*.");
+    resources.push({
+      address: certificateAddress(host, inputs.certName),
+      type: CERTIFICATE_TYPE,
+      host,
+      // A zone's wildcard serves several services; it belongs to none of them.
+      ...(shared ? {} : { service }),
+      name: inputs.certName,
+      inputs,
+      dependsOn: [],
+      configPath: shared ? "acme" : `services.${service}.hostname`,
+    });
+  }
+  return { resources, problems, certificates };
+}

@@ -1,0 +1,543 @@
+/**
+ * ACME certificates (`tls.certificate`), issued by DNS-01 through the lab's
+ * zones and loaded into a host's Caddy (`apps.tls.certificates.load_pem`,
+ * tagged `holt:<lab>:cert:<name>`), where they replace the local CA for the
+ * routes that use them.
+ *
+ * The certificate, its key and the account key are kept once per lab in
+ * holt's state folder (mode 0600), so hosts that serve the same name share
+ * one certificate and an apply issues only what is missing, changed or due:
+ * when a third of its lifetime is left (or `acme.renewBefore`, or the CA's
+ * renewal window, or `holt certs renew`). Whether a certificate is due is
+ * decided again when the step runs, so the second host of a shared
+ * certificate loads the one the first host's step just issued.
+ *
+ * Caddy swaps a loaded certificate in a config reload: connections keep
+ * their handshake, new ones get the new certificate.
+ */
+import { fetchRenewalWindow } from "../../acme/ari.ts";
+import { readCertificateInfo } from "../../acme/cert-info.ts";
+import { createAccountKey } from "../../acme/keys.ts";
+import { renewalTime } from "../../acme/renewal.ts";
+import { readTrustFile } from "../../acme/trust.ts";
+import type { ChallengeTarget } from "../../acme/types.ts";
+import { openZone } from "../../dns/open.ts";
+import { waitUntilServed } from "../../dns/propagation.ts";
+import type { ZoneBackend } from "../../dns/types.ts";
+import type {
+  FieldChange,
+  Observed,
+  OwnedResource,
+  Provider,
+  ProviderContext,
+  ProviderStore,
+  ReadResult,
+} from "../../engine/provider.ts";
+import type { Resource } from "../../engine/resource.ts";
+import { HoltError, isHoltError } from "../../errors.ts";
+import {
+  CERTIFICATE_TYPE,
+  type CertificateInputs,
+  certificateAddress,
+} from "../../model/certificate.ts";
+import { type ZoneRef, zoneConnection } from "../../model/dns-record.ts";
+import type { ProxyEndpoint } from "../../model/route.ts";
+import {
+  type AdminEndpoint,
+  adminEndpoint,
+  changeCaddyConfig,
+  createHostQueue,
+  DEFAULT_ADMIN,
+  describeEndpoint,
+  readCaddyConfig,
+} from "./admin.ts";
+import { arrayAt, childArray, childObject, isObject, type Json, objectAt } from "./caddy-json.ts";
+
+/** What holt keeps for a certificate in the state folder. */
+export interface StoredCertificate {
+  readonly version: 1;
+  readonly certName: string;
+  readonly names: readonly string[];
+  readonly directoryUrl: string;
+  readonly chainPem: string;
+  readonly keyPem: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly issuer: string;
+  readonly serial: string;
+  readonly sha256: string;
+  /** When it becomes due, and why ("lifetime", "ari", "renewBefore", "requested"). */
+  readonly renewAt: string;
+  readonly renewReason: string;
+  readonly issuedAt: string;
+}
+
+export interface CertificateState {
+  /** The stored certificate's names, sorted; empty when none is stored. */
+  readonly names: readonly string[];
+  readonly stored: {
+    readonly sha256: string;
+    readonly notAfter: string;
+    readonly issuer: string;
+    readonly directoryUrl: string;
+    readonly renewAt: string;
+  } | null;
+  /** Renewal is due now. */
+  readonly due: boolean;
+  /** SHA-256 of the certificate holt loaded into this Caddy; null: none. */
+  readonly loaded: string | null;
+}
+
+const CERT_INFO = "caddy";
+
+export function certificateTag(lab: string, certName: string): string {
+  return `holt:${lab}:cert:${certName}`;
+}
+
+/** The stored file of a certificate: "*.lab.test" is kept as "wildcard.lab.test". */
+export function certificatePath(certName: string): string {
+  return `certs/${certName.replace(/^\*\./, "wildcard.")}.json`;
+}
+
+function accountKeyPath(directoryUrl: string): string {
+  return `acme/${directoryUrl.replace(/^https:\/\//, "").replace(/[^A-Za-z0-9.-]/g, "_")}.key`;
+}
+
+export async function readStoredCertificate(
+  store: ProviderStore | undefined,
+  certName: string,
+): Promise<StoredCertificate | null> {
+  const text = await store?.read(certificatePath(certName));
+  if (text === null || text === undefined) return null;
+  try {
+    const parsed = JSON.parse(text) as StoredCertificate;
+    return parsed.version === 1 && typeof parsed.chainPem === "string" ? parsed : null;
+  } catch {
+    return null; // damaged: issue a new one
+  }
+}
+
+/** Asks for a renewal at the next apply (`holt certs renew`). */
+export async function requestRenewal(store: ProviderStore, certName: string): Promise<boolean> {
+  const stored = await readStoredCertificate(store, certName);
+  if (stored === null) return false;
+  const next: StoredCertificate = {
+    ...stored,
+    renewAt: new Date(0).toISOString(),
+    renewReason: "requested",
+  };
+  await store.write(certificatePath(certName), `${JSON.stringify(next, null, 2)}\n`);
+  return true;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().every((n, i) => n === [...b].sort()[i]);
+}
+
+function shortHash(sha256: string | null): string {
+  return sha256 === null ? "none" : `sha256:${sha256.slice(0, 12)}`;
+}
+
+function isDue(stored: StoredCertificate, now: number): boolean {
+  return Date.parse(stored.renewAt) <= now;
+}
+
+/** Why a step must issue a new certificate, or null when the stored one serves. */
+function issueReason(
+  stored: StoredCertificate | null,
+  inputs: CertificateInputs,
+  now: number,
+): string | null {
+  if (stored === null) return "none stored";
+  if (!sameNames(stored.names, inputs.names)) return "names changed";
+  if (stored.directoryUrl !== inputs.acme.directoryUrl) return "CA changed";
+  if (Date.parse(stored.notAfter) <= now) return "expired";
+  if (isDue(stored, now)) return `renewal due (${stored.renewReason})`;
+  return null;
+}
+
+function stateOf(
+  stored: StoredCertificate | null,
+  loaded: string | null,
+  now: number,
+): CertificateState {
+  return {
+    names: stored === null ? [] : [...stored.names].sort(),
+    stored:
+      stored === null
+        ? null
+        : {
+            sha256: stored.sha256,
+            notAfter: stored.notAfter,
+            issuer: stored.issuer,
+            directoryUrl: stored.directoryUrl,
+            renewAt: stored.renewAt,
+          },
+    due: stored !== null && isDue(stored, now),
+    loaded,
+  };
+}
+
+/** This lab's loaded certificates in a Caddy config: certName → SHA-256 of the leaf. */
+function loadedCertificates(config: Json, lab: string): Map<string, string> {
+  const prefix = `holt:${lab}:cert:`;
+  const found = new Map<string, string>();
+  const list = arrayAt(
+    objectAt(objectAt(objectAt(objectAt(config)?.apps)?.tls)?.certificates)?.load_pem,
+  );
+  for (const entry of list) {
+    const e = objectAt(entry);
+    const tag = arrayAt(e?.tags).find(
+      (t): t is string => typeof t === "string" && t.startsWith(prefix),
+    );
+    if (tag === undefined || typeof e?.certificate !== "string") continue;
+    try {
+      found.set(tag.slice(prefix.length), readCertificateInfo(e.certificate).sha256);
+    } catch {
+      found.set(tag.slice(prefix.length), "unreadable");
+    }
+  }
+  return found;
+}
+
+function withoutCertificate(config: Json, tag: string): Json {
+  if (!isObject(config)) return config;
+  const root = structuredClone(config);
+  const certs = objectAt(objectAt(objectAt(root.apps)?.tls)?.certificates);
+  const list = certs?.load_pem;
+  if (certs === undefined || !Array.isArray(list)) return root;
+  const kept = list.filter((e) => !arrayAt(objectAt(e)?.tags).includes(tag));
+  if (kept.length === 0) delete certs.load_pem;
+  else certs.load_pem = kept;
+  return root;
+}
+
+function withCertificate(config: Json, tag: string, stored: StoredCertificate): Json {
+  const root = withoutCertificate(config, tag);
+  const object = isObject(root) ? root : {};
+  const certs = childObject(childObject(childObject(object, "apps"), "tls"), "certificates");
+  childArray(certs, "load_pem").push({
+    certificate: stored.chainPem,
+    key: stored.keyPem,
+    tags: [tag],
+  });
+  return object;
+}
+
+function needSecrets(ctx: ProviderContext): (name: string) => string {
+  if (ctx.secretValue !== undefined) return ctx.secretValue;
+  return (name) => {
+    throw new HoltError(
+      "HOLT_E_SECRETS",
+      `DNS credentials are needed to issue a certificate but the lab's secrets are not open (secret "${name}").`,
+    );
+  };
+}
+
+function zoneOf(name: string, zones: readonly ZoneRef[]): ZoneRef | undefined {
+  let best: ZoneRef | undefined;
+  for (const z of zones) {
+    if (name === z.zone || name.endsWith(`.${z.zone}`)) {
+      if (best === undefined || z.zone.length > best.zone.length) best = z;
+    }
+  }
+  return best;
+}
+
+/**
+ * Where each name's challenge TXT goes: `_acme-challenge.<name>` in its zone,
+ * or, when that name is a CNAME (delegation), its target in the zone that
+ * holds the target.
+ */
+async function challengeTargets(
+  ctx: ProviderContext,
+  inputs: CertificateInputs,
+): Promise<Record<string, ChallengeTarget>> {
+  const backends = new Map<string, ZoneBackend>();
+  const backendOf = (ref: ZoneRef): ZoneBackend => {
+    let backend = backends.get(ref.zone);
+    if (backend === undefined) {
+      backend = openZone(zoneConnection(ref, needSecrets(ctx)));
+      backends.set(ref.zone, backend);
+    }
+    return backend;
+  };
+  const targets: Record<string, ChallengeTarget> = {};
+  for (const name of inputs.names) {
+    const base = name.replace(/^\*\./, "");
+    const challenge = `_acme-challenge.${base}`;
+    const zone = zoneOf(challenge, inputs.zones);
+    if (zone === undefined) {
+      throw new HoltError(
+        "HOLT_E_ACME",
+        `No zone of dns.zones holds ${challenge}, so holt cannot answer the CA's DNS-01 challenge for "${name}". Add the zone of "${base}" under dns.zones.`,
+      );
+    }
+    const backend = backendOf(zone);
+    const [cname] = await backend.read([{ name: challenge, type: "CNAME" }]);
+    const delegated = cname?.values[0];
+    if (delegated === undefined) {
+      targets[name] = { txtName: challenge, backend };
+      continue;
+    }
+    const target = zoneOf(delegated, inputs.zones);
+    if (target === undefined) {
+      throw new HoltError(
+        "HOLT_E_ACME",
+        `${challenge} is a CNAME to ${delegated} (a delegated challenge), but no zone of dns.zones holds ${delegated}. Add that zone under dns.zones so holt can write the challenge there.`,
+      );
+    }
+    targets[name] = { txtName: delegated, backend: backendOf(target) };
+  }
+  return targets;
+}
+
+async function issue(
+  ctx: ProviderContext,
+  inputs: CertificateInputs,
+  store: ProviderStore,
+): Promise<StoredCertificate> {
+  const { acme } = inputs;
+  const keyPath = accountKeyPath(acme.directoryUrl);
+  let accountKeyPem = await store.read(keyPath);
+  if (accountKeyPem === null) {
+    accountKeyPem = createAccountKey();
+    await store.write(keyPath, accountKeyPem);
+  }
+  const extraCaPem = acme.trustFile === null ? null : await readTrustFile(acme.trustFile);
+  const challenges = await challengeTargets(ctx, inputs);
+  // acme-client and its dependencies load only when a certificate is issued.
+  const { issueCertificate } = await import("../../acme/issue.ts");
+  const issued = await issueCertificate({
+    directory: acme.directoryUrl,
+    extraCaPem,
+    accountKeyPem,
+    email: acme.email,
+    names: inputs.names,
+    challenges,
+    waitUntilServed: async (servers, name, value) => {
+      await waitUntilServed(servers, name, "TXT", value, {
+        timeoutMs: acme.propagationTimeoutMs,
+      });
+    },
+  });
+  const ari = await fetchRenewalWindow({
+    directory: acme.directoryUrl,
+    extraCaPem,
+    certificatePem: issued.certificatePem,
+  }).catch(() => null);
+  const info = issued.info;
+  let renew = renewalTime(info, ari);
+  let renewReason: string = renew.reason;
+  if (acme.renewBeforeMs !== null) {
+    renew = { at: new Date(info.notAfter.getTime() - acme.renewBeforeMs), reason: "lifetime" };
+    renewReason = "renewBefore";
+  }
+  const stored: StoredCertificate = {
+    version: 1,
+    certName: inputs.certName,
+    names: [...inputs.names].sort(),
+    directoryUrl: acme.directoryUrl,
+    chainPem: issued.chainPem,
+    keyPem: issued.keyPem,
+    notBefore: info.notBefore.toISOString(),
+    notAfter: info.notAfter.toISOString(),
+    issuer: info.issuer,
+    serial: info.serial,
+    sha256: info.sha256,
+    renewAt: renew.at.toISOString(),
+    renewReason,
+    issuedAt: new Date().toISOString(),
+  };
+  await store.write(certificatePath(inputs.certName), `${JSON.stringify(stored, null, 2)}\n`);
+  return stored;
+}
+
+function needStore(ctx: ProviderContext): ProviderStore {
+  if (ctx.store === undefined) {
+    throw new HoltError("HOLT_E_INTERNAL", "the certificate provider needs the state folder");
+  }
+  return ctx.store;
+}
+
+export function createCertificateProvider(): Provider<CertificateInputs, CertificateState> {
+  const queue = createHostQueue();
+  const issuing = new Map<string, Promise<StoredCertificate>>();
+
+  /** One issuance per certificate name at a time, shared by the hosts that need it. */
+  function ensureIssued(
+    ctx: ProviderContext,
+    inputs: CertificateInputs,
+  ): Promise<StoredCertificate> {
+    const running = issuing.get(inputs.certName);
+    if (running !== undefined) return running;
+    const store = needStore(ctx);
+    const task = (async () => {
+      const stored = await readStoredCertificate(store, inputs.certName);
+      if (issueReason(stored, inputs, Date.now()) === null && stored !== null) return stored;
+      return issue(ctx, inputs, store);
+    })().finally(() => issuing.delete(inputs.certName));
+    issuing.set(inputs.certName, task);
+    return task;
+  }
+
+  async function put(ctx: ProviderContext, desired: Resource<CertificateInputs>): Promise<void> {
+    const stored = await ensureIssued(ctx, desired.inputs);
+    const tag = certificateTag(ctx.lab, desired.inputs.certName);
+    const endpoint = adminEndpoint(desired.inputs.proxy);
+    await queue(ctx.exec, () =>
+      changeCaddyConfig(
+        ctx.exec,
+        ctx.host,
+        endpoint,
+        `load certificate "${desired.inputs.certName}"`,
+        (config) =>
+          loadedCertificates(config, ctx.lab).get(desired.inputs.certName) === stored.sha256
+            ? config
+            : withCertificate(config, tag, stored),
+      ),
+    );
+  }
+
+  async function unload(
+    ctx: ProviderContext,
+    owned: OwnedResource<CertificateState>,
+  ): Promise<void> {
+    const caddy = owned.observed.info?.[CERT_INFO];
+    const [address, port] = typeof caddy === "string" ? caddy.split(/:(?=\d+$)/) : [];
+    const endpoint: AdminEndpoint =
+      address !== undefined && port !== undefined ? { address, port: Number(port) } : DEFAULT_ADMIN;
+    const tag = certificateTag(ctx.lab, owned.name);
+    await queue(ctx.exec, () =>
+      changeCaddyConfig(
+        ctx.exec,
+        ctx.host,
+        endpoint,
+        `unload certificate "${owned.name}"`,
+        (config) => withoutCertificate(config, tag),
+      ),
+    );
+  }
+
+  return {
+    type: CERTIFICATE_TYPE,
+    noun: "certificate",
+    holdsData: false,
+
+    async read(ctx, desired): Promise<ReadResult<CertificateState>> {
+      const now = Date.now();
+      const settings = ctx.settings as ProxyEndpoint | undefined;
+      const endpoints = new Map<string, AdminEndpoint>();
+      for (const r of desired) {
+        const e = adminEndpoint(r.inputs.proxy);
+        endpoints.set(describeEndpoint(e), e);
+      }
+      if (endpoints.size === 0) {
+        const e = settings === undefined ? DEFAULT_ADMIN : adminEndpoint(settings);
+        endpoints.set(describeEndpoint(e), e);
+      }
+      const observed = new Map<string, Observed<CertificateState>>();
+      const owned: OwnedResource<CertificateState>[] = [];
+      for (const [where, endpoint] of endpoints) {
+        let loaded = new Map<string, string>();
+        try {
+          loaded = loadedCertificates(
+            (await readCaddyConfig(ctx.exec, ctx.host, endpoint)).config,
+            ctx.lab,
+          );
+        } catch (error) {
+          // No Caddy where nothing is desired simply means no certificates there.
+          if (desired.length > 0 || !isHoltError(error) || error.code !== "HOLT_E_CADDY")
+            throw error;
+        }
+        const here = desired.filter(
+          (r) => describeEndpoint(adminEndpoint(r.inputs.proxy)) === where,
+        );
+        for (const r of here) {
+          const stored = await readStoredCertificate(ctx.store, r.inputs.certName);
+          const sha = loaded.get(r.inputs.certName) ?? null;
+          if (stored === null && sha === null) continue;
+          observed.set(r.address, {
+            state: stateOf(stored, sha, now),
+            managed: true,
+            info: { [CERT_INFO]: where },
+          });
+        }
+        for (const [certName, sha] of loaded) {
+          const stored = await readStoredCertificate(ctx.store, certName);
+          owned.push({
+            address: certificateAddress(ctx.host, certName),
+            type: CERTIFICATE_TYPE,
+            host: ctx.host,
+            name: certName,
+            dependsOn: [],
+            observed: {
+              state: stateOf(stored, sha, now),
+              managed: true,
+              info: { [CERT_INFO]: where },
+            },
+          });
+        }
+      }
+      return { observed, owned, problems: [] };
+    },
+
+    diff(desired, observed) {
+      const fields: FieldChange[] = [];
+      const state = observed.state;
+      const { inputs } = desired;
+      if (state.stored === null) {
+        fields.push({
+          path: "certificate",
+          before: "none",
+          after: `issue from ${inputs.acme.directoryUrl}`,
+        });
+      } else {
+        if (!sameNames(state.names, inputs.names)) {
+          fields.push({
+            path: "names",
+            before: state.names.join(", "),
+            after: [...inputs.names].sort().join(", "),
+          });
+        }
+        if (state.stored.directoryUrl !== inputs.acme.directoryUrl) {
+          fields.push({
+            path: "ca",
+            before: state.stored.directoryUrl,
+            after: inputs.acme.directoryUrl,
+          });
+        }
+        if (state.due) {
+          fields.push({
+            path: "expires",
+            before: state.stored.notAfter,
+            after: `renew (due since ${state.stored.renewAt})`,
+          });
+        }
+      }
+      const storedSha = state.stored?.sha256 ?? null;
+      if (fields.length === 0 && state.loaded !== storedSha) {
+        fields.push({
+          path: "caddy",
+          before: shortHash(state.loaded),
+          after: shortHash(storedSha),
+        });
+      }
+      return fields;
+    },
+
+    describe(desired) {
+      return [
+        { path: "names", before: null, after: [...desired.inputs.names].sort().join(", ") },
+        { path: "ca", before: null, after: desired.inputs.acme.directoryUrl },
+      ];
+    },
+
+    create: put,
+    update: (ctx, desired) => put(ctx, desired),
+    delete: (ctx, owned) => unload(ctx, owned),
+    // The certificate stays in the state folder; Caddy just stops serving it.
+    release: unload,
+    adopt: (ctx, desired) => put(ctx, desired),
+  };
+}
