@@ -25,6 +25,8 @@ type Layer =
   | "providers"
   | "store"
   | "secrets"
+  | "dns"
+  | "acme"
   | "lab"
   | "cli"
   | "index";
@@ -36,8 +38,10 @@ const ALLOWED: Record<Layer, { value: readonly Layer[]; types: readonly Layer[] 
   config: { value: ["util", "errors"], types: [] },
   hosts: { value: ["util", "errors"], types: ["config"] },
   engine: { value: ["util", "errors"], types: ["hosts", "config"] },
-  model: { value: ["util", "errors"], types: ["config", "engine", "hosts"] },
-  providers: { value: ["util", "errors", "hosts", "model"], types: ["engine"] },
+  model: { value: ["util", "errors"], types: ["config", "engine", "hosts", "dns"] },
+  dns: { value: ["util", "errors"], types: [] },
+  acme: { value: ["util", "errors"], types: ["dns"] },
+  providers: { value: ["util", "errors", "hosts", "model", "dns", "acme"], types: ["engine"] },
   store: { value: ["util", "errors"], types: ["engine"] },
   secrets: { value: ["util", "errors"], types: [] },
   lab: {
@@ -83,6 +87,9 @@ const PACKAGES: Record<string, readonly Layer[]> = {
   "node:sqlite": ["store"],
   "node:child_process": ["hosts"],
   "age-encryption": ["secrets"],
+  "acme-client": ["acme"],
+  "dns-packet": ["dns"],
+  "node:dgram": ["dns"],
 };
 
 /** Layers that do no I/O of their own: no node: modules at all. */

@@ -152,6 +152,7 @@ export async function issueCertificate(request: IssueRequest): Promise<IssuedCer
       totalMs: performance.now() - started,
       dnsWaitMs: run.dnsWaitMs,
       validationMs: run.validationMs,
+      finalizeMs: run.finalizeMs,
       cleanupMs,
     },
   };
@@ -161,6 +162,7 @@ export async function issueCertificate(request: IssueRequest): Promise<IssuedCer
 class Issuance {
   dnsWaitMs = 0;
   validationMs = 0;
+  finalizeMs = 0;
   readonly #request: IssueRequest;
   readonly #context: AcmeErrorContext;
   readonly #transport: AcmeTransport;
@@ -218,10 +220,18 @@ class Issuance {
         client.completeChallenge(challenge),
       );
     }
-    await Promise.all(pending.map((one) => this.#validated(client, order, one)));
+    // The first failure ends the issuance; the other polls stop with it.
+    const polls = new AbortController();
+    try {
+      await Promise.all(pending.map((one) => this.#validated(client, order, one, polls.signal)));
+    } finally {
+      polls.abort(new Error("issuance ended"));
+    }
     this.validationMs = performance.now() - validationStarted;
 
+    const finalizeStarted = performance.now();
     const chainPem = await this.#finalize(client, order, names, keyPem);
+    this.finalizeMs = performance.now() - finalizeStarted;
     const [certificatePem = ""] = splitPemChain(chainPem);
     const info = readCertificateInfo(chainPem);
     const got = [...info.names].sort().join(", ");
@@ -301,7 +311,12 @@ class Issuance {
   }
 
   /** Waits until the CA has validated one authorization; HOLT_E_ACME with its reason if not. */
-  async #validated(client: Client, order: Order, one: PendingChallenge): Promise<void> {
+  async #validated(
+    client: Client,
+    order: Order,
+    one: PendingChallenge,
+    signal: AbortSignal,
+  ): Promise<void> {
     const step = `waiting for the CA to validate ${one.name} (TXT at ${one.target.txtName})`;
     const read = async (): Promise<Authorization> => {
       const [fresh] = await client.getAuthorizations({
@@ -312,7 +327,7 @@ class Issuance {
       return fresh;
     };
     const final = await this.#step(step, () =>
-      pollUntil(read, (authz) => authz.status !== "pending", this.#timeoutMs),
+      pollUntil(read, (authz) => authz.status !== "pending", this.#timeoutMs, signal),
     );
     if (final.status === "valid") return;
     const failed = final.challenges.find((challenge) => challenge.type === "dns-01");

@@ -17,19 +17,31 @@ export class PollTimeout extends Error {
   }
 }
 
-/** Reads until `settled` holds, or throws PollTimeout after `timeoutMs`. */
+/**
+ * Reads until `settled` holds, or throws PollTimeout after `timeoutMs`. An
+ * aborted `signal` stops it between reads (with the signal's reason), so
+ * sibling polls end when one of them has failed.
+ */
 export async function pollUntil<T>(
   read: () => Promise<T>,
   settled: (value: T) => boolean,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<T> {
   const started = performance.now();
   for (let attempt = 0; ; attempt++) {
+    signal?.throwIfAborted();
     const value = await read();
     if (settled(value)) return value;
     const waited = performance.now() - started;
     if (waited >= timeoutMs) throw new PollTimeout(waited);
     const delay = DELAYS_MS[attempt] ?? LAST_DELAY_MS;
-    await sleep(Math.min(delay, Math.max(0, timeoutMs - waited)));
+    try {
+      await sleep(Math.min(delay, Math.max(0, timeoutMs - waited)), undefined, { signal });
+    } catch (error) {
+      // The timer's AbortError hides the reason; give the reason itself.
+      signal?.throwIfAborted();
+      throw error;
+    }
   }
 }

@@ -53,7 +53,8 @@ export function readProblem(data: unknown, status: number | null): AcmeProblem {
       subproblems,
     };
   }
-  const text = typeof data === "string" ? data.trim() : JSON.stringify(data ?? "");
+  const text =
+    typeof data === "string" ? data.trim() : data === undefined ? "" : JSON.stringify(data);
   return {
     type: "",
     detail: text.length > 300 ? `${text.slice(0, 300)}…` : text,

@@ -58,6 +58,8 @@ export interface IssueTimings {
   readonly dnsWaitMs: number;
   /** From telling the CA to validate until every authorization is valid. */
   readonly validationMs: number;
+  /** From sending the CSR until the chain is downloaded. */
+  readonly finalizeMs: number;
   /** Removing the TXT values (and waitUntilGone). */
   readonly cleanupMs: number;
 }

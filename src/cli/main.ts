@@ -6,6 +6,8 @@ import { createInterface } from "node:readline/promises";
 import { DOCS_ERRORS_URL, HoltError, isHoltError } from "../errors.ts";
 import { adoptCommand } from "./commands/adopt.ts";
 import { applyCommand } from "./commands/apply.ts";
+import { certsCommand } from "./commands/certs.ts";
+import { dnsCommand } from "./commands/dns.ts";
 import { historyCommand } from "./commands/history.ts";
 import { initCommand } from "./commands/init.ts";
 import { logsCommand } from "./commands/logs.ts";
@@ -24,6 +26,8 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   applyCommand,
   statusCommand,
+  dnsCommand,
+  certsCommand,
   logsCommand,
   restartCommand,
   adoptCommand,

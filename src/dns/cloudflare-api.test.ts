@@ -182,7 +182,7 @@ test("contract: HTTP 429 says to wait", async () => {
 });
 
 test("contract: no answer within the timeout is an error naming the wait", async () => {
-  server.overrides.push({ match: (r) => r.path === "/zones", delayMs: 2000, json: {} });
+  server.overrides.push({ match: (r) => r.path === "/zones", delayMs: 1000, json: {} });
   await assert.rejects(
     api.call("GET", "/zones"),
     dnsError((message) => assert.match(message, /did not answer GET \/zones .* within 500 ms/)),

@@ -338,7 +338,7 @@ test("contract: a refused token names the provider, the zone and the fix, never 
   });
 });
 
-test("contract: a CNAME into a tunnel is written proxied with automatic TTL", async () => {
+test("contract: a set that asks to be proxied (a tunnel's CNAME) is written proxied with automatic TTL", async () => {
   const target = tunnelCnameTarget("C1744F8B-FAA1-48A4-9E5C-02AC921467FA");
   assert.equal(target, "c1744f8b-faa1-48a4-9e5c-02ac921467fa.cfargotunnel.com");
   const dns = backend();
@@ -349,6 +349,7 @@ test("contract: a CNAME into a tunnel is written proxied with automatic TTL", as
       ttl: CLOUDFLARE_AUTO_TTL,
       values: [target],
       owner: "home",
+      proxied: true,
     },
     null,
   );
@@ -370,8 +371,12 @@ test("contract: a CNAME into a tunnel is written proxied with automatic TTL", as
   });
   // Read back and written again: nothing to do.
   const start = server.log.length;
-  await dns.upsert({ ...set, values: [target], owner: "home" }, set ?? null);
+  await dns.upsert({ ...set, values: [target], owner: "home", proxied: true }, set ?? null);
   assert.deepEqual(writes(start), []);
+  // Asked for DNS only, the same record is switched back in place.
+  await dns.upsert({ ...set, values: [target], owner: "home" }, set ?? null);
+  assert.equal(byName.get(`www.${ZONE}`)?.id, records().find((r) => r.name === `www.${ZONE}`)?.id);
+  assert.equal(records().find((r) => r.name === `www.${ZONE}`)?.proxied, false);
 });
 
 test("contract: a record someone proxied is set back to DNS only when its set is written", async () => {

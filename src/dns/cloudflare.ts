@@ -5,8 +5,8 @@
  * Written against Cloudflare's documented shapes, not tested against the live
  * API (see cloudflare-api.ts for the client). What it relies on:
  *
- * - `GET /zones?name=<zone>` finds the zone's id and `name_servers`;
- *   `GET /zones/{zone_id}` reads them for a configured id.
+ * - `GET /zones?name=<zone>` finds the zone's id and `name_servers` (at most
+ *   50 zones a page); `GET /zones/{zone_id}` reads them for a configured id.
  * - `GET /zones/{zone_id}/dns_records?name.exact=…&type=…` and
  *   `?comment.exact=…` list records `{ id, name, type, content, ttl, proxied,
  *   comment }`, paginated (API reference "List DNS Records"; name and comment
@@ -28,12 +28,15 @@
  * table in Cloudflare's docs, "DNS record tags: Free: No"), so holt uses no tag.
  * A record set is the lab's only when every record in it carries the mark.
  *
- * Proxying: records holt makes are "DNS only" (`proxied: false`): a private
- * service's record points at a LAN or tailnet address that Cloudflare's proxy
- * cannot reach, and proxying would hide the address the record exists to
- * publish. The one exception is a CNAME to `<tunnel id>.cfargotunnel.com`,
- * which only works proxied; holt writes it with `proxied: true` and `ttl: 1`,
- * so a tunnel hostname's record set should ask for CLOUDFLARE_AUTO_TTL.
+ * Proxying: records holt makes are "DNS only" (`proxied: false`) unless the
+ * set asks for `proxied: true`: a private service's record points at a LAN or
+ * tailnet address that Cloudflare's proxy cannot reach, and proxying would
+ * hide the address the record exists to publish. A CNAME to
+ * `<tunnel id>.cfargotunnel.com` only works proxied, so the tunnel's hostnames
+ * ask for it. A proxied record is written with `ttl: 1` (Cloudflare gives
+ * every proxied record the automatic TTL) and reads back as
+ * CLOUDFLARE_AUTO_TTL, whatever TTL the set asked for. TXT records are never
+ * proxied, and holt sends no `proxied` field for them.
  *
  * Cloudflare has no compare-and-swap for records: each change reads the set
  * right before it writes and refuses (HOLT_E_DNS_CONFLICT) when it is not what
@@ -42,7 +45,6 @@
  */
 import { HoltError } from "../errors.ts";
 import { createCloudflareApi, isRecord } from "./cloudflare-api.ts";
-import { isTunnelTarget } from "./cloudflare-tunnel.ts";
 import type { CloudflareConnection } from "./connection.ts";
 import type { ObservedRecordSet, RecordKey, RecordSet, RecordType, ZoneBackend } from "./types.ts";
 
@@ -54,6 +56,8 @@ const ACME_COMMENT = "holt:acme-challenge";
 /** The comment limit on the Free plan. */
 const MAX_COMMENT_CHARS = 100;
 const TXT_CHUNK_BYTES = 255;
+/** The zone list allows at most 50 a page (its default is 20). */
+const ZONES_PER_PAGE = 50;
 const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>(["A", "AAAA", "CNAME", "TXT"]);
 
 /** The comment that marks a record as this lab's. */
@@ -235,7 +239,7 @@ export function createCloudflareBackend(conn: CloudflareConnection): ZoneBackend
       }
       return found;
     }
-    const listed = (await api.list("/zones", { name: zone }))
+    const listed = (await api.list("/zones", { name: zone }, ZONES_PER_PAGE))
       .map((entry) => parseZone("GET", "/zones", entry))
       .filter((z) => z.name === zone);
     const [only] = listed;
@@ -376,7 +380,7 @@ export function createCloudflareBackend(conn: CloudflareConnection): ZoneBackend
       if (!sameSet(now, expected)) throw conflict(key, now, expected);
 
       const proxiable = set.type !== "TXT";
-      const proxied = set.type === "CNAME" && set.values.every(isTunnelTarget);
+      const proxied = proxiable && set.proxied === true;
       const ttl = proxied ? 1 : set.ttl;
       const fields = (): Record<string, unknown> =>
         proxiable ? { ttl, proxied, comment } : { ttl, comment };

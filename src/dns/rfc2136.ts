@@ -173,7 +173,7 @@ export function createRfc2136Backend(conn: Rfc2136Connection): ZoneBackend {
       case "NXDOMAIN":
         return new HoltError(
           "HOLT_E_DNS_CONFLICT",
-          `Could not ${action} in ${where}: the records there changed since holt read them, or other records at that name stand in the way (a CNAME shares its name with nothing) (${rcode}). Nothing was changed. Run \`holt plan\` again to see what the zone holds now.`,
+          `Could not ${action} in ${where}: the record set changed since holt read it, or a record of another type at that name stands in the way (a CNAME cannot share its name) (the server answered ${rcode}). Nothing was changed. Run \`holt plan\` again to see what the zone holds now.`,
         );
       case "REFUSED":
         return new HoltError(
@@ -183,7 +183,9 @@ export function createRfc2136Backend(conn: Rfc2136Connection): ZoneBackend {
       case "NOTAUTH":
         return new HoltError(
           "HOLT_E_DNS",
-          `Could not ${action} in ${where}: the server is not authoritative for the zone or did not accept the request (NOTAUTH). Check that ${path}.server is the zone's primary${conn.tsig === null ? ", and whether it wants a TSIG key (set " + path + ".tsig)" : ""}.`,
+          conn.tsig === null
+            ? `Could not ${action} in ${where}: the server did not accept an unsigned update (NOTAUTH). It probably wants a TSIG key: set ${path}.tsig. Also check that ${path}.server is the zone's primary.`
+            : `Could not ${action} in ${where}: the server is not authoritative for the zone (NOTAUTH). Check that ${path}.server is the zone's primary.`,
         );
       case "NOTZONE":
         return new HoltError(

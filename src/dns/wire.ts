@@ -324,13 +324,16 @@ function parseTsigRdata(buf: Buffer, offset: number, length: number, keyName: st
   };
 }
 
-/** Where the last additional record starts and what its rdata is, by walking the message. */
+/**
+ * Walks every record (so a record cut short is caught, which dns-packet
+ * lets through) and returns where the last additional record starts and
+ * what its rdata is, or null when there are no additional records.
+ */
 function locateLastAdditional(
   buf: Buffer,
 ): { start: number; type: number; rdataOffset: number; rdataLength: number } | null {
   const qd = buf.readUInt16BE(4);
   const records = buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10);
-  if (buf.readUInt16BE(10) === 0) return null;
   let at = 12;
   for (let i = 0; i < qd; i++) {
     at = skipName(buf, at) + 4;
@@ -348,7 +351,7 @@ function locateLastAdditional(
     need(buf, at);
     last = { start, type, rdataOffset, rdataLength };
   }
-  return last;
+  return buf.readUInt16BE(10) === 0 ? null : last;
 }
 
 function textOf(answer: dnsPacket.Answer): string | undefined {

@@ -10,6 +10,7 @@ import { formatSize } from "../util/sizes.ts";
 import type { ApplyEvent, ApplyEventInput, EventSink } from "./events.ts";
 import type { Plan, PlannedChange } from "./plan-types.ts";
 import type { OwnedResource, Provider, ProviderStore } from "./provider.ts";
+import type { DesiredGraph } from "./resource.ts";
 
 export interface ApplyOptions {
   readonly providers: readonly Provider[];
@@ -22,6 +23,8 @@ export interface ApplyOptions {
   /** Secret values for apply steps (ProviderContext.secretValue). */
   readonly secretValue?: (name: string) => string;
   readonly store?: ProviderStore;
+  /** The graph's per-host provider settings (`DesiredGraph.hostSettings`). */
+  readonly hostSettings?: DesiredGraph["hostSettings"];
   /** Test hook: called after each finished step; may kill the process. */
   readonly afterStep?: (finished: number) => void;
 }
@@ -164,12 +167,14 @@ async function runStep(
   const provider = providers.get(change.type);
   if (provider === undefined) throw new Error(`no provider for resource type "${change.type}"`);
   const exec = await options.execFor(change.host);
+  const settings = options.hostSettings?.[change.host]?.[change.type];
   const ctx = {
     host: change.host,
     exec,
     lab,
     ...(options.secretValue === undefined ? {} : { secretValue: options.secretValue }),
     ...(options.store === undefined ? {} : { store: options.store }),
+    ...(settings === undefined ? {} : { settings }),
   };
   switch (change.action) {
     case "create":

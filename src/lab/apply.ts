@@ -97,6 +97,7 @@ export async function applyBoundPlan(
       ...(options.afterStep === undefined ? {} : { afterStep: options.afterStep }),
       ...(secrets === undefined ? {} : { secretValue: (name: string) => secrets.value(name) }),
       store,
+      ...(graph.hostSettings === undefined ? {} : { hostSettings: graph.hostSettings }),
     });
     journal.finish(applyId, result.ok, new Date().toISOString());
     return { ...result, applyId };

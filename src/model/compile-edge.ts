@@ -157,7 +157,8 @@ export function compileEdge(input: EdgeCompileInput): {
               zone: zoneRef(zone),
               name: hostname,
               type,
-              ttl: zone.ttl,
+              // Cloudflare serves proxied records with its automatic TTL (300 s), whatever was asked.
+              ttl: target.proxied && zone.provider.kind === "cloudflare" ? 300 : zone.ttl,
               values: [target.value.toLowerCase()],
               proxied: target.proxied && zone.provider.kind === "cloudflare",
             };

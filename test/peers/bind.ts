@@ -16,15 +16,16 @@ import {
   type DnsPeer,
   type DnsPeerOptions,
   kdig,
-  newTsigKey,
+  newTsigKeys,
   presentation,
+  servedValues,
   startServer,
   zoneFile,
 } from "./dns-peer.ts";
 
 export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> {
   const zone = options.zone ?? "lab.test";
-  const tsig = newTsigKey(options.algorithm);
+  const { tsig, keys } = newTsigKeys(options.algorithm);
   const started = await startServer(
     {
       program: "named",
@@ -47,14 +48,16 @@ export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> 
           "};",
           // No rndc channel: by default named would take 127.0.0.1:953, shared by every instance.
           "controls { };",
-          `key "${tsig.name}" {`,
-          `  algorithm ${tsig.algorithm};`,
-          `  secret "${tsig.secret}";`,
-          "};",
+          ...keys.flatMap((key) => [
+            `key "${key.name}" {`,
+            `  algorithm ${key.algorithm};`,
+            `  secret "${key.secret}";`,
+            "};",
+          ]),
           `zone "${zone}" {`,
           "  type primary;",
           `  file "${zonePath}";`,
-          `  allow-update { key "${tsig.name}"; };`,
+          `  allow-update { ${keys.map((key) => `key "${key.name}";`).join(" ")} };`,
           "};",
           "",
         ].join("\n");
@@ -73,9 +76,11 @@ export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> 
     port,
     server: `127.0.0.1:${port}`,
     tsig,
+    keys,
     dir: started.dir,
     logPath: started.logPath,
     query: (name, type) => queryServer(`127.0.0.1:${port}`, name, type, { timeoutMs: 5000 }),
+    served: (name, type) => servedValues(port, name, type),
     dig: (name, type) => kdig(port, name, type),
     async setByHand(name, type, ttl, values) {
       const script = [
@@ -86,11 +91,15 @@ export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> 
         "send",
         "",
       ].join("\n");
-      const r = spawnSync("nsupdate", ["-v", "-y", `${tsig.algorithm}:${tsig.name}:${tsig.secret}`], {
-        input: script,
-        encoding: "utf8",
-        timeout: 10_000,
-      });
+      const r = spawnSync(
+        "nsupdate",
+        ["-v", "-y", `${tsig.algorithm}:${tsig.name}:${tsig.secret}`],
+        {
+          input: script,
+          encoding: "utf8",
+          timeout: 10_000,
+        },
+      );
       if (r.status !== 0) throw new Error(`nsupdate failed: ${r.stderr}${r.stdout}`);
     },
     stop: started.stop,

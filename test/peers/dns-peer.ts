@@ -24,9 +24,18 @@ import { findProgram, pidAlive } from "./process.ts";
 export interface DnsPeerOptions {
   /** @default "lab.test" */
   readonly zone?: string;
-  /** @default "hmac-sha256" */
+  /** The algorithm of `tsig`, the key tests use by default. @default "hmac-sha256" */
   readonly algorithm?: TsigAlgorithm;
 }
+
+export const TSIG_ALGORITHMS: readonly TsigAlgorithm[] = [
+  "hmac-md5",
+  "hmac-sha1",
+  "hmac-sha224",
+  "hmac-sha256",
+  "hmac-sha384",
+  "hmac-sha512",
+];
 
 /** What every DNS peer offers a test. */
 export interface DnsPeer {
@@ -36,13 +45,17 @@ export interface DnsPeer {
   readonly port: number;
   /** "127.0.0.1:<port>", as holt's `nameservers` take it. */
   readonly server: string;
-  /** The key the server accepts RFC 2136 updates with (PowerDNS: none are configured, so unused). */
+  /** The key the server accepts RFC 2136 updates with (Knot, BIND; PowerDNS: none, so unused). */
   readonly tsig: TsigKey;
+  /** `tsig` and one more key per other algorithm, all allowed to update the zone (Knot, BIND). */
+  readonly keys: readonly TsigKey[];
   readonly dir: string;
   readonly logPath: string;
   /** Asks the server with holt's query client. */
   query(name: string, type: QueryType): Promise<QueryResult>;
-  /** The values at name/type as `kdig` sees them (an independent reader), sorted. */
+  /** The values served at name/type (holt's query client, over DNS), sorted. */
+  served(name: string, type: QueryType): Promise<string[]>;
+  /** The values at name/type as `kdig` sees them (an independent reader, but ~50 ms a call), sorted. */
   dig(name: string, type: string): string[];
   /** Replaces a record set with the server's own tool, as a person would (no values: delete it). */
   setByHand(name: string, type: string, ttl: number, values: readonly string[]): Promise<void>;
@@ -106,8 +119,19 @@ export function tail(file: string, lines = 30): string {
   }
 }
 
-export function newTsigKey(algorithm: TsigAlgorithm = "hmac-sha256"): TsigKey {
-  return { name: "holt-test", algorithm, secret: randomBytes(32).toString("base64") };
+/** One fresh key per algorithm, named "holt-<algorithm>"; `tsig` is the one for `algorithm`. */
+export function newTsigKeys(algorithm: TsigAlgorithm = "hmac-sha256"): {
+  tsig: TsigKey;
+  keys: TsigKey[];
+} {
+  const keys = TSIG_ALGORITHMS.map((a) => ({
+    name: `holt-${a}`,
+    algorithm: a,
+    secret: randomBytes(32).toString("base64"),
+  }));
+  const tsig = keys.find((key) => key.algorithm === algorithm);
+  if (tsig === undefined) throw new Error(`unknown TSIG algorithm ${algorithm}`);
+  return { tsig, keys };
 }
 
 /** The zone file every peer starts from: SOA, NS ns1, ns1 A 127.0.0.1. */
@@ -133,7 +157,9 @@ export interface StartedServer {
 export async function startServer(recipe: ServerRecipe, zone: string): Promise<StartedServer> {
   const program = findProgram(recipe.program, ["/usr/sbin", "/usr/bin"]);
   if (program === undefined) {
-    throw new Error(`${recipe.program} is not installed (see the test setup: knot, bind9, pdns-server).`);
+    throw new Error(
+      `${recipe.program} is not installed (see the test setup: knot, bind9, pdns-server).`,
+    );
   }
   const setpriv = findProgram("setpriv", ["/usr/bin"]);
   removeStaleDirs(recipe.prefix);
@@ -274,5 +300,14 @@ export function kdig(port: number, name: string, type: string): string[] {
       if (type === "CNAME") return line.trim().replace(/\.$/, "").toLowerCase();
       return line.trim();
     })
+    .sort();
+}
+
+/** The values served at name/type, sorted, asked with holt's query client. */
+export async function servedValues(port: number, name: string, type: QueryType): Promise<string[]> {
+  const r = await queryServer(`127.0.0.1:${port}`, name, type, { timeoutMs: 5000 });
+  return r.answers
+    .filter((a) => a.name === name && a.type === type)
+    .map((a) => a.value)
     .sort();
 }

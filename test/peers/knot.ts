@@ -1,12 +1,12 @@
 /**
  * A real Knot DNS (knotd 3.2) for tests: one primary zone from a zone file,
  * RFC 2136 updates allowed with a generated TSIG key, on a free port of
- * 127.0.0.1, with a control socket for `knotc` (the "by hand" tool).
+ * 127.0.0.1. Its "by hand" tool is Knot's own `knsupdate`.
  *
  *   const knot = await startKnot({ zone: "lab.test" });
  *   t.after(() => knot.stop());
  *
- * Test infrastructure: it runs knotd and knotc directly, not through holt's Exec.
+ * Test infrastructure: it runs knotd and knsupdate directly, not through holt's Exec.
  */
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -16,23 +16,23 @@ import {
   type DnsPeer,
   type DnsPeerOptions,
   kdig,
-  newTsigKey,
+  newTsigKeys,
   presentation,
+  servedValues,
   startServer,
   zoneFile,
 } from "./dns-peer.ts";
 
 export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> {
   const zone = options.zone ?? "lab.test";
-  const tsig = newTsigKey(options.algorithm);
-  let socket = "";
+  const { tsig, keys } = newTsigKeys(options.algorithm);
   const started = await startServer(
     {
       program: "knotd",
       prefix: "holt-knot-",
       portCount: 1,
       prepare(dir, [port]) {
-        socket = path.join(dir, "knot.sock");
+        const socket = path.join(dir, "knot.sock");
         writeFileSync(path.join(dir, `${zone}.zone`), zoneFile(zone));
         const conf = [
           "server:",
@@ -49,12 +49,14 @@ export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> 
           "  - target: stderr",
           "    any: info",
           "key:",
-          `  - id: ${tsig.name}`,
-          `    algorithm: ${tsig.algorithm}`,
-          `    secret: ${tsig.secret}`,
+          ...keys.flatMap((key) => [
+            `  - id: ${key.name}`,
+            `    algorithm: ${key.algorithm}`,
+            `    secret: ${key.secret}`,
+          ]),
           "acl:",
           "  - id: update",
-          `    key: ${tsig.name}`,
+          `    key: [${keys.map((key) => key.name).join(", ")}]`,
           "    action: update",
           "zone:",
           `  - domain: ${zone}`,
@@ -73,34 +75,37 @@ export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> 
   );
   const port = started.ports[0] ?? 0;
 
-  const knotc = (...args: string[]): { ok: boolean; out: string } => {
-    const r = spawnSync("knotc", ["-s", socket, ...args], { encoding: "utf8", timeout: 10_000 });
-    return { ok: r.status === 0, out: `${r.stdout}${r.stderr}`.trim() };
-  };
-
   return {
     kind: "knot",
     zone,
     port,
     server: `127.0.0.1:${port}`,
     tsig,
+    keys,
     dir: started.dir,
     logPath: started.logPath,
     query: (name, type) => queryServer(`127.0.0.1:${port}`, name, type, { timeoutMs: 5000 }),
+    served: (name, type) => servedValues(port, name, type),
     dig: (name, type) => kdig(port, name, type),
     async setByHand(name, type, ttl, values) {
-      const begin = knotc("zone-begin", zone);
-      if (!begin.ok) throw new Error(`knotc zone-begin: ${begin.out}`);
-      knotc("zone-unset", zone, `${name}.`, type); // fails harmlessly when absent
-      for (const value of values) {
-        const set = knotc("zone-set", zone, `${name}.`, String(ttl), type, presentation(type, value));
-        if (!set.ok) {
-          knotc("zone-abort", zone);
-          throw new Error(`knotc zone-set ${name} ${type}: ${set.out}`);
-        }
+      // knsupdate is Knot's own nsupdate: one process, a raw update signed with the zone's key.
+      // (knotc's zone-set would do too, but takes one process per step and mangles quotes in batch mode.)
+      const script = [
+        `server 127.0.0.1 ${port}`,
+        `zone ${zone}.`,
+        `update delete ${name}. ${type}`,
+        ...values.map((value) => `update add ${name}. ${ttl} ${type} ${presentation(type, value)}`),
+        "send",
+        "",
+      ].join("\n");
+      const r = spawnSync("knsupdate", ["-y", `${tsig.algorithm}:${tsig.name}:${tsig.secret}`], {
+        input: script,
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+      if (r.status !== 0 || /error|failed/i.test(r.stderr)) {
+        throw new Error(`knsupdate failed: ${r.stderr}${r.stdout}`);
       }
-      const commit = knotc("zone-commit", zone);
-      if (!commit.ok) throw new Error(`knotc zone-commit: ${commit.out}`);
     },
     stop: started.stop,
   };

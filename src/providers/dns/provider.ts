@@ -76,14 +76,38 @@ async function readLedger(store: ProviderStore | undefined, ref: ZoneRef): Promi
   }
 }
 
-/** Adds or drops one key in the zone's ledger (callers hold the lab lock). */
-async function updateLedger(
+/** Ledger writes in this process, one at a time per file (steps run in parallel). */
+const ledgerTails = new Map<string, Promise<unknown>>();
+
+/**
+ * Adds or drops one key in the zone's ledger. Other processes are kept out by
+ * the lab lock; parallel steps of this one by a queue per ledger file.
+ */
+function updateLedger(
   store: ProviderStore | undefined,
   ref: ZoneRef,
   key: RecordKey,
   present: boolean,
 ): Promise<void> {
-  if (store === undefined) return;
+  if (store === undefined) return Promise.resolve();
+  const path = ledgerPath(ref.view, ref.zone);
+  const run = (ledgerTails.get(path) ?? Promise.resolve()).then(() =>
+    writeLedgerKey(store, ref, key, present),
+  );
+  const tail = run.catch(() => undefined);
+  ledgerTails.set(path, tail);
+  void tail.then(() => {
+    if (ledgerTails.get(path) === tail) ledgerTails.delete(path);
+  });
+  return run;
+}
+
+async function writeLedgerKey(
+  store: ProviderStore,
+  ref: ZoneRef,
+  key: RecordKey,
+  present: boolean,
+): Promise<void> {
   const records = (await readLedger(store, ref)).filter(
     (r) => !(r.name === key.name && r.type === key.type),
   );
