@@ -3,6 +3,7 @@
  * Cloudflare's API base URL (for the contract tests' local server).
  */
 import { createCloudflareBackend } from "./cloudflare.ts";
+import { createTunnelClient, type TunnelClient } from "./cloudflare-tunnel.ts";
 import type { ZoneConnection } from "./connection.ts";
 import { createPowerDnsBackend } from "./powerdns.ts";
 import { createRfc2136Backend } from "./rfc2136.ts";
@@ -21,4 +22,14 @@ export function openZone(conn: ZoneConnection): ZoneBackend {
       );
     }
   }
+}
+
+/** The Cloudflare Tunnel client for an account (same `HOLT_CLOUDFLARE_API` override). */
+export function openTunnel(accountId: string, apiToken: string): TunnelClient {
+  const base = process.env.HOLT_CLOUDFLARE_API;
+  return createTunnelClient({
+    accountId,
+    apiToken,
+    ...(base === undefined || base === "" ? {} : { apiBase: base }),
+  });
 }

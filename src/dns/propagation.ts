@@ -10,7 +10,7 @@ import { HoltError } from "../errors.ts";
 import type { ZoneConnection } from "./connection.ts";
 import { queryServer } from "./query.ts";
 import { isInZone, normalizeName, normalizeValue, zonePath } from "./records.ts";
-import { formatServer } from "./transport.ts";
+import { formatServer, parseServer } from "./transport.ts";
 import type { RecordType } from "./types.ts";
 
 export interface WaitOptions {
@@ -68,6 +68,7 @@ async function waitFor(
       `${what} cannot be checked: there are no name servers to ask. Set the zone's \`nameservers\` in the config.`,
     );
   }
+  for (const server of servers) parseServer(server); // a typo fails now, not after the timeout
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
   const started = Date.now();
   const deadline = started + options.timeoutMs;

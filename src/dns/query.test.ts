@@ -19,13 +19,19 @@ test("a server that never answers times out, after resending the question", asyn
   t.after(() => silent.close());
   const { port } = silent.address();
   const started = Date.now();
-  await assert.rejects(queryServer(`127.0.0.1:${port}`, "lab.test", "SOA", { timeoutMs: 600 }), (error) => {
-    assert.ok(error instanceof DnsTransportError);
-    assert.equal(error.reason, "timeout");
-    assert.equal(error.code, "HOLT_E_DNS");
-    assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port} did not answer over UDP within 600 ms`));
-    return true;
-  });
+  await assert.rejects(
+    queryServer(`127.0.0.1:${port}`, "lab.test", "SOA", { timeoutMs: 600 }),
+    (error) => {
+      assert.ok(error instanceof DnsTransportError);
+      assert.equal(error.reason, "timeout");
+      assert.equal(error.code, "HOLT_E_DNS");
+      assert.match(
+        error.message,
+        new RegExp(`127\\.0\\.0\\.1:${port} did not answer over UDP within 600 ms`),
+      );
+      return true;
+    },
+  );
   const took = Date.now() - started;
   assert.ok(took >= 550 && took < 3000, `took ${took} ms`);
   assert.ok(received >= 2, `sent ${received} times`);
@@ -41,7 +47,7 @@ test("a TCP port nobody listens on is reported at once as refused", async () => 
     (error) => {
       assert.ok(error instanceof DnsTransportError);
       assert.equal(error.reason, "unreachable");
-      assert.match(error.message, /refused the connection/);
+      assert.match(error.message, /refused the query over TCP: nothing listens on that port/);
       return true;
     },
   );

@@ -25,7 +25,15 @@ test("AAAA values come out in RFC 5952 form", () => {
     ["2001:db8:0:0:0:1:0:0", "2001:db8::1:0:0"],
   ];
   for (const [input, want] of cases) assert.equal(normalizeValue("AAAA", input), want, input);
-  for (const bad of ["1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", ":1::", "::g", "1.2.3.4"]) {
+  for (const bad of [
+    "1::2::3",
+    "12345::",
+    "1:2:3:4:5:6:7:8:9",
+    "1:2:3:4:5:6:7",
+    ":1::",
+    "::g",
+    "1.2.3.4",
+  ]) {
     assert.equal(parseIpv6(bad), undefined, bad);
   }
   assert.equal(formatIpv6([0, 0, 0, 0, 0, 0, 0, 0]), "::");
@@ -37,7 +45,10 @@ test("A, CNAME and names normalize; bad values are refused", () => {
   assert.equal(normalizeValue("A", "10.0.0"), undefined);
   assert.equal(normalizeValue("CNAME", "Web.Lab.Test."), "web.lab.test");
   assert.equal(normalizeName("Lab.Test."), "lab.test");
-  assert.deepEqual(canonicalValues("A", ["10.0.0.2", "10.0.0.1", "10.0.0.2"]), ["10.0.0.1", "10.0.0.2"]);
+  assert.deepEqual(canonicalValues("A", ["10.0.0.2", "10.0.0.1", "10.0.0.2"]), [
+    "10.0.0.1",
+    "10.0.0.2",
+  ]);
   assert.throws(() => canonicalValues("A", ["nope"]), { code: "HOLT_E_INTERNAL" });
 });
 

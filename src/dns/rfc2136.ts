@@ -74,7 +74,7 @@ export function createRfc2136Backend(conn: Rfc2136Connection): ZoneBackend {
     if (r.rcode !== "NOERROR" && r.rcode !== "NXDOMAIN") {
       throw new HoltError(
         "HOLT_E_DNS",
-        `Could not read ${describeKey(key)} in ${where}: the server answered ${r.rcode}. Check that ${path}.server is a server that serves the zone (its primary).`,
+        `Could not read ${describeKey(key)} in ${where}: the server answered ${r.rcode}${r.rcode === "REFUSED" ? ": it does not serve this zone, or does not answer this machine" : ""}. Check that ${path}.server is the zone's primary, and that it allows queries from this machine.`,
       );
     }
     if (!r.authoritative) {

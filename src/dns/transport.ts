@@ -76,11 +76,11 @@ function socketError(server: ServerAddress, transport: string, error: unknown): 
   const code = (error as NodeJS.ErrnoException).code ?? "error";
   const what =
     code === "ECONNREFUSED"
-      ? "refused the connection (nothing listens there)"
-      : `could not be reached (${code})`;
+      ? `refused the query over ${transport}: nothing listens on that port`
+      : `could not be reached over ${transport} (${code})`;
   return new DnsTransportError(
     "unreachable",
-    `The DNS server ${formatServer(server)} ${what} over ${transport}. Check its address and port, and that it runs.`,
+    `The DNS server ${formatServer(server)} ${what}. Check its address and port, and that it runs.`,
     error,
   );
 }
@@ -134,7 +134,11 @@ export async function exchangeUdp(
     socket.on("message", (answer) => {
       if (answers(message, answer)) finish(null, answer);
     });
-    socket.connect(server.port, address, () => {
+    socket.connect(server.port, address, (error?: Error) => {
+      if (error) {
+        finish(socketError(server, "UDP", error));
+        return;
+      }
       send();
       resend = setInterval(send, resendMs);
     });

@@ -52,8 +52,14 @@ test("an UPDATE carries the zone, each prerequisite form and each update form", 
 });
 
 test("rdata: AAAA is 16 bytes, CNAME a lower-case name, TXT split every 255 bytes", () => {
-  assert.equal(encodeRdata("AAAA", "2001:db8::1").toString("hex"), "20010db8000000000000000000000001");
-  assert.equal(encodeRdata("CNAME", "Web.Lab.Test.").toString("hex"), hex(`03776562 ${LAB_TEST}`).toString("hex"));
+  assert.equal(
+    encodeRdata("AAAA", "2001:db8::1").toString("hex"),
+    "20010db8000000000000000000000001",
+  );
+  assert.equal(
+    encodeRdata("CNAME", "Web.Lab.Test.").toString("hex"),
+    hex(`03776562 ${LAB_TEST}`).toString("hex"),
+  );
   const long = encodeRdata("TXT", "x".repeat(300));
   assert.equal(long.length, 1 + 255 + 1 + 45);
   assert.equal(long[0], 255);
@@ -62,9 +68,18 @@ test("rdata: AAAA is 16 bytes, CNAME a lower-case name, TXT split every 255 byte
 });
 
 test("a name with a label over 63 bytes is refused", () => {
-  assert.throws(() => encodeUpdate(1, "lab.test", [], [{ kind: "delete-rrset", name: `${"a".repeat(64)}.lab.test`, type: "A" }]), {
-    code: "HOLT_E_DNS",
-  });
+  assert.throws(
+    () =>
+      encodeUpdate(
+        1,
+        "lab.test",
+        [],
+        [{ kind: "delete-rrset", name: `${"a".repeat(64)}.lab.test`, type: "A" }],
+      ),
+    {
+      code: "HOLT_E_DNS",
+    },
+  );
 });
 
 const KEY: TsigKey = {
@@ -81,9 +96,12 @@ const UNSIGNED = hex(`
 const KNOWN_MAC = "f96586441866b3944bb670fefd6b376c35a32ee74db5880c0068c0007fde6fd0";
 
 test("the UPDATE for the TSIG vector is what encodeUpdate writes", () => {
-  const built = encodeUpdate(0xabcd, "lab.test", [], [
-    { kind: "add", name: "txt1.lab.test", type: "TXT", ttl: 120, value: "hello" },
-  ]);
+  const built = encodeUpdate(
+    0xabcd,
+    "lab.test",
+    [],
+    [{ kind: "add", name: "txt1.lab.test", type: "TXT", ttl: 120, value: "hello" }],
+  );
   assert.equal(built.toString("hex"), UNSIGNED.toString("hex"));
 });
 
@@ -144,7 +162,11 @@ function serverResponse(requestMac: Buffer, key: TsigKey, time: number, tsigErro
     mac,
     hex(`abcd ${tsigError.toString(16).padStart(4, "0")} 0000`),
   ]);
-  const record = Buffer.concat([hex("04686f6c7400 00fa 00ff 00000000"), Buffer.from([0, rdata.length]), rdata]);
+  const record = Buffer.concat([
+    hex("04686f6c7400 00fa 00ff 00000000"),
+    Buffer.from([0, rdata.length]),
+    rdata,
+  ]);
   const out = Buffer.concat([body, record]);
   out.writeUInt16BE(1, 10);
   return out;
@@ -163,7 +185,9 @@ test("a correctly signed response verifies; a changed byte, another key or a ske
     kind: "bad-mac",
   });
   const otherSecret = { ...KEY, secret: Buffer.alloc(32, 7).toString("base64") };
-  assert.deepEqual(verifyResponse(raw, parsed, otherSecret, mac, 1_700_000_002), { kind: "bad-mac" });
+  assert.deepEqual(verifyResponse(raw, parsed, otherSecret, mac, 1_700_000_002), {
+    kind: "bad-mac",
+  });
   assert.deepEqual(verifyResponse(raw, parsed, { ...KEY, name: "other" }, mac, 1_700_000_002), {
     kind: "wrong-key",
   });
@@ -172,7 +196,9 @@ test("a correctly signed response verifies; a changed byte, another key or a ske
     skewSeconds: 999,
   });
   // The response MAC covers the request MAC: another request's MAC does not verify.
-  assert.deepEqual(verifyResponse(raw, parsed, KEY, Buffer.alloc(32), 1_700_000_002), { kind: "bad-mac" });
+  assert.deepEqual(verifyResponse(raw, parsed, KEY, Buffer.alloc(32), 1_700_000_002), {
+    kind: "bad-mac",
+  });
 });
 
 test("a server's TSIG error (BADKEY, BADSIG) is reported as such, and a missing TSIG as unsigned", () => {
@@ -223,20 +249,35 @@ test("a truncated UDP answer (TC) keeps only its header, even when its records a
 test("answers cut short, with a bad pointer or shorter than a header are malformed, not crashes", () => {
   assert.throws(() => parseMessage(hex("0007 8400 0001")), MalformedMessageError);
   assert.throws(
-    () => parseMessage(hex(`0007 8400 0001 0001 0000 0000 ${WWW} 0001 0001 c00c 0001 0001 0000012c 0004 0a00`)),
+    () =>
+      parseMessage(
+        hex(`0007 8400 0001 0001 0000 0000 ${WWW} 0001 0001 c00c 0001 0001 0000012c 0004 0a00`),
+      ),
     MalformedMessageError,
   );
   // A pointer to itself (a loop) and a pointer forward.
-  assert.throws(() => parseMessage(hex("0007 8400 0001 0000 0000 0000 c00c 0001 0001")), MalformedMessageError);
-  assert.throws(() => parseMessage(hex("0007 8400 0001 0000 0000 0000 c020 0001 0001")), MalformedMessageError);
+  assert.throws(
+    () => parseMessage(hex("0007 8400 0001 0000 0000 0000 c00c 0001 0001")),
+    MalformedMessageError,
+  );
+  assert.throws(
+    () => parseMessage(hex("0007 8400 0001 0000 0000 0000 c020 0001 0001")),
+    MalformedMessageError,
+  );
   // A TSIG record whose rdata runs past its length.
   assert.throws(
-    () => parseMessage(hex(`abcd a800 0000 0000 0000 0001 04686f6c7400 00fa 00ff 00000000 0004 0b686d6163`)),
+    () =>
+      parseMessage(
+        hex(`abcd a800 0000 0000 0000 0001 04686f6c7400 00fa 00ff 00000000 0004 0b686d6163`),
+      ),
     MalformedMessageError,
   );
 });
 
 test("a query asks without recursion", () => {
   const q = encodeQuery(0x4242, "WWW.lab.test.", "TXT");
-  assert.equal(q.toString("hex"), hex(`4242 0000 0001 0000 0000 0000 ${WWW} 0010 0001`).toString("hex"));
+  assert.equal(
+    q.toString("hex"),
+    hex(`4242 0000 0001 0000 0000 0000 ${WWW} 0010 0001`).toString("hex"),
+  );
 });

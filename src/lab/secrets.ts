@@ -10,6 +10,7 @@ import { HoltError } from "../errors.ts";
 import { CERTIFICATE_TYPE } from "../model/certificate.ts";
 import { CONTAINER_TYPE, type ContainerInputs } from "../model/container.ts";
 import { DNS_RECORD_TYPE } from "../model/dns-record.ts";
+import { TUNNEL_TYPE } from "../model/tunnel.ts";
 import { openSecrets, type SecretStore } from "../secrets/store.ts";
 
 export interface LabSecrets {
@@ -35,7 +36,7 @@ export function usesSecrets(lab: ResolvedLab): boolean {
 }
 
 /** Resource types whose providers need credentials (DNS API keys) to read and apply. */
-const CREDENTIAL_TYPES = new Set([DNS_RECORD_TYPE, CERTIFICATE_TYPE]);
+const CREDENTIAL_TYPES = new Set([DNS_RECORD_TYPE, CERTIFICATE_TYPE, TUNNEL_TYPE]);
 
 /** Opens the lab's secrets file (next to its config) when a service uses a secret. */
 export async function openLabSecrets(

@@ -11,6 +11,7 @@ import { compileServices, type SecretDigests } from "./compile-service.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "./dataset.ts";
 import { DNS_RECORD_TYPE, EDGE_HOST, zoneRef } from "./dns-record.ts";
 import { ROUTE_TYPE } from "./route.ts";
+import { compileTunnel } from "./tunnel.ts";
 
 export interface ModelProblem {
   readonly path: string;
@@ -197,6 +198,9 @@ export function compileLab(
   });
   resources.push(...services.resources, ...edge.resources);
   problems.push(...services.problems, ...edge.problems);
+  const tunnel = compileTunnel(lab, options.secrets, resources);
+  resources.push(...tunnel.resources);
+  problems.push(...tunnel.problems);
   // Only a Caddy away from its defaults needs telling; the route provider knows the defaults.
   const hostSettings: Record<string, Record<string, unknown>> = {};
   for (const host of hostNames) {

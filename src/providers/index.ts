@@ -2,6 +2,7 @@
 import type { Provider } from "../engine/provider.ts";
 import { createCertificateProvider } from "./caddy/certificate-provider.ts";
 import { createCaddyRouteProvider } from "./caddy/provider.ts";
+import { createTunnelProvider } from "./cloudflare/tunnel-provider.ts";
 import { createDnsRecordProvider } from "./dns/provider.ts";
 import { createPodmanContainerProvider } from "./podman/container-provider.ts";
 import { createPodmanNetworkProvider } from "./podman/network-provider.ts";
@@ -15,5 +16,6 @@ export function defaultProviders(): Provider[] {
     createCaddyRouteProvider() as Provider,
     createCertificateProvider() as Provider,
     createDnsRecordProvider() as Provider,
+    createTunnelProvider() as Provider,
   ];
 }

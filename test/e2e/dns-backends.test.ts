@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TsigKey } from "../../src/dns/connection.ts";
@@ -22,6 +23,7 @@ import { startPowerDns } from "../peers/powerdns.ts";
 
 const ZONE = "lab.test";
 const LAB = "home";
+const MISSING_ZONE = "missing.test";
 
 interface WrongCredentials {
   readonly what: string;
@@ -38,14 +40,20 @@ interface Harness {
   backend(nameservers?: readonly string[] | null): ZoneBackend;
   /** RFC 2136 only: a backend signing with this key. */
   backendWith(key: TsigKey): ZoneBackend;
+  /** A backend for a zone this server does not have. */
+  backendForMissingZone(): ZoneBackend;
   wrongCredentials(): WrongCredentials[];
 }
 
 function rfc2136Harness(peer: DnsPeer): Harness {
-  const make = (tsig = peer.tsig, nameservers: readonly string[] | null = null): ZoneBackend =>
+  const make = (
+    tsig = peer.tsig,
+    nameservers: readonly string[] | null = null,
+    zone = ZONE,
+  ): ZoneBackend =>
     createRfc2136Backend({
       kind: "rfc2136",
-      zone: ZONE,
+      zone,
       nameservers,
       server: { host: "127.0.0.1", port: peer.port },
       tsig,
@@ -56,6 +64,7 @@ function rfc2136Harness(peer: DnsPeer): Harness {
     provider: "rfc2136",
     backend: (nameservers = null) => make(peer.tsig, nameservers),
     backendWith: (key) => make(key),
+    backendForMissingZone: () => make(peer.tsig, null, MISSING_ZONE),
     wrongCredentials() {
       const wrongSecret = randomBytes(32).toString("base64");
       return [
@@ -86,10 +95,14 @@ const SUBJECTS: readonly { readonly name: string; start(): Promise<Harness> }[] 
     name: "PowerDNS",
     async start() {
       const peer = await startPowerDns({ zone: ZONE });
-      const make = (apiKey: string, nameservers: readonly string[] | null = null): ZoneBackend =>
+      const make = (
+        apiKey: string,
+        nameservers: readonly string[] | null = null,
+        zone = ZONE,
+      ): ZoneBackend =>
         createPowerDnsBackend({
           kind: "powerdns",
-          zone: ZONE,
+          zone,
           nameservers,
           url: peer.apiUrl,
           apiKey,
@@ -101,6 +114,7 @@ const SUBJECTS: readonly { readonly name: string; start(): Promise<Harness> }[] 
         provider: "powerdns",
         backend: (nameservers = null) => make(peer.apiKey, nameservers),
         backendWith: () => make(peer.apiKey),
+        backendForMissingZone: () => make(peer.apiKey, null, MISSING_ZONE),
         wrongCredentials() {
           const wrongKey = `wrong-${randomBytes(12).toString("hex")}`;
           return [
@@ -171,7 +185,13 @@ for (const subject of SUBJECTS) {
       const mark = h.provider === "powerdns" ? LAB : null;
       assert.deepEqual(
         read,
-        sets.map((s, i) => ({ name: s.name, type: s.type, ttl: s.ttl, values: expectedValues[i], ownerMark: mark })),
+        sets.map((s, i) => ({
+          name: s.name,
+          type: s.type,
+          ttl: s.ttl,
+          values: expectedValues[i],
+          ownerMark: mark,
+        })),
       );
       for (const [i, set] of sets.entries()) {
         assert.deepEqual(h.peer.dig(set.name, set.type), expectedValues[i], `kdig ${set.name}`);
@@ -214,20 +234,32 @@ for (const subject of SUBJECTS) {
       assert.ok(read !== undefined);
       await h.peer.setByHand(name, "A", 300, ["10.0.2.99"]); // someone edits it by hand
 
-      await rejectsWith(zone.upsert(owned(name, "A", ["10.0.2.2"]), plain(read)), "HOLT_E_DNS_CONFLICT");
+      await rejectsWith(
+        zone.upsert(owned(name, "A", ["10.0.2.2"]), plain(read)),
+        "HOLT_E_DNS_CONFLICT",
+      );
       await rejectsWith(zone.remove(plain(read)), "HOLT_E_DNS_CONFLICT");
-      const conflict = await rejectsWith(zone.upsert(owned(name, "A", ["10.0.2.3"]), null), "HOLT_E_DNS_CONFLICT");
+      const conflict = await rejectsWith(
+        zone.upsert(owned(name, "A", ["10.0.2.3"]), null),
+        "HOLT_E_DNS_CONFLICT",
+      );
       assert.match(conflict.message, new RegExp(`${name} A`));
       assert.deepEqual(await h.peer.served(name, "A"), ["10.0.2.99"]);
 
       // Deleted by hand since it was read: the update does not bring it back.
       await h.peer.setByHand(name, "A", 300, []);
-      await rejectsWith(zone.upsert(owned(name, "A", ["10.0.2.4"]), plain(read)), "HOLT_E_DNS_CONFLICT");
+      await rejectsWith(
+        zone.upsert(owned(name, "A", ["10.0.2.4"]), plain(read)),
+        "HOLT_E_DNS_CONFLICT",
+      );
       assert.deepEqual(await h.peer.served(name, "A"), []);
     });
 
     test("a CNAME and other records at one name conflict instead of being dropped silently", async () => {
-      await rejectsWith(zone.upsert(owned(HAND, "CNAME", ["x.example.net"]), null), "HOLT_E_DNS_CONFLICT");
+      await rejectsWith(
+        zone.upsert(owned(HAND, "CNAME", ["x.example.net"]), null),
+        "HOLT_E_DNS_CONFLICT",
+      );
       const name = `alias.${ZONE}`;
       await zone.upsert(owned(name, "CNAME", ["x.example.net"]), null);
       await rejectsWith(zone.upsert(owned(name, "A", ["10.0.3.1"]), null), "HOLT_E_DNS_CONFLICT");
@@ -238,7 +270,11 @@ for (const subject of SUBJECTS) {
       await zone.addTxt(HAND, "challenge-one", 60);
       await zone.addTxt(HAND, "challenge-two", 60);
       await zone.addTxt(HAND, "challenge-two", 60); // twice is once
-      assert.deepEqual(await h.peer.served(HAND, "TXT"), ["challenge-one", "challenge-two", "made by hand"]);
+      assert.deepEqual(await h.peer.served(HAND, "TXT"), [
+        "challenge-one",
+        "challenge-two",
+        "made by hand",
+      ]);
       await zone.removeTxt(HAND, "challenge-one");
       await zone.removeTxt(HAND, "never-added");
       assert.deepEqual(await h.peer.served(HAND, "TXT"), ["challenge-two", "made by hand"]);
@@ -255,7 +291,10 @@ for (const subject of SUBJECTS) {
 
     test("a record set too big for UDP is read over TCP", async () => {
       const name = `big.${ZONE}`;
-      const values = Array.from({ length: 12 }, (_, i) => `${String(i).padStart(2, "0")}${"v".repeat(98)}`);
+      const values = Array.from(
+        { length: 12 },
+        (_, i) => `${String(i).padStart(2, "0")}${"v".repeat(98)}`,
+      );
       await zone.upsert(owned(name, "TXT", values), null);
       const answer = await h.peer.query(name, "TXT");
       assert.equal(answer.transport, "tcp");
@@ -267,7 +306,10 @@ for (const subject of SUBJECTS) {
     test("wrong credentials fail with HOLT_E_DNS naming provider, zone and fix, never the secret", async () => {
       for (const wrong of h.wrongCredentials()) {
         const name = `denied.${ZONE}`;
-        const error = await rejectsWith(wrong.backend.upsert(owned(name, "A", ["10.0.4.1"]), null), "HOLT_E_DNS");
+        const error = await rejectsWith(
+          wrong.backend.upsert(owned(name, "A", ["10.0.4.1"]), null),
+          "HOLT_E_DNS",
+        );
         await rejectsWith(wrong.backend.addTxt(name, "denied", 60), "HOLT_E_DNS");
         assert.match(error.message, new RegExp(`\\(${h.provider}\\b`), wrong.what);
         assert.ok(error.message.includes(`"${ZONE}"`), error.message);
@@ -284,7 +326,10 @@ for (const subject of SUBJECTS) {
     test("waitUntilServed returns once the value is served, and times out naming the server otherwise", async () => {
       const name = `_acme-challenge.wait.${ZONE}`;
       const servers = [h.peer.server];
-      const waiting = waitUntilServed(servers, name, "TXT", "token-1", { timeoutMs: 10_000, pollMs: 50 });
+      const waiting = waitUntilServed(servers, name, "TXT", "token-1", {
+        timeoutMs: 10_000,
+        pollMs: 50,
+      });
       await sleep(200);
       await zone.addTxt(name, "token-1", 60);
       const { waitedMs } = await waiting;
@@ -297,8 +342,46 @@ for (const subject of SUBJECTS) {
       assert.ok(error.message.includes(`${h.peer.server} (answers without it)`), error.message);
       assert.match(error.message, /token-never/);
 
+      // Served by the real server, not by one that never answers: only the latter is named.
+      const silent = createSocket("udp4");
+      await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
+      const dead = `127.0.0.1:${silent.address().port}`;
+      try {
+        const partly = await rejectsWith(
+          waitUntilServed([h.peer.server, dead], name, "TXT", "token-1", {
+            timeoutMs: 800,
+            pollMs: 50,
+          }),
+          "HOLT_E_DNS",
+        );
+        assert.match(partly.message, /by 1 of 2 name servers/);
+        assert.ok(partly.message.includes(`${dead} (no usable answer`), partly.message);
+        assert.ok(!partly.message.includes(h.peer.server), partly.message);
+      } finally {
+        silent.close();
+      }
+
       await zone.removeTxt(name, "token-1");
       await waitUntilGone(servers, name, "TXT", "token-1", { timeoutMs: 5000, pollMs: 50 });
+    });
+
+    test("a zone the server does not have fails with HOLT_E_DNS naming the zone", async () => {
+      const missing = h.backendForMissingZone();
+      const name = `www.${MISSING_ZONE}`;
+      const readError = await rejectsWith(missing.read([{ name, type: "A" }]), "HOLT_E_DNS");
+      const writeError = await rejectsWith(
+        missing.upsert(owned(name, "A", ["10.0.5.1"]), null),
+        "HOLT_E_DNS",
+      );
+      for (const error of [readError, writeError]) {
+        assert.ok(
+          error.message.includes(`DNS zone "${MISSING_ZONE}" (${h.provider}`),
+          error.message,
+        );
+        assert.ok(error.message.includes(`dns.zones["${MISSING_ZONE}"]`), error.message);
+      }
+      if (h.provider === "powerdns")
+        assert.match(writeError.message, /does not exist on that server/);
     });
 
     test("nameservers(): the configured list as is, else the zone's NS records resolved", async () => {

@@ -166,7 +166,10 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
   test("the plan shows the record, the certificate and the route of the hostname", () => {
     const r = run(["plan"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout + r.stderr, new RegExp(`\\+ dns media\\.${ZONE} A\\s+value=127\\.0\\.0\\.1`));
+    assert.match(
+      r.stdout + r.stderr,
+      new RegExp(`\\+ dns media\\.${ZONE} A\\s+value=127\\.0\\.0\\.1`),
+    );
     const plan = planJson();
     const addresses = plan.changes.map((c) => `${c.action} ${c.address}`);
     for (const wanted of [
@@ -206,7 +209,9 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
     assert.match(r.stdout, /No changes\./);
     const dns = run(["dns", "--json"]);
     assert.equal(dns.code, 2, "exit 2: not everything is in sync (the conflict)");
-    const records = (JSON.parse(dns.stdout) as { records: { name: string; status: string; have: string[] }[] }).records;
+    const records = (
+      JSON.parse(dns.stdout) as { records: { name: string; status: string; have: string[] }[] }
+    ).records;
     assert.deepEqual(
       records.map((x) => [x.name, x.status, x.have]),
       [
@@ -216,7 +221,17 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
     );
     const certs = run(["certs", "--json"]);
     assert.equal(certs.code, 0, certs.stderr);
-    const list = (JSON.parse(certs.stdout) as { certificates: { name: string; issuer: string; notAfter: string; renewAt: string; hosts: { host: string; loaded: boolean }[] }[] }).certificates;
+    const list = (
+      JSON.parse(certs.stdout) as {
+        certificates: {
+          name: string;
+          issuer: string;
+          notAfter: string;
+          renewAt: string;
+          hosts: { host: string; loaded: boolean }[];
+        }[];
+      }
+    ).certificates;
     assert.deepEqual(
       list.map((c) => c.name),
       [`media.${ZONE}`, `taken.${ZONE}`],
