@@ -141,7 +141,13 @@ function zoneRecords() {
   const zone = server.zones[0];
   assert.ok(zone !== undefined);
   return (server.records.get(zone.id) ?? [])
-    .map((r) => ({ name: r.name, type: r.type, content: r.content, proxied: r.proxied, comment: r.comment }))
+    .map((r) => ({
+      name: r.name,
+      type: r.type,
+      content: r.content,
+      proxied: r.proxied,
+      comment: r.comment,
+    }))
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
@@ -179,7 +185,7 @@ describe("contract: Cloudflare DNS and Tunnel through the CLI (documented API sh
     const r = await run(["plan"]);
     assert.equal(r.code, 0, r.stderr);
     const text = r.stdout + r.stderr;
-    assert.match(text, new RegExp(`\\+ dns www\\.tun\\.example\\.com CNAME`));
+    assert.match(text, /\+ dns www\.tun\.example\.com CNAME/);
     assert.match(text, new RegExp(`${tunnelId}\\.cfargotunnel\\.com`));
     assert.match(text, /proxied: yes/);
     assert.match(text, new RegExp(`www\\.tun\\.example\\.com → http://${web}:8080`));
@@ -191,7 +197,13 @@ describe("contract: Cloudflare DNS and Tunnel through the CLI (documented API sh
     const r = await run(["apply", "--yes"]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.deepEqual(zoneRecords(), [
-      { name: `home.${ZONE}`, type: "A", content: "127.0.0.1", proxied: false, comment: `holt:lab=${lab}` },
+      {
+        name: `home.${ZONE}`,
+        type: "A",
+        content: "127.0.0.1",
+        proxied: false,
+        comment: `holt:lab=${lab}`,
+      },
       {
         name: `www.${ZONE}`,
         type: "CNAME",
@@ -200,7 +212,9 @@ describe("contract: Cloudflare DNS and Tunnel through the CLI (documented API sh
         comment: `holt:lab=${lab}`,
       },
     ]);
-    const config = server.tunnels[0]?.config as { ingress: { hostname?: string; service: string }[] };
+    const config = server.tunnels[0]?.config as {
+      ingress: { hostname?: string; service: string }[];
+    };
     assert.deepEqual(config.ingress, [
       { hostname: `www.${ZONE}`, service: `http://${web}:8080` },
       { service: "http_status:404" },

@@ -25,6 +25,12 @@ import {
 
 export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> {
   const zone = options.zone ?? "lab.test";
+  const zones = [zone, ...(options.extraZones ?? [])];
+  /** The zone a name is in: the longest apex it ends with. */
+  const zoneOf = (name: string): string =>
+    zones
+      .filter((z) => name === z || name.endsWith(`.${z}`))
+      .sort((a, b) => b.length - a.length)[0] ?? zone;
   const { tsig, keys } = newTsigKeys(options.algorithm);
   const started = await startServer(
     {
@@ -32,8 +38,7 @@ export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> 
       prefix: "holt-bind-",
       portCount: 1,
       prepare(dir, [port]) {
-        const zonePath = path.join(dir, `${zone}.zone`);
-        writeFileSync(zonePath, zoneFile(zone));
+        for (const z of zones) writeFileSync(path.join(dir, `${z}.zone`), zoneFile(z));
         const conf = [
           "options {",
           `  directory "${dir}";`,
@@ -54,11 +59,13 @@ export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> 
             `  secret "${key.secret}";`,
             "};",
           ]),
-          `zone "${zone}" {`,
-          "  type primary;",
-          `  file "${zonePath}";`,
-          `  allow-update { ${keys.map((key) => `key "${key.name}";`).join(" ")} };`,
-          "};",
+          ...zones.flatMap((z) => [
+            `zone "${z}" {`,
+            "  type primary;",
+            `  file "${path.join(dir, `${z}.zone`)}";`,
+            `  allow-update { ${keys.map((key) => `key "${key.name}";`).join(" ")} };`,
+            "};",
+          ]),
           "",
         ].join("\n");
         writeFileSync(path.join(dir, "named.conf"), conf);
@@ -85,7 +92,7 @@ export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> 
     async setByHand(name, type, ttl, values) {
       const script = [
         `server 127.0.0.1 ${port}`,
-        `zone ${zone}`,
+        `zone ${zoneOf(name)}`,
         `update delete ${name}. ${type}`,
         ...values.map((value) => `update add ${name}. ${ttl} ${type} ${presentation(type, value)}`),
         "send",

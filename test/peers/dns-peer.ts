@@ -26,6 +26,8 @@ export interface DnsPeerOptions {
   readonly zone?: string;
   /** The algorithm of `tsig`, the key tests use by default. @default "hmac-sha256" */
   readonly algorithm?: TsigAlgorithm;
+  /** More zones the server is primary for, with the same keys (Knot and BIND). @default [] */
+  readonly extraZones?: readonly string[];
 }
 
 export const TSIG_ALGORITHMS: readonly TsigAlgorithm[] = [
@@ -72,6 +74,8 @@ export interface ServerRecipe {
   prepare(dir: string, ports: readonly number[]): string[];
   /** Extra readiness check beyond "the zone's SOA is served" (e.g. an HTTP API). */
   ready?(ports: readonly number[]): Promise<boolean>;
+  /** A resolver serves no zone of its own: only `ready` tells. */
+  readonly notAuthoritative?: boolean;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -201,7 +205,9 @@ export async function startServer(recipe: ServerRecipe, zone: string): Promise<S
       const deadline = Date.now() + READY_TIMEOUT_MS;
       let ready = false;
       while (!exited && Date.now() < deadline) {
-        ready = (await soaServed(ports[0] ?? 0, zone)) && ((await recipe.ready?.(ports)) ?? true);
+        ready =
+          (recipe.notAuthoritative === true || (await soaServed(ports[0] ?? 0, zone))) &&
+          ((await recipe.ready?.(ports)) ?? true);
         if (ready) break;
         await sleep(50);
       }

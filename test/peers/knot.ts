@@ -25,6 +25,12 @@ import {
 
 export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> {
   const zone = options.zone ?? "lab.test";
+  const zones = [zone, ...(options.extraZones ?? [])];
+  /** The zone a name is in: the longest apex it ends with. */
+  const zoneOf = (name: string): string =>
+    zones
+      .filter((z) => name === z || name.endsWith(`.${z}`))
+      .sort((a, b) => b.length - a.length)[0] ?? zone;
   const { tsig, keys } = newTsigKeys(options.algorithm);
   const started = await startServer(
     {
@@ -33,7 +39,7 @@ export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> 
       portCount: 1,
       prepare(dir, [port]) {
         const socket = path.join(dir, "knot.sock");
-        writeFileSync(path.join(dir, `${zone}.zone`), zoneFile(zone));
+        for (const z of zones) writeFileSync(path.join(dir, `${z}.zone`), zoneFile(z));
         const conf = [
           "server:",
           `  rundir: "${dir}"`,
@@ -59,12 +65,14 @@ export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> 
           `    key: [${keys.map((key) => key.name).join(", ")}]`,
           "    action: update",
           "zone:",
-          `  - domain: ${zone}`,
-          `    file: "${path.join(dir, `${zone}.zone`)}"`,
-          "    acl: update",
-          // Keep the zone file as written; changes live in the journal (no flush races with tests).
-          "    zonefile-sync: -1",
-          "    journal-content: changes",
+          ...zones.flatMap((z) => [
+            `  - domain: ${z}`,
+            `    file: "${path.join(dir, `${z}.zone`)}"`,
+            "    acl: update",
+            // Keep the zone file as written; changes live in the journal (no flush races with tests).
+            "    zonefile-sync: -1",
+            "    journal-content: changes",
+          ]),
           "",
         ].join("\n");
         writeFileSync(path.join(dir, "knot.conf"), conf);
@@ -92,7 +100,7 @@ export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> 
       // (knotc's zone-set would do too, but takes one process per step and mangles quotes in batch mode.)
       const script = [
         `server 127.0.0.1 ${port}`,
-        `zone ${zone}.`,
+        `zone ${zoneOf(name)}.`,
         `update delete ${name}. ${type}`,
         ...values.map((value) => `update add ${name}. ${ttl} ${type} ${presentation(type, value)}`),
         "send",

@@ -1,0 +1,333 @@
+/**
+ * ACME certificates by DNS-01 through the CLI, on real Knot, Pebble, Caddy
+ * and Podman, for the cases beyond one name per certificate:
+ *
+ * - a zone with `wildcard: true`: one order for the apex and `*.zone`, two
+ *   TXT values at one name at once, one certificate serving two hostnames;
+ * - an `_acme-challenge` CNAME into another zone (delegation), followed;
+ * - an order the CA rejects: the apply fails with HOLT_E_ACME, the other
+ *   services are served, and no challenge TXT is left anywhere;
+ * - renewal of a short-lived certificate (Pebble issues 40-second ones
+ *   here) swapped into Caddy while a client handshakes in a loop, with no
+ *   failed handshake; and `holt certs renew` forcing one.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect } from "node:tls";
+import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import type { DnsPeer } from "../peers/dns-peer.ts";
+import { startKnot } from "../peers/knot.ts";
+import { type PebblePeer, startPebble } from "../peers/pebble.ts";
+import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
+import { type ResolverPeer, startResolver } from "../peers/resolver.ts";
+import { BIN, createLabFolder, type LabFolder } from "./harness.ts";
+
+const DOMAIN = "cert.test";
+const WILD = `wild.${DOMAIN}`;
+const DELEGATE = "delegate.test";
+const suffix = String(process.pid);
+
+interface Lab {
+  folder: LabFolder;
+  name: string;
+  rootCa: string;
+  pebble: PebblePeer;
+}
+
+let caddy: CaddyPeer;
+let knot: DnsPeer;
+/** What Pebble asks, as a real CA asks a recursive resolver: it follows CNAMEs across zones. */
+let resolver: ResolverPeer;
+let images: TestImages;
+const labs: Lab[] = [];
+
+function service(name: string, hostname: string, port: number): string {
+  return `
+    ${name}: {
+      host: "box",
+      image: "${images.v1}",
+      hostname: "${hostname}",
+      port: 8080,
+      hostPort: ${port},
+      command: ["sh", "-c", "mkdir -p /srv && echo ${name} > /srv/index.html && exec httpd -f -p 8080 -h /srv"],
+    },`;
+}
+
+function config(lab: Lab, services: string, extra = ""): string {
+  const zone = (name: string, wildcard = false) => `
+      "${name}": {
+        provider: "rfc2136",
+        server: "${knot.server}",
+        tsig: { name: "${knot.tsig.name}", algorithm: "${knot.tsig.algorithm}", secret: secret("tsig") },
+        nameservers: ["${knot.server}"],
+        wildcard: ${wildcard},
+      },`;
+  return `import { defineLab, secret } from "holt";
+
+export default defineLab({
+  domain: "${DOMAIN}",
+  name: "${lab.name}",
+  hosts: {
+    box: {
+      connect: "local",
+      proxy: { admin: "127.0.0.1:${caddy.adminPort}", httpsPort: ${caddy.httpsPort}, httpPort: ${caddy.httpPort} },
+    },
+  },
+  dns: { zones: {${zone(DOMAIN)}${zone(WILD, true)}${zone(DELEGATE)}
+  } },
+  acme: { email: "admin@${DOMAIN}", directory: "${lab.pebble.directoryUrl}", trust: "./pebble-https.pem", propagationTimeout: 30${extra} },
+  services: {${services}
+  },
+});
+`;
+}
+
+async function newLab(tag: string, pebble: PebblePeer): Promise<Lab> {
+  const folder = createLabFolder();
+  const lab: Lab = {
+    folder,
+    name: testLab(tag),
+    rootCa: join(folder.dir, "pebble-root.pem"),
+    pebble,
+  };
+  writeFileSync(join(folder.dir, "pebble-https.pem"), pebble.httpsCaPem);
+  writeFileSync(lab.rootCa, pebble.rootCaPem);
+  labs.push(lab);
+  return lab;
+}
+
+function env(lab: Lab): NodeJS.ProcessEnv {
+  return { HOLT_AGE_KEY_FILE: join(lab.folder.dir, "age.key") };
+}
+
+function run(lab: Lab, args: string[]) {
+  return lab.folder.holt(args, env(lab));
+}
+
+function initSecrets(lab: Lab): void {
+  assert.equal(run(lab, ["secrets", "init"]).code, 0);
+  const r = spawnSync(process.execPath, [BIN, "secrets", "set", "tsig"], {
+    cwd: lab.folder.dir,
+    input: `${knot.tsig.secret}\n`,
+    encoding: "utf8",
+    env: { ...process.env, ...env(lab), NO_COLOR: "1", HOLT_STATE_DIR: lab.folder.stateDir },
+  });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+function curl(lab: Lab, hostname: string): { code: number | null; body: string; stderr: string } {
+  const r = spawnSync(
+    "curl",
+    [
+      "-sS",
+      "--max-time",
+      "10",
+      "--cacert",
+      lab.rootCa,
+      "--resolve",
+      `${hostname}:${caddy.httpsPort}:127.0.0.1`,
+      `https://${hostname}:${caddy.httpsPort}/index.html`,
+    ],
+    { encoding: "utf8" },
+  );
+  return { code: r.status, body: r.stdout, stderr: r.stderr };
+}
+
+/** Every TXT value left at any challenge name the tests used. */
+function challengeLeftovers(names: readonly string[]): string[] {
+  return names.flatMap((n) => knot.dig(n, "TXT").map((v) => `${n} ${v}`));
+}
+
+/** One TLS handshake with SNI `hostname`, trusting only `ca`: the leaf's fingerprint, or the error. */
+function handshake(
+  hostname: string,
+  ca: string,
+): Promise<{ ok: true; sha: string } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    const socket = connect(
+      { host: "127.0.0.1", port: caddy.httpsPort, servername: hostname, ca, timeout: 5000 },
+      () => {
+        const cert = socket.getPeerX509Certificate();
+        socket.end();
+        resolve(
+          cert === undefined
+            ? { ok: false, error: "no certificate" }
+            : { ok: true, sha: cert.fingerprint256 },
+        );
+      },
+    );
+    socket.on("error", (error) => resolve({ ok: false, error: error.message }));
+    socket.on("timeout", () => {
+      socket.destroy();
+      resolve({ ok: false, error: "timeout" });
+    });
+  });
+}
+
+describe("ACME certificates: wildcard + apex, delegation, rejection, renewal (Knot + Pebble + Caddy)", () => {
+  let ports: number[];
+
+  before(async () => {
+    images = await ensureTestImages();
+    ports = await freePorts(6);
+    caddy = await startCaddy();
+    knot = await startKnot({ zone: DOMAIN, extraZones: [WILD, DELEGATE] });
+    resolver = await startResolver({
+      [DOMAIN]: knot.server,
+      [WILD]: knot.server,
+      [DELEGATE]: knot.server,
+    });
+    // The challenge for deleg.cert.test is delegated to delegate.test, by hand, once.
+    await knot.setByHand(`_acme-challenge.deleg.${DOMAIN}`, "CNAME", 300, [`deleg.${DELEGATE}`]);
+  });
+
+  after(async () => {
+    for (const lab of labs) {
+      removeLabResources(lab.name);
+      await lab.pebble.stop();
+      lab.folder.remove();
+    }
+    await caddy?.stop();
+    await resolver?.stop();
+    await knot?.stop();
+  });
+
+  test("wildcard + apex in one order, a delegated challenge, and a rejected order", async () => {
+    const pebble = await startPebble({
+      dnsServer: resolver.server,
+      domainBlocklist: [`blocked.${DOMAIN}`],
+    });
+    const lab = await newLab("certs", pebble);
+    const [a = 0, b = 0, d = 0, x = 0] = ports;
+    const services = [
+      service(`a${suffix}`, "a.wild", a),
+      service(`b${suffix}`, "b.wild", b),
+      service(`deleg${suffix}`, "deleg", d),
+      service(`blocked${suffix}`, "blocked", x),
+    ].join("");
+    lab.folder.write(config(lab, services));
+    initSecrets(lab);
+
+    const plan = run(lab, ["plan", "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const certs = (JSON.parse(plan.stdout) as { changes: { address: string }[] }).changes
+      .map((c) => c.address)
+      .filter((address) => address.startsWith("tls.certificate:"))
+      .sort();
+    assert.deepEqual(certs, [
+      `tls.certificate:box/*.${WILD}`,
+      `tls.certificate:box/blocked.${DOMAIN}`,
+      `tls.certificate:box/deleg.${DOMAIN}`,
+    ]);
+
+    const r = run(lab, ["apply", "--yes"]);
+    assert.equal(r.code, 1, "the rejected order fails its step");
+    const text = r.stdout + r.stderr;
+    assert.match(text, /HOLT_E_ACME/);
+    assert.match(text, /rejectedIdentifier/);
+    assert.match(text, new RegExp(`blocked\\.${DOMAIN.replace(".", "\\.")}`));
+
+    // One wildcard certificate serves both hostnames; the delegated one was issued too.
+    for (const host of [`a.${WILD}`, `b.${WILD}`, `deleg.${DOMAIN}`]) {
+      const page = curl(lab, host);
+      assert.equal(page.code, 0, `${host}: ${page.stderr}\n${text}`);
+    }
+    const wildcard = await handshake(`a.${WILD}`, lab.pebble.rootCaPem);
+    const other = await handshake(`b.${WILD}`, lab.pebble.rootCaPem);
+    assert.ok(wildcard.ok && other.ok && wildcard.sha === other.sha, "the same certificate");
+    const list = JSON.parse(run(lab, ["certs", "--json"]).stdout) as {
+      certificates: { name: string; names: string[] }[];
+    };
+    assert.deepEqual(
+      list.certificates.find((c) => c.name === `*.${WILD}`)?.names,
+      [WILD, `*.${WILD}`].sort(),
+    );
+
+    assert.deepEqual(
+      challengeLeftovers([
+        `_acme-challenge.${WILD}`,
+        `_acme-challenge.blocked.${DOMAIN}`,
+        `deleg.${DELEGATE}`,
+      ]),
+      [],
+      "no challenge TXT is left, also after the rejected order",
+    );
+    // The delegation CNAME is the user's: still there.
+    assert.deepEqual(knot.dig(`_acme-challenge.deleg.${DOMAIN}`, "CNAME"), [`deleg.${DELEGATE}`]);
+  });
+
+  test("a short-lived certificate is renewed and swapped into Caddy with no failed handshake", async () => {
+    const pebble = await startPebble({
+      dnsServer: resolver.server,
+      certificateValiditySeconds: 45,
+    });
+    const lab = await newLab("renew", pebble);
+    const [, , , , s = 0] = ports;
+    lab.folder.write(config(lab, service(`short${suffix}`, "short", s)));
+    initSecrets(lab);
+    const first = run(lab, ["apply", "--yes"]);
+    assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+    const hostname = `short.${DOMAIN}`;
+    const before = await handshake(hostname, pebble.rootCaPem);
+    assert.ok(before.ok, JSON.stringify(before));
+    const listed = JSON.parse(run(lab, ["certs", "--json"]).stdout) as {
+      certificates: { renewAt: string; notAfter: string }[];
+    };
+    const renewAt = Date.parse(listed.certificates[0]?.renewAt ?? "");
+    // A third of 45 s left: due 30 s after issuance.
+    await sleep(Math.max(0, renewAt - Date.now()) + 500);
+    const plan = run(lab, ["plan"]);
+    assert.match(plan.stdout + plan.stderr, /expires: .* → renew/);
+
+    // A client handshakes in a loop for the whole apply.
+    let stop = false;
+    const seen = new Set<string>();
+    const failures: string[] = [];
+    let handshakes = 0;
+    const loop = (async () => {
+      while (!stop) {
+        const result = await handshake(hostname, pebble.rootCaPem);
+        handshakes += 1;
+        if (result.ok) seen.add(result.sha);
+        else failures.push(result.error);
+        await sleep(20);
+      }
+    })();
+    const apply = lab.folder.holtAsync(["apply", "--yes"], env(lab));
+    const done = await apply.done;
+    await sleep(500);
+    stop = true;
+    await loop;
+    assert.equal(done.code, 0, `${done.stdout}\n${done.stderr}`);
+    assert.deepEqual(failures, [], `no handshake failed (${handshakes} made)`);
+    assert.ok(handshakes > 20, `the loop ran throughout (${handshakes} handshakes)`);
+    assert.equal(seen.size, 2, "it saw the old certificate, then the new one");
+    const after = await handshake(hostname, pebble.rootCaPem);
+    assert.ok(after.ok && after.sha !== before.sha);
+    assert.match(run(lab, ["plan"]).stdout, /No changes\./);
+
+    // `holt certs renew` forces one now.
+    const forced = run(lab, ["certs", "renew", hostname]);
+    assert.equal(forced.code, 0, `${forced.stdout}\n${forced.stderr}`);
+    const renewed = await handshake(hostname, pebble.rootCaPem);
+    assert.ok(renewed.ok && after.ok && renewed.sha !== after.sha, "a new certificate is served");
+    assert.deepEqual(challengeLeftovers([`_acme-challenge.${hostname}`]), []);
+    // The served chain is the CA's.
+    const leaf = new X509Certificate(
+      spawnSync(
+        "openssl",
+        ["s_client", "-connect", `127.0.0.1:${caddy.httpsPort}`, "-servername", hostname],
+        {
+          input: "",
+          encoding: "utf8",
+        },
+      ).stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0] ?? "",
+    );
+    assert.ok(leaf.subjectAltName?.includes(hostname));
+  });
+});
