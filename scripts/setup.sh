@@ -7,7 +7,9 @@
 # What it does, skipping every step that is already done:
 #   - Debian packages: zfs-fuse openssh-server openssh-client iproute2 procps ca-certificates,
 #     Podman with runc and its network stack, busybox-static (test images), systemd (systemd-analyze),
-#     caddy (plus npm when Node 24 still has to be bootstrapped and no npm is on PATH)
+#     caddy, curl, openssl, and the DNS and ACME test peers: knot, bind9, pdns-server (+ sqlite
+#     backend), their dig/nsupdate tools, pebble (not started: the tests run them on high ports)
+#     (plus npm when Node 24 still has to be bootstrapped and no npm is on PATH)
 #   - Node 24 and npm 11 into .tools/ (from the npm registry, with the system npm)
 #   - npm ci, skipped while node_modules matches package-lock.json
 #   - zfs-fuse daemon started and answering `zpool list`; /run/sshd created
@@ -55,7 +57,8 @@ holt_setup_main() {
   # only recommended or alternatives, so --no-install-recommends needs them named.
   local -a wanted=(zfs-fuse openssh-server openssh-client iproute2 procps ca-certificates
     podman runc conmon netavark aardvark-dns iptables catatonit uidmap busybox-static systemd
-    caddy)
+    caddy curl openssl knot knot-dnsutils bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3
+    pebble)
   if ! node24_ok && ! command -v npm >/dev/null 2>&1; then
     wanted+=(npm)
   fi
@@ -68,9 +71,26 @@ holt_setup_main() {
   done
   if ((${#missing[@]} > 0)); then
     export DEBIAN_FRONTEND=noninteractive
+    # The DNS servers are test peers started by the tests on high ports: their packages must
+    # not start (and enable) system-wide servers on port 53. A policy-rc.d that says "no"
+    # keeps the install from starting any service; one already in place is left as it is.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [[ ! -e "$policy" ]]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+      own_policy=1
+    fi
     quiet "apt-get update" apt-get update -q
-    quiet "apt-get install" apt-get install -y -q --no-install-recommends \
-      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+    local install_ok=1
+    (quiet "apt-get install" apt-get install -y -q --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}") ||
+      install_ok=0
+    if ((own_policy)); then rm -f "$policy"; fi
+    ((install_ok)) || exit 1
+    # On a machine run by systemd, do not start them at the next boot either.
+    if [[ -d /run/systemd/system ]]; then
+      systemctl disable --now knot named pdns >/dev/null 2>&1 || true
+    fi
     summary+=("installed ${missing[*]}")
   else
     summary+=("packages ok")
