@@ -2,9 +2,12 @@
  * The demo: a small lab of two real services on this machine, from one
  * holt.config.ts. A file-backed ZFS pool holds their state, Podman runs them
  * (images built locally from busybox, since nothing is pulled), Caddy serves
- * them over HTTPS with its local CA. Shows validate, plan, apply, status, the
- * services answering over HTTPS, a change that replaces one container, and the
- * history. Everything is removed at the end unless --keep is given.
+ * them over HTTPS. Each hostname also gets a DNS record in a local Knot DNS
+ * server (RFC 2136 with a TSIG key) and a certificate from a local ACME CA
+ * (Pebble) by DNS-01 through that server: the real flow, with a test CA.
+ * Shows validate, plan, apply, status, dns, certs, the services answering
+ * over HTTPS, a change that replaces one container, and the history.
+ * Everything is removed at the end unless --keep is given.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
@@ -12,6 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePorts } from "../test/peers/caddy.ts";
+import { startKnot } from "../test/peers/knot.ts";
+import { startPebble } from "../test/peers/pebble.ts";
 import { ensureTestImages } from "../test/peers/podman.ts";
 
 const keep = process.argv.includes("--keep");
@@ -83,7 +88,14 @@ interface Ports {
   notes: number;
 }
 
-function config(ports: Ports, tz: string): string {
+interface Edge {
+  /** The Knot DNS server, "127.0.0.1:port". */
+  dns: string;
+  tsigName: string;
+  acmeDirectory: string;
+}
+
+function config(ports: Ports, tz: string, edge: Edge): string {
   return `import { defineLab, secret } from "holt";
 
 export default defineLab({
@@ -98,6 +110,19 @@ export default defineLab({
       proxy: { admin: "127.0.0.1:${ports.admin}", httpsPort: ${ports.https}, httpPort: ${ports.http} },
     },
   },
+  // The zone lives on the Knot server this demo started; holt updates it with RFC 2136 + TSIG.
+  dns: {
+    zones: {
+      "${DOMAIN}": {
+        provider: "rfc2136",
+        server: "${edge.dns}",
+        tsig: { name: "${edge.tsigName}", algorithm: "hmac-sha256", secret: secret("tsig") },
+        nameservers: ["${edge.dns}"],
+      },
+    },
+  },
+  // Certificates from the local test CA (Pebble) by DNS-01; for real use: directory: "letsencrypt".
+  acme: { email: "admin@${DOMAIN}", directory: "${edge.acmeDirectory}", trust: "./pebble-https.pem" },
   services: {
     // A web page kept in its own dataset; the container writes it at start.
     hello: {
@@ -148,29 +173,52 @@ function curl(host: string, httpsPort: number, caFile: string): void {
 let failed = false;
 const [admin = 0, https = 0, http = 0, hello = 0, notes = 0] = await freePorts(5);
 const ports = { admin, https, http, hello, notes };
-const caFile = join(dir, "caddy", "data", "caddy", "pki", "authorities", "local", "root.crt");
+/** Pebble's root: the CA the demo's certificates chain to. */
+const caFile = join(dir, "pebble-root.pem");
+const peers: { stop(): Promise<void> }[] = [];
 try {
-  say("Setting up: a file-backed ZFS pool, Caddy, and two locally built images.");
+  say(
+    "Setting up: a file-backed ZFS pool, Caddy, a Knot DNS server, an ACME CA (Pebble), and two locally built images.",
+  );
   sh("truncate", ["-s", "256M", join(dir, "pool.img")]);
   sh("zpool", ["create", "-f", pool, join(dir, "pool.img")]);
   await startCaddy(admin);
+  const knot = await startKnot({ zone: DOMAIN });
+  peers.push(knot);
+  const pebble = await startPebble({ dnsServer: knot.server });
+  peers.push(pebble);
+  writeFileSync(join(dir, "pebble-https.pem"), pebble.httpsCaPem);
+  writeFileSync(caFile, pebble.rootCaPem);
   await ensureTestImages();
   console.log(
-    `Lab folder ${dir}; pool ${pool}; Caddy admin on 127.0.0.1:${admin}, HTTPS on ${https}.`,
+    `Lab folder ${dir}; pool ${pool}; Caddy admin on 127.0.0.1:${admin}, HTTPS on ${https}; DNS on ${knot.server}; ACME at ${pebble.directoryUrl}.`,
   );
+  const edge: Edge = {
+    dns: knot.server,
+    tsigName: knot.tsig.name,
+    acmeDirectory: pebble.directoryUrl,
+  };
 
-  writeFileSync(join(dir, "holt.config.ts"), config(ports, "UTC"));
+  writeFileSync(join(dir, "holt.config.ts"), config(ports, "UTC", edge));
   failed ||= holt(["validate"]) !== 0;
   failed ||= holt(["secrets", "init"]) !== 0;
   failed ||= holt(["secrets", "set", "greeting"], "hello, secret world\n") !== 0;
+  failed ||= holt(["secrets", "set", "tsig"], `${knot.tsig.secret}\n`) !== 0;
   failed ||= holt(["plan"]) !== 0;
   failed ||= holt(["apply", "--yes"]) !== 0;
   failed ||= holt(["status"]) !== 0;
+  failed ||= holt(["dns"]) !== 0;
+  failed ||= holt(["certs"]) !== 0;
+  say(`The DNS server answers for the names holt keeps (kdig @${knot.server}):`);
+  for (const host of ["hello", "notes"]) {
+    console.log(`  ${host}.${DOMAIN} A ${knot.dig(`${host}.${DOMAIN}`, "A").join(", ")}`);
+  }
+  say("Both answer over HTTPS with certificates from the ACME CA (curl trusts only its root):");
   curl("hello", https, caFile);
   curl("notes", https, caFile);
 
   say("Now change one env var of hello (TZ=UTC → Europe/Berlin): only its container is replaced.");
-  writeFileSync(join(dir, "holt.config.ts"), config(ports, "Europe/Berlin"));
+  writeFileSync(join(dir, "holt.config.ts"), config(ports, "Europe/Berlin", edge));
   failed ||= holt(["plan"]) !== 0;
   failed ||= holt(["apply", "--yes"]) !== 0;
   curl("hello", https, caFile);
@@ -182,15 +230,16 @@ try {
     console.log(`  https://${host}.${DOMAIN}:${https}/`);
   }
   console.log(
-    `  (resolve the names to 127.0.0.1 and trust Caddy's local CA: curl --cacert ${caFile} --resolve hello.${DOMAIN}:${https}:127.0.0.1 https://hello.${DOMAIN}:${https}/)`,
+    `  (resolve the names to 127.0.0.1 and trust the test CA's root: curl --cacert ${caFile} --resolve hello.${DOMAIN}:${https}:127.0.0.1 https://hello.${DOMAIN}:${https}/)`,
   );
 } catch (error) {
   failed = true;
   console.error(error instanceof Error ? error.message : error);
 } finally {
+  for (const peer of peers) await peer.stop();
   if (keep) {
     console.log(
-      `\nKept everything (--keep): lab folder ${dir}, pool ${pool}, containers holt-hello and holt-notes, Caddy (stop it with: curl -X POST http://127.0.0.1:${admin}/stop).`,
+      `\nKept everything (--keep): lab folder ${dir}, pool ${pool}, containers holt-hello and holt-notes, Caddy (stop it with: curl -X POST http://127.0.0.1:${admin}/stop). The DNS server and the CA stop with the demo.`,
     );
   } else {
     say("Cleaning up: containers, network, Caddy, pool.");

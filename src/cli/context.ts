@@ -7,7 +7,7 @@ import { HoltError } from "../errors.ts";
 import { type Connections, createConnections } from "../hosts/connect.ts";
 import { hostConnections } from "../lab/plan.ts";
 import { createProviderStore } from "../store/provider-store.ts";
-import { labStateDir, resolveStateDir } from "../store/state-dir.ts";
+import { labStateDirPath, resolveStateDir } from "../store/state-dir.ts";
 import type { Output } from "./output.ts";
 
 export interface CommandContext {
@@ -67,7 +67,8 @@ export function providerStoreFor(
   flag: string | undefined,
   lab: string,
 ): ProviderStore {
-  return createProviderStore(labStateDir(stateDirFor(ctx, flag), lab));
+  // Not created here: a plan that only reads must leave no folder behind.
+  return createProviderStore(labStateDirPath(stateDirFor(ctx, flag), lab));
 }
 
 export function stateDirFor(ctx: CommandContext, flag: string | undefined): string {

@@ -252,7 +252,11 @@ export interface UserTunnel {
   provider: "cloudflare";
   /** The Cloudflare account that owns the tunnel. */
   accountId: string;
-  /** The tunnel's id (a UUID), from `cloudflared tunnel create` or the dashboard. */
+  /**
+   * The tunnel's id (a UUID). Create the tunnel in the Cloudflare dashboard
+   * (Zero Trust → Networks → Tunnels), so that it is managed remotely: holt
+   * writes its configuration through the API.
+   */
   tunnelId: string;
   /** The tunnel's run token. */
   token: SecretRef;

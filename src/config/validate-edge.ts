@@ -220,7 +220,7 @@ export function resolveAcme(
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
     problems.push({
       path: "acme.email",
-      message: `${showValue(raw.email)} is not an email address. The CA writes to it about expiring certificates.`,
+      message: `${showValue(raw.email)} is not an email address. It is the contact address of your account at the CA.`,
     });
   }
   const directory = typeof raw.directory === "string" ? raw.directory : "letsencrypt";
@@ -386,6 +386,13 @@ export function edgeConflicts(
       path: "acme",
       message:
         "needs dns.zones: holt proves each hostname to the CA with a DNS-01 challenge in the hostname's public zone. Add the zone under dns.zones.",
+    });
+  }
+  if (tunnel !== null && dns === null) {
+    problems.push({
+      path: "edge.tunnel",
+      message:
+        'needs dns.zones: the tunnel\'s hostnames are CNAME records in a zone on Cloudflare. Add the zone under dns.zones with provider: "cloudflare".',
     });
   }
   const publicZones = dns?.zones.filter((z) => z.view === "public") ?? [];

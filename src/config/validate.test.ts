@@ -45,6 +45,8 @@ describe("validateLab: a valid lab", () => {
           address: "127.0.0.1",
           connect: { kind: "local" },
           proxy: { adminAddress: "127.0.0.1:2019", adminPort: 2019, httpsPort: 443, httpPort: 80 },
+          tailnet: null,
+          public: null,
           stateRoot: null,
           datasets: [
             {
@@ -69,6 +71,7 @@ describe("validateLab: a valid lab", () => {
         jellyfin: {
           name: "jellyfin",
           host: "odroid",
+          expose: { kind: "internal" },
           state: [
             {
               name: "config",
@@ -81,6 +84,9 @@ describe("validateLab: a valid lab", () => {
           container: null,
         },
       },
+      dns: null,
+      acme: null,
+      tunnel: null,
     });
   });
 
@@ -111,6 +117,8 @@ describe("validateLab: a valid lab", () => {
         knownHostsFile: "~/.ssh/known_hosts",
       },
       proxy: { adminAddress: "127.0.0.1:2019", adminPort: 2019, httpsPort: 443, httpPort: 80 },
+      tailnet: null,
+      public: null,
       stateRoot: null,
       datasets: [],
     });

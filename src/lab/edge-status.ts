@@ -12,7 +12,7 @@ import type { Connections } from "../hosts/connect.ts";
 import { CERTIFICATE_TYPE, type CertificateInputs } from "../model/certificate.ts";
 import { compileLab } from "../model/compile.ts";
 import { DNS_RECORD_TYPE, type DnsRecordInputs } from "../model/dns-record.ts";
-import { hostConnections, readLabFacts } from "./plan.ts";
+import { detectPublicAddresses, hostConnections, readLabFacts } from "./plan.ts";
 import type { LabSecrets } from "./secrets.ts";
 
 export interface EdgeStatusOptions {
@@ -67,8 +67,14 @@ export interface CertificateStatus {
 
 async function readEdge(lab: ResolvedLab, options: EdgeStatusOptions, types: readonly string[]) {
   const hosts = hostConnections(lab).map((h) => h.name);
-  const facts = await readLabFacts(lab, options.connections);
-  const { graph } = compileLab(lab, facts, { secrets: options.secrets.digests });
+  const [facts, publicAddresses] = await Promise.all([
+    readLabFacts(lab, options.connections),
+    detectPublicAddresses(lab),
+  ]);
+  const { graph } = compileLab(lab, facts, {
+    secrets: options.secrets.digests,
+    ...(publicAddresses === undefined ? {} : { publicAddresses: publicAddresses.addresses }),
+  });
   const providers = options.providers.filter((p) => types.includes(p.type));
   const actual = await readActual(
     { ...graph, resources: graph.resources.filter((r) => types.includes(r.type)) },

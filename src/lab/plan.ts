@@ -73,7 +73,12 @@ export async function planLab(lab: ResolvedLab, options: PlanLabOptions): Promis
   const publicAddresses = await publicReady;
   const { graph, problems } = compileLab(lab, facts, {
     ...(secrets === undefined ? {} : { secrets: secrets.digests }),
-    ...(publicAddresses === undefined ? {} : { publicAddresses }),
+    ...(publicAddresses === undefined
+      ? {}
+      : {
+          publicAddresses: publicAddresses.addresses,
+          ...(publicAddresses.error === null ? {} : { publicAddressError: publicAddresses.error }),
+        }),
   });
   if (problems.length > 0) throw configInvalid(lab.file, problems);
   return planGraph(graph, lab.file, hostConnections(lab), {
@@ -113,9 +118,9 @@ export async function planGraph(
  * on the lab's network, so they share its address). Undefined when no host
  * needs one; a failed lookup leaves the hosts out (the model reports them).
  */
-async function detectPublicAddresses(
+export async function detectPublicAddresses(
   lab: ResolvedLab,
-): Promise<Record<string, string> | undefined> {
+): Promise<{ addresses: Record<string, string>; error: string | null } | undefined> {
   if (lab.dns === null) return undefined;
   const hosts = Object.values(lab.services)
     .filter((s) => s.expose.kind === "public" && s.expose.via === "direct")
@@ -123,6 +128,10 @@ async function detectPublicAddresses(
     .filter((h) => h?.public === "auto")
     .map((h) => h?.name ?? "");
   if (hosts.length === 0) return undefined;
-  const address = await detectPublicAddress(lab.dns.publicIpUrl).catch(() => null);
-  return address === null ? {} : Object.fromEntries(hosts.map((h) => [h, address]));
+  try {
+    const address = await detectPublicAddress(lab.dns.publicIpUrl);
+    return { addresses: Object.fromEntries(hosts.map((h) => [h, address])), error: null };
+  } catch (error) {
+    return { addresses: {}, error: (error as Error).message };
+  }
 }

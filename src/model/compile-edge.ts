@@ -32,6 +32,8 @@ export interface EdgeCompileInput {
   readonly lab: ResolvedLab;
   /** Detected public addresses of hosts with `public: "auto"`; missing: not detected (yet). */
   readonly publicAddresses?: Readonly<Record<string, string>>;
+  /** Why detecting public addresses failed. */
+  readonly publicAddressError?: string;
   /** Secret names the lab's secrets file holds; missing: not checked. */
   readonly secretNames?: ReadonlySet<string>;
 }
@@ -85,7 +87,7 @@ function pointAt(
           return input.publicAddresses === undefined
             ? null
             : {
-                problem: `host "${host.name}" has public: "auto" but its public address could not be detected. Check dns.publicIpUrl, or set hosts.${host.name}.public to the address.`,
+                problem: `host "${host.name}" has public: "auto" but its public address could not be detected${input.publicAddressError === undefined ? "" : ` (${input.publicAddressError})`}. Check dns.publicIpUrl, or set hosts.${host.name}.public to the address.`,
               };
         }
         return { value: detected, proxied: false };
@@ -177,8 +179,13 @@ export function compileEdge(input: EdgeCompileInput): {
       }
     }
 
-    // Tunnelled services are served by Cloudflare's certificate, not Caddy's.
-    const tunnelled = service.expose.kind === "public" && service.expose.via === "tunnel";
+    // A tunnelled service on the tunnel's host is reached over the lab network,
+    // and Cloudflare serves its certificate; on another host, cloudflared goes
+    // through that host's Caddy and checks its certificate, so it needs one.
+    const tunnelled =
+      service.expose.kind === "public" &&
+      service.expose.via === "tunnel" &&
+      service.host === lab.tunnel?.host;
     if (lab.acme !== null && dns !== null && !tunnelled) {
       const cert = certificateFor(lab, hostname);
       const key = `${host.name}\0${cert.certName}`;

@@ -31,6 +31,8 @@ export interface CompileOptions {
   readonly secrets?: SecretDigests;
   /** Detected addresses of hosts with `public: "auto"`. */
   readonly publicAddresses?: Readonly<Record<string, string>>;
+  /** Why detecting them failed, for the problem it causes. */
+  readonly publicAddressError?: string;
 }
 
 interface PendingDataset {
@@ -188,6 +190,9 @@ export function compileLab(
   const edge = compileEdge({
     lab,
     ...(options.publicAddresses === undefined ? {} : { publicAddresses: options.publicAddresses }),
+    ...(options.publicAddressError === undefined
+      ? {}
+      : { publicAddressError: options.publicAddressError }),
     ...(options.secrets === undefined ? {} : { secretNames: new Set(options.secrets.keys()) }),
   });
   const services = compileServices({

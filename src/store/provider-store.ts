@@ -1,8 +1,9 @@
 /**
  * The files providers keep on the machine holt runs on (`ProviderStore`):
  * ACME account keys and certificates, the DNS records holt created where
- * the DNS server keeps no ownership mark. They live in `<lab state>/edge/`,
- * folders mode 0700, files mode 0600, each written to a temporary file and
+ * the DNS server keeps no ownership mark. They live in `<lab state>/edge/`
+ * (created, with the lab's folder, on the first write: reads create
+ * nothing), folders mode 0700, files mode 0600, each written to a temporary file and
  * renamed so a crash leaves the old or the new file, never half of one.
  */
 import { randomBytes } from "node:crypto";

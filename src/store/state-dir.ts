@@ -19,9 +19,14 @@ export function resolveStateDir(
   return join(xdg !== undefined && xdg !== "" ? xdg : join(homedir(), ".local", "state"), "holt");
 }
 
+/** Where the lab's own folder is, without creating it. */
+export function labStateDirPath(stateDir: string, lab: string): string {
+  return join(stateDir, lab.replace(/[^A-Za-z0-9._-]/g, "_"));
+}
+
 /** The lab's own folder, created if needed. */
 export function labStateDir(stateDir: string, lab: string): string {
-  const dir = join(stateDir, lab.replace(/[^A-Za-z0-9._-]/g, "_"));
+  const dir = labStateDirPath(stateDir, lab);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {

@@ -10,6 +10,7 @@ import {
   connectionsFor,
   openLab,
   parseFlags,
+  providerStoreFor,
   STATE_FLAG,
   STATE_HELP,
   stateDirFor,
@@ -40,7 +41,8 @@ export const adoptCommand: Command = {
     const providers = defaultProviders();
     const lock = lockLab(stateDirFor(ctx, values["state-dir"]), lab.name, `holt adopt ${address}`);
     try {
-      const { plan } = await planLab(lab, { connections, providers, secrets });
+      const store = providerStoreFor(ctx, values["state-dir"], lab.name);
+      const { plan, graph } = await planLab(lab, { connections, providers, secrets, store });
       const target = plan.unmanaged.find((u) => u.address === address);
       if (target === undefined) {
         const known = plan.unmanaged.map((u) => u.address);
@@ -73,6 +75,8 @@ export const adoptCommand: Command = {
           exec: await connections.execFor(target.host),
           lab: lab.name,
           secretValue: (name) => secrets.value(name),
+          store,
+          ...(settingsFor(graph, target.host, target.resource.type) ?? {}),
         },
         target.resource,
         target.observed,
@@ -87,3 +91,12 @@ export const adoptCommand: Command = {
     }
   },
 };
+
+function settingsFor(
+  graph: { hostSettings?: Readonly<Record<string, Readonly<Record<string, unknown>>>> },
+  host: string,
+  type: string,
+): { settings: unknown } | undefined {
+  const settings = graph.hostSettings?.[host]?.[type];
+  return settings === undefined ? undefined : { settings };
+}

@@ -52,6 +52,7 @@ import {
   readCaddyConfig,
 } from "./admin.ts";
 import { arrayAt, childArray, childObject, isObject, type Json, objectAt } from "./caddy-json.ts";
+import { ChallengeLedger } from "./challenge-ledger.ts";
 
 /** What holt keeps for a certificate in the state folder. */
 export interface StoredCertificate {
@@ -252,6 +253,7 @@ function zoneOf(name: string, zones: readonly ZoneRef[]): ZoneRef | undefined {
 async function challengeTargets(
   ctx: ProviderContext,
   inputs: CertificateInputs,
+  ledger: ChallengeLedger,
 ): Promise<Record<string, ChallengeTarget>> {
   const backends = new Map<string, ZoneBackend>();
   const backendOf = (ref: ZoneRef): ZoneBackend => {
@@ -262,6 +264,11 @@ async function challengeTargets(
     }
     return backend;
   };
+  // First, what a killed run may have left behind in these zones.
+  await ledger.cleanLeftovers((zone, view) => {
+    const ref = inputs.zones.find((z) => z.zone === zone && z.view === view);
+    return ref === undefined ? undefined : backendOf(ref);
+  });
   const targets: Record<string, ChallengeTarget> = {};
   for (const name of inputs.names) {
     const base = name.replace(/^\*\./, "");
@@ -277,7 +284,7 @@ async function challengeTargets(
     const [cname] = await backend.read([{ name: challenge, type: "CNAME" }]);
     const delegated = cname?.values[0];
     if (delegated === undefined) {
-      targets[name] = { txtName: challenge, backend };
+      targets[name] = { txtName: challenge, backend: ledger.recorded(backend, zone.view) };
       continue;
     }
     const target = zoneOf(delegated, inputs.zones);
@@ -287,7 +294,10 @@ async function challengeTargets(
         `${challenge} is a CNAME to ${delegated} (a delegated challenge), but no zone of dns.zones holds ${delegated}. Add that zone under dns.zones so holt can write the challenge there.`,
       );
     }
-    targets[name] = { txtName: delegated, backend: backendOf(target) };
+    targets[name] = {
+      txtName: delegated,
+      backend: ledger.recorded(backendOf(target), target.view),
+    };
   }
   return targets;
 }
@@ -296,6 +306,7 @@ async function issue(
   ctx: ProviderContext,
   inputs: CertificateInputs,
   store: ProviderStore,
+  ledger: ChallengeLedger,
 ): Promise<StoredCertificate> {
   const { acme } = inputs;
   const keyPath = accountKeyPath(acme.directoryUrl);
@@ -305,7 +316,7 @@ async function issue(
     await store.write(keyPath, accountKeyPem);
   }
   const extraCaPem = acme.trustFile === null ? null : await readTrustFile(acme.trustFile);
-  const challenges = await challengeTargets(ctx, inputs);
+  const challenges = await challengeTargets(ctx, inputs, ledger);
   // acme-client and its dependencies load only when a certificate is issued.
   const { issueCertificate } = await import("../../acme/issue.ts");
   const issued = await issueCertificate({
@@ -363,6 +374,7 @@ function needStore(ctx: ProviderContext): ProviderStore {
 export function createCertificateProvider(): Provider<CertificateInputs, CertificateState> {
   const queue = createHostQueue();
   const issuing = new Map<string, Promise<StoredCertificate>>();
+  let ledger: ChallengeLedger | undefined;
 
   /** One issuance per certificate name at a time, shared by the hosts that need it. */
   function ensureIssued(
@@ -375,7 +387,8 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     const task = (async () => {
       const stored = await readStoredCertificate(store, inputs.certName);
       if (issueReason(stored, inputs, Date.now()) === null && stored !== null) return stored;
-      return issue(ctx, inputs, store);
+      ledger ??= new ChallengeLedger(store);
+      return issue(ctx, inputs, store, ledger);
     })().finally(() => issuing.delete(inputs.certName));
     issuing.set(inputs.certName, task);
     return task;

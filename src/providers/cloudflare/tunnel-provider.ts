@@ -68,7 +68,7 @@ export function createTunnelProvider(): Provider<TunnelInputs, TunnelState> {
         const { accountId, tunnelId, apiTokenSecret } = r.inputs;
         const client = openTunnel(accountId, secretValue(ctx, apiTokenSecret));
         const rules = withoutCatchAll(await client.getIngress(tunnelId));
-        if (rules.length === 0) continue;
+        // The tunnel exists (it is the user's); an empty configuration is just empty.
         observed.set(r.address, { state: { rules: rules.map(show) }, managed: true });
       }
       return { observed, owned: [], problems: [] };
