@@ -58,13 +58,13 @@ function service(name: string, hostname: string, port: number): string {
     },`;
 }
 
-function config(lab: Lab, services: string, extra = ""): string {
+function config(lab: Lab, services: string, extra = "", nameservers = [knot.server]): string {
   const zone = (name: string, wildcard = false) => `
       "${name}": {
         provider: "rfc2136",
         server: "${knot.server}",
         tsig: { name: "${knot.tsig.name}", algorithm: "${knot.tsig.algorithm}", secret: secret("tsig") },
-        nameservers: ["${knot.server}"],
+        nameservers: ${JSON.stringify(nameservers)},
         wildcard: ${wildcard},
       },`;
   return `import { defineLab, secret } from "holt";
@@ -174,7 +174,7 @@ describe("ACME certificates: wildcard + apex, delegation, rejection, renewal (Kn
 
   before(async () => {
     images = await ensureTestImages();
-    ports = await freePorts(6);
+    ports = await freePorts(7);
     caddy = await startCaddy();
     knot = await startKnot({ zone: DOMAIN, extraZones: [WILD, DELEGATE] });
     resolver = await startResolver({
@@ -259,6 +259,36 @@ describe("ACME certificates: wildcard + apex, delegation, rejection, renewal (Kn
     );
     // The delegation CNAME is the user's: still there.
     assert.deepEqual(knot.dig(`_acme-challenge.deleg.${DOMAIN}`, "CNAME"), [`deleg.${DELEGATE}`]);
+  });
+
+  test("killed while waiting for the challenge: the TXT it left is removed by the next apply", async () => {
+    const pebble = await startPebble({ dnsServer: resolver.server });
+    const lab = await newLab("crash", pebble);
+    const [, , , , , c = 0] = ports;
+    const hostname = `crash.${DOMAIN}`;
+    const [dead = 0] = await freePorts(1);
+    // A second nameserver that never answers keeps holt waiting with the TXT in place.
+    lab.folder.write(
+      config(lab, service(`crash${suffix}`, "crash", c), "", [knot.server, `127.0.0.1:${dead}`]),
+    );
+    initSecrets(lab);
+    const apply = lab.folder.holtAsync(["apply", "--yes"], env(lab));
+    let seen: string[] = [];
+    for (let i = 0; i < 300 && seen.length === 0; i++) {
+      await sleep(50);
+      seen = knot.dig(`_acme-challenge.${hostname}`, "TXT");
+    }
+    assert.equal(seen.length, 1, `the challenge TXT appeared:\n${apply.stderr()}`);
+    apply.child.kill("SIGKILL");
+    await apply.done;
+    assert.deepEqual(knot.dig(`_acme-challenge.${hostname}`, "TXT"), seen, "the kill left it");
+
+    lab.folder.write(config(lab, service(`crash${suffix}`, "crash", c)));
+    const rerun = run(lab, ["apply", "--yes"]);
+    assert.equal(rerun.code, 0, `${rerun.stdout}\n${rerun.stderr}`);
+    assert.deepEqual(knot.dig(`_acme-challenge.${hostname}`, "TXT"), [], "gone after the rerun");
+    assert.equal(curl(lab, hostname).code, 0);
+    assert.match(run(lab, ["plan"]).stdout, /No changes\./);
   });
 
   test("a short-lived certificate is renewed and swapped into Caddy with no failed handshake", async () => {
