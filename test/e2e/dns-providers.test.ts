@@ -1,0 +1,281 @@
+/**
+ * The DNS providers through the CLI, each against its real server: Knot and
+ * BIND by RFC 2136 with TSIG, PowerDNS by its HTTP API. One lab, one zone on
+ * each server, one service in each zone. For every provider: records are
+ * created, updated and deleted; a second apply is a no-op; a record made by
+ * hand at another name is never touched, and one at a wanted name shows as a
+ * conflict and stays as it was; a wrong key fails naming provider, zone and
+ * fix, and changes nothing.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { startBind } from "../peers/bind.ts";
+import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import type { DnsPeer } from "../peers/dns-peer.ts";
+import { startKnot } from "../peers/knot.ts";
+import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
+import { type PowerDnsPeer, startPowerDns } from "../peers/powerdns.ts";
+import { BIN, createLabFolder, type LabFolder } from "./harness.ts";
+
+const DOMAIN = "prov.test";
+const suffix = String(process.pid);
+
+interface Knobs {
+  ttl?: number;
+  /** Services to leave out of the config, by zone label. */
+  without?: readonly string[];
+}
+
+let caddy: CaddyPeer;
+let knot: DnsPeer;
+let bind: DnsPeer;
+let pdns: PowerDnsPeer;
+let images: TestImages;
+let folder: LabFolder;
+let lab: string;
+let ports: number[];
+
+/** The three zones, by label: the zone `<label>.prov.test` lives on that server. */
+const LABELS = ["knot", "bind", "pdns"] as const;
+type Label = (typeof LABELS)[number];
+const zoneOf = (label: Label) => `${label}.${DOMAIN}`;
+const peerOf = (label: Label): DnsPeer =>
+  label === "knot" ? knot : label === "bind" ? bind : pdns;
+
+function config(knobs: Knobs = {}): string {
+  const ttl = knobs.ttl ?? 300;
+  const rfc2136 = (peer: DnsPeer) => `{
+        provider: "rfc2136",
+        server: "${peer.server}",
+        tsig: { name: "${peer.tsig.name}", algorithm: "${peer.tsig.algorithm}", secret: secret("${peer.kind}-tsig") },
+        nameservers: ["${peer.server}"],
+        ttl: ${ttl},
+      }`;
+  const services = LABELS.filter((l) => !(knobs.without ?? []).includes(l))
+    .map(
+      (label, i) => `
+    ${label}${suffix}: {
+      host: "box",
+      image: "${images.v1}",
+      hostname: "app.${label}",
+      port: 8080,
+      hostPort: ${ports[i]},
+      command: ["sh", "-c", "exec httpd -f -p 8080 -h /www"],
+    },`,
+    )
+    .join("");
+  return `import { defineLab, secret } from "holt";
+
+export default defineLab({
+  domain: "${DOMAIN}",
+  name: "${lab}",
+  hosts: {
+    box: {
+      connect: "local",
+      proxy: { admin: "127.0.0.1:${caddy.adminPort}", httpsPort: ${caddy.httpsPort}, httpPort: ${caddy.httpPort} },
+    },
+  },
+  dns: {
+    zones: {
+      "${zoneOf("knot")}": ${rfc2136(knot)},
+      "${zoneOf("bind")}": ${rfc2136(bind)},
+      "${zoneOf("pdns")}": {
+        provider: "powerdns",
+        url: "${pdns.apiUrl}",
+        apiKey: secret("pdns-key"),
+        nameservers: ["${pdns.server}"],
+        ttl: ${ttl},
+      },
+    },
+  },
+  services: {${services}
+  },
+});
+`;
+}
+
+const env = (): NodeJS.ProcessEnv => ({ HOLT_AGE_KEY_FILE: join(folder.dir, "age.key") });
+const printed: string[] = [];
+/** Async: nothing here serves from this process, but a long apply should not block the peers' timers. */
+async function run(args: string[]) {
+  const r = await folder.holtAsync(args, env()).done;
+  printed.push(r.stdout, r.stderr);
+  return r;
+}
+
+function setSecret(name: string, value: string): void {
+  const r = spawnSync(process.execPath, [BIN, "secrets", "set", name], {
+    cwd: folder.dir,
+    input: `${value}\n`,
+    encoding: "utf8",
+    env: { ...process.env, ...env(), NO_COLOR: "1", HOLT_STATE_DIR: folder.stateDir },
+  });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+function setCorrectKeys(): void {
+  setSecret("knot-tsig", knot.tsig.secret);
+  setSecret("bind-tsig", bind.tsig.secret);
+  setSecret("pdns-key", pdns.apiKey);
+}
+
+const app = (label: Label) => `app.${zoneOf(label)}`;
+
+describe("DNS providers through the CLI (real Knot, BIND and PowerDNS)", () => {
+  before(async () => {
+    images = await ensureTestImages();
+    ports = await freePorts(3);
+    caddy = await startCaddy();
+    [knot, bind, pdns] = await Promise.all([
+      startKnot({ zone: zoneOf("knot") }),
+      startBind({ zone: zoneOf("bind") }),
+      startPowerDns({ zone: zoneOf("pdns") }),
+    ]);
+    lab = testLab("prov");
+    folder = createLabFolder();
+    folder.write(config());
+    assert.equal((await run(["secrets", "init"])).code, 0);
+    setCorrectKeys();
+    for (const label of LABELS) {
+      const peer = peerOf(label);
+      await peer.setByHand(`other.${zoneOf(label)}`, "A", 300, ["10.9.9.9"]);
+      await peer.setByHand(`taken.${zoneOf(label)}`, "TXT", 300, ["made by hand"]);
+    }
+  });
+
+  after(async () => {
+    if (lab !== undefined) removeLabResources(lab);
+    await caddy?.stop();
+    await Promise.all([knot?.stop(), bind?.stop(), pdns?.stop()]);
+    folder?.remove();
+  });
+
+  test("a record made by hand at a wanted name is a conflict; apply creates the rest", async () => {
+    // Each server already has an A record at the name one service wants.
+    for (const label of LABELS) await peerOf(label).setByHand(app(label), "A", 300, ["10.1.1.1"]);
+    const plan = await run(["plan", "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const parsed = JSON.parse(plan.stdout) as { unmanaged: { address: string }[] };
+    assert.deepEqual(
+      parsed.unmanaged.map((u) => u.address).sort(),
+      LABELS.map((l) => `dns.record:@edge/public/${app(l)}/A`).sort(),
+    );
+    const r = await run(["apply", "--yes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    for (const label of LABELS) {
+      assert.deepEqual(peerOf(label).dig(app(label), "A"), ["10.1.1.1"], `${label}: left alone`);
+    }
+    // The user removes the hand-made records; now holt creates its own.
+    for (const label of LABELS) await peerOf(label).setByHand(app(label), "A", 300, []);
+    const second = await run(["apply", "--yes"]);
+    assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+    for (const label of LABELS) {
+      assert.deepEqual(peerOf(label).dig(app(label), "A"), ["127.0.0.1"], `${label}: created`);
+    }
+  });
+
+  test("a second apply is a no-op; holt dns shows every record in sync", async () => {
+    const plan = await run(["plan", "--detailed-exitcode"]);
+    assert.equal(plan.code, 0, `${plan.stdout}\n${plan.stderr}`);
+    const dns = await run(["dns", "--json"]);
+    assert.equal(dns.code, 0, dns.stdout);
+    const records = (JSON.parse(dns.stdout) as { records: { name: string; status: string }[] })
+      .records;
+    assert.deepEqual(
+      records.map((x) => [x.name, x.status]),
+      LABELS.map((l) => [app(l), "in sync"]).sort(),
+    );
+  });
+
+  test("an update changes the record in place on every server", async () => {
+    folder.write(config({ ttl: 600 }));
+    const plan = await run(["plan"]);
+    for (const label of LABELS) {
+      assert.match(
+        plan.stdout + plan.stderr,
+        new RegExp(`~ dns ${app(label).replaceAll(".", "\\.")} A`),
+      );
+    }
+    const r = await run(["apply", "--yes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    for (const label of LABELS) {
+      const answer = await peerOf(label).query(app(label), "A");
+      assert.deepEqual(
+        answer.answers.map((a) => a.ttl),
+        [600],
+        `${label}: TTL updated`,
+      );
+    }
+    assert.equal((await run(["plan", "--detailed-exitcode"])).code, 0);
+  });
+
+  test("a wrong key fails naming provider, zone and fix, and changes nothing", async () => {
+    folder.write(config({ ttl: 900 }));
+    const wrong = [Buffer.alloc(32, 1).toString("base64"), Buffer.alloc(32, 2).toString("base64")];
+    try {
+      // RFC 2136 reads are plain queries: the wrong TSIG keys show when the updates are sent.
+      setSecret("knot-tsig", wrong[0] ?? "");
+      setSecret("bind-tsig", wrong[1] ?? "");
+      const r = await run(["apply", "--yes"]);
+      const text = r.stdout + r.stderr;
+      assert.equal(r.code, 1, text);
+      for (const label of ["knot", "bind"] as const) {
+        const zone = zoneOf(label).replaceAll(".", "\\.");
+        assert.match(text, new RegExp(`HOLT_E_DNS\\] .*zone "${zone}" \\(rfc2136, server`));
+      }
+      assert.match(text, /Check dns\.zones\["knot\.prov\.test"\]\.tsig/);
+      // The PowerDNS key is wrong when the API refuses even to read: the plan stops there.
+      setSecret("knot-tsig", knot.tsig.secret);
+      setSecret("bind-tsig", bind.tsig.secret);
+      setSecret("pdns-key", "wrong-api-key");
+      const p = await run(["apply", "--yes"]);
+      const ptext = p.stdout + p.stderr;
+      assert.equal(p.code, 1, ptext);
+      assert.match(ptext, /HOLT_E_DNS\] .*zone "pdns\.prov\.test" \(powerdns, API/);
+      assert.match(ptext, /Check dns\.zones\["pdns\.prov\.test"\]\.apiKey/);
+      for (const value of [...wrong, "wrong-api-key"]) {
+        assert.ok(!text.includes(value) && !ptext.includes(value), "no key is printed");
+      }
+      for (const label of ["knot", "bind"] as const) {
+        const answer = await peerOf(label).query(app(label), "A");
+        assert.deepEqual(
+          answer.answers.map((a) => a.ttl),
+          [600],
+          `${label}: unchanged`,
+        );
+      }
+    } finally {
+      setCorrectKeys();
+    }
+    // PowerDNS's key was right in the first apply, so only its record took the new TTL;
+    // the second apply stopped at reading PowerDNS, before changing Knot or BIND.
+    const answer = await pdns.query(app("pdns"), "A");
+    assert.deepEqual(
+      answer.answers.map((a) => a.ttl),
+      [900],
+    );
+  });
+
+  test("removing a service deletes its record; hand-made records are all untouched", async () => {
+    folder.write(config({ ttl: 600, without: ["bind"] }));
+    const r = await run(["apply", "--yes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(bind.dig(app("bind"), "A"), [], "deleted");
+    assert.deepEqual(knot.dig(app("knot"), "A"), ["127.0.0.1"]);
+    assert.deepEqual(pdns.dig(app("pdns"), "A"), ["127.0.0.1"]);
+    for (const label of LABELS) {
+      assert.deepEqual(peerOf(label).dig(`other.${zoneOf(label)}`, "A"), ["10.9.9.9"]);
+      assert.deepEqual(peerOf(label).dig(`taken.${zoneOf(label)}`, "TXT"), ["made by hand"]);
+    }
+    assert.equal((await run(["plan", "--detailed-exitcode"])).code, 0);
+  });
+
+  test("no secret value was ever printed", () => {
+    const all = printed.join("\n");
+    for (const value of [knot.tsig.secret, bind.tsig.secret, pdns.apiKey]) {
+      assert.ok(!all.includes(value));
+    }
+  });
+});
