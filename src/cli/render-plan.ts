@@ -1,6 +1,7 @@
 /** Plan as people read it, and as the versioned JSON that scripts read. */
 import type { Action, Plan, PlannedChange } from "../engine/plan-types.ts";
 import type { FieldChange } from "../engine/provider.ts";
+import { EDGE_HOST } from "../util/edge-host.ts";
 import { formatSize } from "../util/sizes.ts";
 import type { Style } from "./output.ts";
 
@@ -108,7 +109,11 @@ export function renderPlan(
   }
   const hosts = [...new Set(plan.changes.map((c) => c.host))].sort();
   for (const host of hosts) {
-    lines.push(style.bold(`host ${host}`));
+    lines.push(
+      style.bold(
+        host === EDGE_HOST ? "edge (DNS and tunnel, changed from this machine)" : `host ${host}`,
+      ),
+    );
     const onHost = plan.changes.filter((c) => c.host === host);
     const services = [...new Set(onHost.map((c) => c.service ?? NO_SERVICE))].sort((a, b) =>
       a === NO_SERVICE ? -1 : b === NO_SERVICE ? 1 : a.localeCompare(b),

@@ -15,14 +15,7 @@
  * Caddy swaps a loaded certificate in a config reload: connections keep
  * their handshake, new ones get the new certificate.
  */
-import { fetchRenewalWindow } from "../../acme/ari.ts";
-import { readCertificateInfo } from "../../acme/cert-info.ts";
-import { createAccountKey } from "../../acme/keys.ts";
-import { renewalTime } from "../../acme/renewal.ts";
-import { readTrustFile } from "../../acme/trust.ts";
 import type { ChallengeTarget } from "../../acme/types.ts";
-import { openZone } from "../../dns/open.ts";
-import { waitUntilServed } from "../../dns/propagation.ts";
 import type { ZoneBackend } from "../../dns/types.ts";
 import type {
   FieldChange,
@@ -180,7 +173,35 @@ function stateOf(
 }
 
 /** This lab's loaded certificates in a Caddy config: certName → SHA-256 of the leaf. */
-function loadedCertificates(config: Json, lab: string): Map<string, string> {
+/**
+ * The ACME and DNS layers, loaded on first use: commands that never issue or
+ * read a certificate (validate, status, a lab without `acme`) skip them.
+ */
+async function libraries() {
+  const [certInfo, ari, keys, renewal, trust, open, propagation] = await Promise.all([
+    import("../../acme/cert-info.ts"),
+    import("../../acme/ari.ts"),
+    import("../../acme/keys.ts"),
+    import("../../acme/renewal.ts"),
+    import("../../acme/trust.ts"),
+    import("../../dns/open.ts"),
+    import("../../dns/propagation.ts"),
+  ]);
+  return {
+    readCertificateInfo: certInfo.readCertificateInfo,
+    fetchRenewalWindow: ari.fetchRenewalWindow,
+    createAccountKey: keys.createAccountKey,
+    renewalTime: renewal.renewalTime,
+    readTrustFile: trust.readTrustFile,
+    openZone: open.openZone,
+    waitUntilServed: propagation.waitUntilServed,
+  };
+}
+
+type Libraries = Awaited<ReturnType<typeof libraries>>;
+
+/** This lab's loaded certificates in a Caddy config: certName → the PEM Caddy serves. */
+function loadedPems(config: Json, lab: string): Map<string, string> {
   const prefix = `holt:${lab}:cert:`;
   const found = new Map<string, string>();
   const list = arrayAt(
@@ -191,14 +212,26 @@ function loadedCertificates(config: Json, lab: string): Map<string, string> {
     const tag = arrayAt(e?.tags).find(
       (t): t is string => typeof t === "string" && t.startsWith(prefix),
     );
-    if (tag === undefined || typeof e?.certificate !== "string") continue;
-    try {
-      found.set(tag.slice(prefix.length), readCertificateInfo(e.certificate).sha256);
-    } catch {
-      found.set(tag.slice(prefix.length), "unreadable");
+    if (tag !== undefined && typeof e?.certificate === "string") {
+      found.set(tag.slice(prefix.length), e.certificate);
     }
   }
   return found;
+}
+
+/** SHA-256 of each loaded leaf ("unreadable" for a PEM that does not parse). */
+async function fingerprints(pems: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (pems.size === 0) return out;
+  const { readCertificateInfo } = await import("../../acme/cert-info.ts");
+  for (const [name, pem] of pems) {
+    try {
+      out.set(name, readCertificateInfo(pem).sha256);
+    } catch {
+      out.set(name, "unreadable");
+    }
+  }
+  return out;
 }
 
 function withoutCertificate(config: Json, tag: string): Json {
@@ -254,6 +287,7 @@ async function challengeTargets(
   ctx: ProviderContext,
   inputs: CertificateInputs,
   ledger: ChallengeLedger,
+  { openZone }: Libraries,
 ): Promise<Record<string, ChallengeTarget>> {
   const backends = new Map<string, ZoneBackend>();
   const backendOf = (ref: ZoneRef): ZoneBackend => {
@@ -308,6 +342,8 @@ async function issue(
   store: ProviderStore,
   ledger: ChallengeLedger,
 ): Promise<StoredCertificate> {
+  const lib = await libraries();
+  const { createAccountKey, readTrustFile, waitUntilServed, fetchRenewalWindow, renewalTime } = lib;
   const { acme } = inputs;
   const keyPath = accountKeyPath(acme.directoryUrl);
   let accountKeyPem = await store.read(keyPath);
@@ -316,7 +352,7 @@ async function issue(
     await store.write(keyPath, accountKeyPem);
   }
   const extraCaPem = acme.trustFile === null ? null : await readTrustFile(acme.trustFile);
-  const challenges = await challengeTargets(ctx, inputs, ledger);
+  const challenges = await challengeTargets(ctx, inputs, ledger, lib);
   // acme-client and its dependencies load only when a certificate is issued.
   const { issueCertificate } = await import("../../acme/issue.ts");
   const issued = await issueCertificate({
@@ -405,7 +441,7 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
         endpoint,
         `load certificate "${desired.inputs.certName}"`,
         (config) =>
-          loadedCertificates(config, ctx.lab).get(desired.inputs.certName) === stored.sha256
+          loadedPems(config, ctx.lab).get(desired.inputs.certName) === stored.chainPem
             ? config
             : withCertificate(config, tag, stored),
       ),
@@ -454,9 +490,8 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
       for (const [where, endpoint] of endpoints) {
         let loaded = new Map<string, string>();
         try {
-          loaded = loadedCertificates(
-            (await readCaddyConfig(ctx.exec, ctx.host, endpoint)).config,
-            ctx.lab,
+          loaded = await fingerprints(
+            loadedPems((await readCaddyConfig(ctx.exec, ctx.host, endpoint)).config, ctx.lab),
           );
         } catch (error) {
           // No Caddy where nothing is desired simply means no certificates there.

@@ -6,7 +6,6 @@
  * on change. Removing `edge.tunnel` leaves the last configuration in place.
  */
 import { CATCH_ALL_SERVICE, type IngressRule, ingressRules } from "../../dns/cloudflare-tunnel.ts";
-import { openTunnel } from "../../dns/open.ts";
 import type {
   FieldChange,
   Observed,
@@ -21,6 +20,12 @@ import { TUNNEL_TYPE, type TunnelInputs } from "../../model/tunnel.ts";
 export interface TunnelState {
   /** The rules before the catch-all, as "hostname → service". */
   readonly rules: readonly string[];
+}
+
+/** The API client; the DNS layer loads on first use. */
+async function tunnelClient(ctx: ProviderContext, inputs: TunnelInputs) {
+  const { openTunnel } = await import("../../dns/open.ts");
+  return openTunnel(inputs.accountId, secretValue(ctx, inputs.apiTokenSecret));
 }
 
 function secretValue(ctx: ProviderContext, name: string): string {
@@ -51,9 +56,8 @@ function withoutCatchAll(rules: readonly IngressRule[]): IngressRule[] {
 
 export function createTunnelProvider(): Provider<TunnelInputs, TunnelState> {
   async function put(ctx: ProviderContext, desired: Resource<TunnelInputs>): Promise<void> {
-    const { accountId, tunnelId, apiTokenSecret } = desired.inputs;
-    const client = openTunnel(accountId, secretValue(ctx, apiTokenSecret));
-    await client.putIngress(tunnelId, withoutCatchAll(wanted(desired.inputs)));
+    const client = await tunnelClient(ctx, desired.inputs);
+    await client.putIngress(desired.inputs.tunnelId, withoutCatchAll(wanted(desired.inputs)));
   }
 
   return {
@@ -65,9 +69,8 @@ export function createTunnelProvider(): Provider<TunnelInputs, TunnelState> {
     async read(ctx, desired): Promise<ReadResult<TunnelState>> {
       const observed = new Map<string, Observed<TunnelState>>();
       for (const r of desired) {
-        const { accountId, tunnelId, apiTokenSecret } = r.inputs;
-        const client = openTunnel(accountId, secretValue(ctx, apiTokenSecret));
-        const rules = withoutCatchAll(await client.getIngress(tunnelId));
+        const client = await tunnelClient(ctx, r.inputs);
+        const rules = withoutCatchAll(await client.getIngress(r.inputs.tunnelId));
         // The tunnel exists (it is the user's); an empty configuration is just empty.
         observed.set(r.address, { state: { rules: rules.map(show) }, managed: true });
       }

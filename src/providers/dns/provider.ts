@@ -19,7 +19,6 @@
  * record is created again, or found gone), never an orphan record holt
  * would take for someone else's.
  */
-import { openZone } from "../../dns/open.ts";
 import type { ObservedRecordSet, RecordKey, RecordSet, ZoneBackend } from "../../dns/types.ts";
 import type {
   FieldChange,
@@ -127,7 +126,9 @@ function needSecrets(ctx: ProviderContext): (name: string) => string {
   };
 }
 
-function backendFor(ctx: ProviderContext, ref: ZoneRef): ZoneBackend {
+/** The zone's backend; the DNS layer loads on first use, so commands that never touch DNS skip it. */
+async function backendFor(ctx: ProviderContext, ref: ZoneRef): Promise<ZoneBackend> {
+  const { openZone } = await import("../../dns/open.ts");
   return openZone(zoneConnection(ref, needSecrets(ctx)));
 }
 
@@ -189,7 +190,7 @@ export function createDnsRecordProvider(): Provider<DnsRecordInputs, DnsRecordSt
           const ledger = await readLedger(ctx.store, ref);
           // Nothing desired, nothing recorded, no marks to list: no need to ask.
           if (here.length === 0 && ledger.length === 0 && ref.provider.kind === "rfc2136") return;
-          const backend = backendFor(ctx, ref);
+          const backend = await backendFor(ctx, ref);
           const keys = new Map<string, RecordKey>();
           for (const r of here) keys.set(`${r.inputs.name}\0${r.inputs.type}`, r.inputs);
           for (const k of ledger) keys.set(`${k.name}\0${k.type}`, k);
@@ -275,7 +276,7 @@ async function put(
   expected: RecordSet | null,
 ): Promise<void> {
   const { zone, name, type, ttl, values, proxied } = desired.inputs;
-  const backend = backendFor(ctx, zone);
+  const backend = await backendFor(ctx, zone);
   if (expected === null) await updateLedger(ctx.store, zone, { name, type }, true);
   try {
     await backend.upsert(
@@ -301,7 +302,7 @@ async function put(
 async function remove(ctx: ProviderContext, owned: OwnedResource<DnsRecordState>): Promise<void> {
   const state = owned.observed.state;
   const ref = refFromSettings(ctx, state);
-  const backend = backendFor(ctx, ref);
+  const backend = await backendFor(ctx, ref);
   await backend.remove(setOf(state));
   await updateLedger(ctx.store, ref, { name: state.name, type: state.type }, false);
 }
