@@ -25,6 +25,7 @@ import {
   describeKey,
   isInZone,
   normalizeName,
+  readInBatches,
   sameValues,
   valuesFromServer,
 } from "./records.ts";
@@ -140,14 +141,7 @@ export function createPowerDnsBackend(
     zone,
     marksOwnership: true,
 
-    async read(keys) {
-      const found: ObservedRecordSet[] = [];
-      for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
-        const batch = await Promise.all(keys.slice(i, i + READ_CONCURRENCY).map(readOne));
-        for (const set of batch) if (set !== null) found.push(set);
-      }
-      return found;
-    },
+    read: (keys) => readInBatches(keys, readOne, READ_CONCURRENCY),
 
     async listMarked(lab) {
       const all = await api.rrsets(`list the records of lab "${lab}"`);

@@ -180,3 +180,17 @@ export function assertSameKey(set: RecordSet, expected: RecordSet | null): void 
     );
   }
 }
+
+/** Reads at most `concurrency` keys at once; keys that do not exist are left out. */
+export async function readInBatches<K, V>(
+  keys: readonly K[],
+  readOne: (key: K) => Promise<V | null>,
+  concurrency = 8,
+): Promise<V[]> {
+  const found: V[] = [];
+  for (let i = 0; i < keys.length; i += concurrency) {
+    const batch = await Promise.all(keys.slice(i, i + concurrency).map(readOne));
+    for (const value of batch) if (value !== null) found.push(value);
+  }
+  return found;
+}

@@ -18,6 +18,7 @@ import {
   describeKey,
   isInZone,
   normalizeName,
+  readInBatches,
   valuesFromServer,
   zonePath,
 } from "./records.ts";
@@ -211,14 +212,7 @@ export function createRfc2136Backend(conn: Rfc2136Connection): ZoneBackend {
     zone,
     marksOwnership: false,
 
-    async read(keys) {
-      const found: ObservedRecordSet[] = [];
-      for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
-        const batch = await Promise.all(keys.slice(i, i + READ_CONCURRENCY).map(readOne));
-        for (const set of batch) if (set !== null) found.push(set);
-      }
-      return found;
-    },
+    read: (keys) => readInBatches(keys, readOne, READ_CONCURRENCY),
 
     async listMarked() {
       return null;

@@ -9,7 +9,11 @@ import type { Observed, Provider, ProviderStore } from "../engine/provider.ts";
 import { readActual } from "../engine/read.ts";
 import type { Resource } from "../engine/resource.ts";
 import type { Connections } from "../hosts/connect.ts";
-import { CERTIFICATE_TYPE, type CertificateInputs } from "../model/certificate.ts";
+import {
+  CERTIFICATE_TYPE,
+  type CertificateInputs,
+  type CertificateState,
+} from "../model/certificate.ts";
 import { compileLab } from "../model/compile.ts";
 import { DNS_RECORD_TYPE, type DnsRecordInputs } from "../model/dns-record.ts";
 import { detectPublicAddresses, hostConnections, readLabFacts } from "./plan.ts";
@@ -39,19 +43,6 @@ export interface DnsRecordStatus {
    */
   readonly status: "in sync" | "missing" | "drift" | "conflict" | "stale";
   readonly drift: readonly string[];
-}
-
-interface CertificateObserved {
-  readonly names: readonly string[];
-  readonly stored: {
-    readonly sha256: string;
-    readonly notAfter: string;
-    readonly issuer: string;
-    readonly directoryUrl: string;
-    readonly renewAt: string;
-  } | null;
-  readonly due: boolean;
-  readonly loaded: string | null;
 }
 
 export interface CertificateStatus {
@@ -159,13 +150,13 @@ export async function labCertificates(
     {
       names: readonly string[];
       hosts: { host: string; loaded: boolean }[];
-      observed: CertificateObserved | null;
+      observed: CertificateState | null;
     }
   >();
   for (const r of graph.resources) {
     if (r.type !== CERTIFICATE_TYPE) continue;
     const inputs = r.inputs as CertificateInputs;
-    const o = actual.observed.get(r.address)?.state as CertificateObserved | undefined;
+    const o = actual.observed.get(r.address)?.state as CertificateState | undefined;
     const entry = byName.get(inputs.certName) ?? { names: inputs.names, hosts: [], observed: null };
     const loaded = o?.loaded != null && o.loaded === o.stored?.sha256;
     entry.hosts.push({ host: r.host, loaded });

@@ -22,6 +22,23 @@ export interface CertificateInputs {
   readonly proxy: ProxyEndpoint;
 }
 
+/** What the certificate provider reads: holt's stored certificate and the one in Caddy. */
+export interface CertificateState {
+  /** The stored certificate's names, sorted; empty when none is stored. */
+  readonly names: readonly string[];
+  readonly stored: {
+    readonly sha256: string;
+    readonly notAfter: string;
+    readonly issuer: string;
+    readonly directoryUrl: string;
+    readonly renewAt: string;
+  } | null;
+  /** Renewal is due now. */
+  readonly due: boolean;
+  /** SHA-256 of the certificate holt loaded into this Caddy; null: none. */
+  readonly loaded: string | null;
+}
+
 export function certificateAddress(host: string, certName: string): string {
   return `${CERTIFICATE_TYPE}:${host}/${certName}`;
 }

@@ -8,7 +8,6 @@
  * fix, and changes nothing.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startBind } from "../peers/bind.ts";
@@ -17,7 +16,7 @@ import type { DnsPeer } from "../peers/dns-peer.ts";
 import { startKnot } from "../peers/knot.ts";
 import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
 import { type PowerDnsPeer, startPowerDns } from "../peers/powerdns.ts";
-import { BIN, createLabFolder, type LabFolder } from "./harness.ts";
+import { createLabFolder, type LabFolder } from "./harness.ts";
 
 const DOMAIN = "prov.test";
 const suffix = String(process.pid);
@@ -106,13 +105,7 @@ async function run(args: string[]) {
 }
 
 function setSecret(name: string, value: string): void {
-  const r = spawnSync(process.execPath, [BIN, "secrets", "set", name], {
-    cwd: folder.dir,
-    input: `${value}\n`,
-    encoding: "utf8",
-    env: { ...process.env, ...env(), NO_COLOR: "1", HOLT_STATE_DIR: folder.stateDir },
-  });
-  assert.equal(r.status, 0, r.stderr);
+  folder.setSecret(name, value, env());
 }
 
 function setCorrectKeys(): void {

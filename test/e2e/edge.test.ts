@@ -17,7 +17,7 @@ import type { DnsPeer } from "../peers/dns-peer.ts";
 import { startKnot } from "../peers/knot.ts";
 import { type PebblePeer, startPebble } from "../peers/pebble.ts";
 import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
-import { BIN, createLabFolder, type LabFolder } from "./harness.ts";
+import { createLabFolder, type LabFolder } from "./harness.ts";
 
 const ZONE = "edge.test";
 const suffix = String(process.pid);
@@ -95,13 +95,7 @@ function run(args: string[]) {
 }
 
 function setSecret(name: string, value: string): void {
-  const r = spawnSync(process.execPath, [BIN, "secrets", "set", name], {
-    cwd: folder.dir,
-    input: `${value}\n`,
-    encoding: "utf8",
-    env: { ...process.env, ...env(), NO_COLOR: "1", HOLT_STATE_DIR: folder.stateDir },
-  });
-  assert.equal(r.status, 0, r.stderr);
+  folder.setSecret(name, value, env());
 }
 
 /** curl through Caddy trusting only Pebble's root: the certificate must come from the CA. */

@@ -21,6 +21,8 @@ export interface LabFolder {
   readonly stateDir: string;
   write(config: string): void;
   holt(args: readonly string[], env?: NodeJS.ProcessEnv): CliResult;
+  /** `holt secrets set NAME` with the value piped in, as a user would; throws on failure. */
+  setSecret(name: string, value: string, env?: NodeJS.ProcessEnv): void;
   holtAsync(
     args: readonly string[],
     env?: NodeJS.ProcessEnv,
@@ -56,6 +58,16 @@ export function createLabFolder(): LabFolder {
         timeout: 120_000,
       });
       return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    },
+    setSecret(name, value, env) {
+      const r = spawnSync(process.execPath, [BIN, "secrets", "set", name], {
+        cwd: dir,
+        env: baseEnv(env),
+        input: `${value}\n`,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      if (r.status !== 0) throw new Error(`holt secrets set ${name} failed: ${r.stderr}`);
     },
     holtAsync(args, env) {
       const child = spawn(process.execPath, [BIN, ...args], {

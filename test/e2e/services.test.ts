@@ -25,7 +25,7 @@ import {
   testLab,
 } from "../peers/podman.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { BIN, createLabFolder, type LabFolder, zfsGet } from "./harness.ts";
+import { createLabFolder, type LabFolder, zfsGet } from "./harness.ts";
 
 const SECRET_TOKEN = "tok-9f2c1e7a55d04b8e";
 const SECRET_PASSWORD = "pw-Qm4xV8rT2sLk";
@@ -129,13 +129,7 @@ function curl(host: string, path: string): HttpsAnswer {
 }
 
 function setSecret(name: string, value: string): void {
-  const r = spawnSync(process.execPath, [BIN, "secrets", "set", name], {
-    cwd: folder.dir,
-    input: `${value}\n`,
-    encoding: "utf8",
-    env: { ...process.env, ...env(), NO_COLOR: "1", HOLT_STATE_DIR: folder.stateDir },
-  });
-  assert.equal(r.status, 0, r.stderr);
+  folder.setSecret(name, value, env());
 }
 
 function containersOfLab(): string[] {

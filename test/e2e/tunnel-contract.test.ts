@@ -12,7 +12,6 @@
  * private service (an unproxied A record).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,7 +30,7 @@ import {
   type TestImages,
   testLab,
 } from "../peers/podman.ts";
-import { BIN, createLabFolder, type LabFolder } from "./harness.ts";
+import { createLabFolder, type LabFolder } from "./harness.ts";
 
 const ZONE = "tun.example.com";
 const FAKE_CLOUDFLARED = "localhost/holt-test/fake-cloudflared:1";
@@ -56,6 +55,7 @@ function buildFakeCloudflared(): void {
       [
         `FROM ${images.v1}`,
         // Prints its arguments and the token's length (never the token), then idles.
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion inside the image
         'ENTRYPOINT ["/bin/entry", "/bin/sh", "-c", "echo fake-cloudflared \\"$*\\" token-length=${#TUNNEL_TOKEN}; exec sleep 100000", "cloudflared"]',
         "",
       ].join("\n"),
@@ -127,14 +127,7 @@ async function run(args: string[]) {
 }
 
 function setSecret(name: string, value: string): void {
-  // Secrets only touch files: a blocking spawn is fine here.
-  const r = spawnSync(process.execPath, [BIN, "secrets", "set", name], {
-    cwd: folder.dir,
-    input: `${value}\n`,
-    encoding: "utf8",
-    env: { ...process.env, ...env(), NO_COLOR: "1", HOLT_STATE_DIR: folder.stateDir },
-  });
-  assert.equal(r.status, 0, r.stderr);
+  folder.setSecret(name, value, env());
 }
 
 function zoneRecords() {

@@ -31,6 +31,7 @@ import { HoltError, isHoltError } from "../../errors.ts";
 import {
   CERTIFICATE_TYPE,
   type CertificateInputs,
+  type CertificateState,
   certificateAddress,
 } from "../../model/certificate.ts";
 import { type ZoneRef, zoneConnection } from "../../model/dns-record.ts";
@@ -64,22 +65,6 @@ export interface StoredCertificate {
   readonly renewAt: string;
   readonly renewReason: string;
   readonly issuedAt: string;
-}
-
-export interface CertificateState {
-  /** The stored certificate's names, sorted; empty when none is stored. */
-  readonly names: readonly string[];
-  readonly stored: {
-    readonly sha256: string;
-    readonly notAfter: string;
-    readonly issuer: string;
-    readonly directoryUrl: string;
-    readonly renewAt: string;
-  } | null;
-  /** Renewal is due now. */
-  readonly due: boolean;
-  /** SHA-256 of the certificate holt loaded into this Caddy; null: none. */
-  readonly loaded: string | null;
 }
 
 const CERT_INFO = "caddy";
