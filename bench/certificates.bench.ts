@@ -92,6 +92,7 @@ export async function runCertificatesBench(runs: number): Promise<BenchResult> {
         },
         zones: [zone],
         proxy,
+        files: null,
       },
     });
 

@@ -89,6 +89,7 @@ const serviceSchema = z.strictObject({
   expose: z.enum(["public", "private", "internal"]).optional(),
   privateVia: z.enum(["lan", "tailnet"]).optional(),
   publicVia: z.enum(["direct", "tunnel"]).optional(),
+  certificate: z.strictObject({ path: z.string() }).optional(),
 });
 
 const zoneCommon = {

@@ -168,6 +168,12 @@ export interface UserService {
   privateVia?: "lan" | "tailnet";
   /** For a public service. @default "tunnel" when `edge.tunnel` is set, else "direct" */
   publicVia?: "direct" | "tunnel";
+  /**
+   * Mount the hostname's ACME certificate into the container, read-only, at
+   * `path`: `fullchain.pem` and `privkey.pem`, replaced in place on renewal.
+   * Needs `acme`. @default not mounted
+   */
+  certificate?: { path: string };
 }
 
 /** How holt changes one DNS zone. */
@@ -393,6 +399,8 @@ export interface ResolvedService {
   readonly name: string;
   readonly host: string;
   readonly expose: ResolvedExposure;
+  /** Where the container sees its certificate's files; null: not mounted. */
+  readonly certificatePath: string | null;
   readonly state: readonly ResolvedStateEntry[];
   readonly dependsOn: readonly string[];
   readonly container: ResolvedContainer | null;

@@ -425,6 +425,34 @@ export function edgeConflicts(
           'is "tunnel" but edge.tunnel is not set. Configure edge.tunnel, or use publicVia: "direct" with a port forwarded on your router.',
       });
     }
+    if (service.certificatePath !== null) {
+      const path = service.certificatePath;
+      const taken = [
+        ...service.state.map((s) => s.path),
+        ...(service.container?.mounts.map((m) => m.target) ?? []),
+        ...(service.container?.secrets.filter((s) => s.kind === "file").map((s) => s.target) ?? []),
+      ];
+      if (!path.startsWith("/")) {
+        problems.push({
+          path: formatPath([...at, "certificate", "path"]),
+          message: `${showValue(path)} is not an absolute path. Use the folder inside the container, like "/certs".`,
+        });
+      } else if (
+        taken.some((t) => t === path || t.startsWith(`${path}/`) || path.startsWith(`${t}/`))
+      ) {
+        problems.push({
+          path: formatPath([...at, "certificate", "path"]),
+          message: `"${path}" overlaps a state path, mount or secret file of this service. Give the certificate a folder of its own, like "/certs".`,
+        });
+      }
+      if (acme === null || hostname === null || service.expose.kind === "internal") {
+        problems.push({
+          path: formatPath([...at, "certificate"]),
+          message:
+            "needs a hostname and the lab's acme settings: the mounted files are the hostname's ACME certificate. Add acme (and dns), or remove certificate.",
+        });
+      }
+    }
     if (hostname === null || dns === null) continue;
     const zone =
       expose.kind === "private"

@@ -440,6 +440,11 @@ export function validateLab(input: unknown, file: string): ValidationResult {
         isRecord(input.edge) && isRecord(input.edge.tunnel),
         problems,
       ),
+      certificatePath: isRecord(rawService.certificate)
+        ? typeof rawService.certificate.path === "string"
+          ? rawService.certificate.path
+          : null
+        : null,
       state,
       dependsOn,
       container,

@@ -20,6 +20,24 @@ export interface CertificateInputs {
   /** The public zones that hold the names' `_acme-challenge` records. */
   readonly zones: readonly ZoneRef[];
   readonly proxy: ProxyEndpoint;
+  /**
+   * Where the certificate's files are written on the host, for containers
+   * that mount them (`certificate.path`); null when no service asks.
+   */
+  readonly files: CertificateFiles | null;
+}
+
+export interface CertificateFiles {
+  /** Host folder holding `fullchain.pem` and `privkey.pem`. */
+  readonly dir: string;
+  /** "uid:gid" that owns the key; null: root. */
+  readonly owner: string | null;
+}
+
+/** Where a lab's certificate files live on a host. */
+export function certificateFilesDir(lab: string, certName: string): string {
+  const safe = (text: string) => text.replace(/[^A-Za-z0-9._-]/g, "_");
+  return `/var/lib/holt/certs/${safe(lab)}/${safe(certName.replace(/^\*\./, "wildcard."))}`;
 }
 
 /** What the certificate provider reads: holt's stored certificate and the one in Caddy. */
@@ -37,6 +55,8 @@ export interface CertificateState {
   readonly due: boolean;
   /** SHA-256 of the certificate holt loaded into this Caddy; null: none. */
   readonly loaded: string | null;
+  /** The files on the host: "current", "stale", "missing"; null when none are wanted or read. */
+  readonly files?: "current" | "stale" | "missing" | null;
 }
 
 export function certificateAddress(host: string, certName: string): string {

@@ -11,6 +11,7 @@ import {
   CERTIFICATE_TYPE,
   type CertificateInputs,
   certificateAddress,
+  certificateFilesDir,
   certificateFor,
 } from "./certificate.ts";
 import {
@@ -129,7 +130,7 @@ export function compileEdge(input: EdgeCompileInput): {
 
   const certInputs = new Map<
     string,
-    { host: string; inputs: CertificateInputs; service: string }
+    { host: string; inputs: CertificateInputs; service: string; owners: Set<string> }
   >();
   for (const name of Object.keys(lab.services).sort()) {
     const service = lab.services[name];
@@ -193,20 +194,38 @@ export function compileEdge(input: EdgeCompileInput): {
         certInputs.set(key, {
           host: host.name,
           service: name,
+          owners: new Set(),
           inputs: {
             certName: cert.certName,
             names: cert.names,
             acme: lab.acme,
             zones: dns.zones.filter((z) => z.view === "public").map(zoneRef),
             proxy: host.proxy,
+            files: null,
           },
         });
+      }
+      if (service.certificatePath !== null) {
+        certInputs.get(key)?.owners.add(service.container?.user ?? "0:0");
       }
       certificates.set(`${host.name}\0${hostname}`, certificateAddress(host.name, cert.certName));
     }
   }
 
-  for (const { host, inputs, service } of certInputs.values()) {
+  for (const entry of certInputs.values()) {
+    const { host, service, owners } = entry;
+    // The key is readable by the one user the mounting services run as; with several, by root only.
+    const owner = owners.size === 1 ? [...owners][0] : undefined;
+    const inputs: CertificateInputs =
+      owners.size === 0
+        ? entry.inputs
+        : {
+            ...entry.inputs,
+            files: {
+              dir: certificateFilesDir(lab.name, entry.inputs.certName),
+              owner: owner === undefined || owner === "0:0" ? null : ownerWithGroup(owner),
+            },
+          };
     const shared = inputs.certName.startsWith("*.");
     resources.push({
       address: certificateAddress(host, inputs.certName),
@@ -221,4 +240,9 @@ export function compileEdge(input: EdgeCompileInput): {
     });
   }
   return { resources, problems, certificates };
+}
+
+/** "1000" → "1000:1000"; "1000:100" as is. */
+function ownerWithGroup(user: string): string {
+  return user.includes(":") ? user : `${user}:${user}`;
 }

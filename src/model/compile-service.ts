@@ -6,6 +6,7 @@
  */
 import type { ResolvedLab, ResolvedService } from "../config/types.ts";
 import type { Resource } from "../engine/resource.ts";
+import { certificateFilesDir } from "./certificate.ts";
 import {
   CONTAINER_TYPE,
   type ContainerInputs,
@@ -96,6 +97,18 @@ export function compileServices(input: ServiceCompileInput): {
       ...container.ports.map((p) => ({ hostAddress: "0.0.0.0", ...p })),
     ].sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol));
 
+    // The hostname's certificate files, mounted read-only where the service asked.
+    const certAddress =
+      container.hostname === null
+        ? undefined
+        : input.certificates?.get(`${host.name}\0${container.hostname}`);
+    const certMount =
+      service.certificatePath === null || certAddress === undefined
+        ? undefined
+        : {
+            dir: certificateFilesDir(lab.name, certAddress.slice(certAddress.indexOf("/") + 1)),
+            target: service.certificatePath,
+          };
     const inputs: ContainerInputs = {
       name: containerName(service.name),
       service: service.name,
@@ -114,6 +127,7 @@ export function compileServices(input: ServiceCompileInput): {
         container.health === null || container.hostPort === null
           ? null
           : { ...container.health, hostPort: container.hostPort },
+      ...(certMount === undefined ? {} : { certificate: certMount }),
     };
     const address = containerAddress(host.name, service.name);
     resources.push({
@@ -127,6 +141,8 @@ export function compileServices(input: ServiceCompileInput): {
         networkAddress(host.name, network),
         ...mounts.map((m) => datasetAddress(host.name, m.dataset)),
         ...service.dependsOn.flatMap((dep) => dependencyAddress(lab, dep, input.stateRoots)),
+        // Its certificate files exist before it starts.
+        ...(certMount === undefined || certAddress === undefined ? [] : [certAddress]),
       ],
       configPath: `services.${service.name}`,
     });

@@ -90,6 +90,8 @@ export interface ContainerInputs {
   /** CPU limit (cores, may be fractional); `null` for none. */
   readonly cpus: number | null;
   readonly health: HealthCheck | null;
+  /** The hostname's ACME certificate files: a host folder mounted read-only at `target`. */
+  readonly certificate?: { readonly dir: string; readonly target: string };
 }
 
 export interface NetworkInputs {

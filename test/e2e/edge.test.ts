@@ -9,7 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
@@ -79,7 +80,9 @@ export default defineLab({
       hostname: "taken",
       port: 8080,
       hostPort: ${takenPort},
-      command: ["sh", "-c", "mkdir -p /srv && echo taken > /srv/index.html && exec httpd -f -p 8080 -h /srv"],
+      user: "1000:1000",
+      certificate: { path: "/certs" },
+      command: ["sh", "-c", "mkdir -p /tmp/srv && echo taken > /tmp/srv/index.html && exec httpd -f -p 8080 -h /tmp/srv"],
     },
   },
 });
@@ -150,7 +153,10 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
   });
 
   after(async () => {
-    if (lab !== undefined) removeLabResources(lab);
+    if (lab !== undefined) {
+      removeLabResources(lab);
+      rmSync(`/var/lib/holt/certs/${lab}`, { recursive: true, force: true });
+    }
     await caddy?.stop();
     await pebble?.stop();
     await knot?.stop();
@@ -195,6 +201,55 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
     assert.deepEqual(knot.dig(`_acme-challenge.media.${ZONE}`, "TXT"), []);
     assert.deepEqual(knot.dig(`other.${ZONE}`, "A"), ["10.9.9.9"], "a record made by hand stays");
     assert.deepEqual(knot.dig(`taken.${ZONE}`, "A"), ["10.1.1.1"], "a conflicting one too");
+  });
+
+  test("a service that asks gets its certificate's files, readable by its user only", () => {
+    const cat = (file: string) =>
+      spawnSync("podman", ["exec", `holt-${taken}`, "cat", `/certs/${file}`], { encoding: "utf8" });
+    const chain = cat("fullchain.pem");
+    assert.equal(chain.status, 0, chain.stderr);
+    const leaf = new X509Certificate(chain.stdout);
+    assert.match(leaf.subjectAltName ?? "", new RegExp(`taken\\.${ZONE.replace(".", "\\.")}`));
+    const key = cat("privkey.pem");
+    assert.equal(key.status, 0, "the service's user reads the key");
+    assert.ok(createPrivateKey(key.stdout).asymmetricKeyType !== undefined);
+    assert.ok(
+      leaf.checkPrivateKey(createPrivateKey(key.stdout)),
+      "the key matches the certificate",
+    );
+    const dir = `/var/lib/holt/certs/${lab}/taken.${ZONE}`;
+    const stat = statSync(`${dir}/privkey.pem`);
+    assert.equal(stat.mode & 0o777, 0o600);
+    assert.equal(stat.uid, 1000);
+    // Caddy serves the same certificate.
+    const served = spawnSync(
+      "openssl",
+      ["s_client", "-connect", `127.0.0.1:${caddy.httpsPort}`, "-servername", `taken.${ZONE}`],
+      { input: "", encoding: "utf8" },
+    ).stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
+    assert.equal(new X509Certificate(served ?? "").fingerprint256, leaf.fingerprint256);
+  });
+
+  test("the account key, certificates and DNS list are kept in the state folder, mode 0600", () => {
+    const edge = join(folder.stateDir, lab, "edge");
+    const files = readdirSync(edge, { recursive: true, withFileTypes: true });
+    const names = files.filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name));
+    assert.ok(
+      names.some((n) => n.endsWith(`certs/media.${ZONE}.json`)),
+      names.join("\n"),
+    );
+    assert.ok(
+      names.some((n) => /acme\/.+\.key$/.test(n)),
+      "the account key",
+    );
+    assert.ok(
+      names.some((n) => n.endsWith(`dns/public/${ZONE}.json`)),
+      "the DNS list",
+    );
+    for (const name of names) assert.equal(statSync(name).mode & 0o777, 0o600, name);
+    for (const dir of files.filter((f) => f.isDirectory())) {
+      assert.equal(statSync(join(dir.parentPath, dir.name)).mode & 0o777, 0o700, dir.name);
+    }
   });
 
   test("a second plan is a no-op; holt dns and holt certs show what is there", () => {

@@ -28,8 +28,11 @@ import type {
 } from "../../engine/provider.ts";
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError, isHoltError } from "../../errors.ts";
+import type { Exec } from "../../hosts/exec.ts";
+import { runChecked } from "../../hosts/run-checked.ts";
 import {
   CERTIFICATE_TYPE,
+  type CertificateFiles,
   type CertificateInputs,
   type CertificateState,
   certificateAddress,
@@ -157,7 +160,6 @@ function stateOf(
   };
 }
 
-/** This lab's loaded certificates in a Caddy config: certName → SHA-256 of the leaf. */
 /**
  * The ACME and DNS layers, loaded on first use: commands that never issue or
  * read a certificate (validate, status, a lab without `acme`) skip them.
@@ -417,6 +419,8 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
 
   async function put(ctx: ProviderContext, desired: Resource<CertificateInputs>): Promise<void> {
     const stored = await ensureIssued(ctx, desired.inputs);
+    // Files first: a container that mounts them starts after this step.
+    if (desired.inputs.files !== null) await writeFiles(ctx.exec, desired.inputs.files, stored);
     const tag = certificateTag(ctx.lab, desired.inputs.certName);
     const endpoint = adminEndpoint(desired.inputs.proxy);
     await queue(ctx.exec, () =>
@@ -490,8 +494,10 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           const stored = await readStoredCertificate(ctx.store, r.inputs.certName);
           const sha = loaded.get(r.inputs.certName) ?? null;
           if (stored === null && sha === null) continue;
+          const files =
+            r.inputs.files === null ? null : await filesState(ctx.exec, r.inputs.files, stored);
           observed.set(r.address, {
-            state: stateOf(stored, sha, now),
+            state: { ...stateOf(stored, sha, now), files },
             managed: true,
             info: { [CERT_INFO]: where },
           });
@@ -556,6 +562,14 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           after: shortHash(storedSha),
         });
       }
+      const files = inputs.files;
+      if (fields.length === 0 && files !== null && state.files !== "current") {
+        fields.push({
+          path: `files ${files.dir}`,
+          before: state.files ?? "missing",
+          after: "current",
+        });
+      }
       return fields;
     },
 
@@ -573,4 +587,43 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     release: unload,
     adopt: (ctx, desired) => put(ctx, desired),
   };
+}
+
+const CHAIN_FILE = "fullchain.pem";
+const KEY_FILE = "privkey.pem";
+
+/** Whether the host's files hold the stored certificate. */
+async function filesState(
+  exec: Exec,
+  files: CertificateFiles,
+  stored: StoredCertificate | null,
+): Promise<"current" | "stale" | "missing"> {
+  const r = await exec.run({ argv: ["cat", `${files.dir}/${CHAIN_FILE}`] });
+  if (r.code !== 0) return "missing";
+  return stored !== null && r.stdout === stored.chainPem ? "current" : "stale";
+}
+
+/**
+ * Writes `fullchain.pem` (0644) and `privkey.pem` (0600, owned by the
+ * service's user) into the host folder, each to a temporary name first and
+ * renamed, so a container never reads half a file. The key first: a reader
+ * that sees the new chain finds the new key already there.
+ */
+async function writeFiles(
+  exec: Exec,
+  files: CertificateFiles,
+  stored: StoredCertificate,
+): Promise<void> {
+  const script =
+    'umask 077 && mkdir -p "$1" && chmod 0755 "$1" && cat > "$1/.$2.holt-new" && ' +
+    'chmod "$3" "$1/.$2.holt-new" && chown "$4" "$1/.$2.holt-new" && mv -f "$1/.$2.holt-new" "$1/$2"';
+  const owner = files.owner ?? "0:0";
+  await runChecked(exec, {
+    argv: ["sh", "-c", script, "sh", files.dir, KEY_FILE, "0600", owner],
+    stdin: stored.keyPem,
+  });
+  await runChecked(exec, {
+    argv: ["sh", "-c", script, "sh", files.dir, CHAIN_FILE, "0644", owner],
+    stdin: stored.chainPem,
+  });
 }

@@ -183,6 +183,12 @@ export function containerDescribe(inputs: ContainerInputs): FieldChange[] {
   add("user", inputs.user);
   add("ports", showPorts(inputs.ports));
   for (const m of inputs.mounts) add(`mount ${m.target}`, showMount(m));
+  if (inputs.certificate !== undefined) {
+    add(
+      `mount ${inputs.certificate.target}`,
+      `certificate files ${inputs.certificate.dir} (read-only)`,
+    );
+  }
   for (const key of Object.keys(inputs.env).sort()) add(`env.${key}`, inputs.env[key] ?? "");
   for (const s of inputs.secrets) add(`secret ${s.target}`, SECRET_MASK);
   add("memory", inputs.memory === null ? null : formatSize(inputs.memory));

@@ -98,6 +98,9 @@ export function runArgv(plan: RunPlan): string[] {
     }
     argv.push("--volume", `${source}:${m.target}${m.readOnly ? ":ro" : ""}`);
   }
+  if (inputs.certificate !== undefined) {
+    argv.push("--volume", `${inputs.certificate.dir}:${inputs.certificate.target}:ro`);
+  }
   for (const key of Object.keys(inputs.env).sort()) {
     argv.push("--env", `${key}=${inputs.env[key] ?? ""}`);
   }

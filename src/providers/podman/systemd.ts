@@ -81,6 +81,10 @@ export function renderQuadlet(plan: RunPlan): string {
     const source = plan.mountpoints.get(m.dataset) ?? m.dataset;
     lines.push(`Volume=${whole(`${source}:${m.target}${m.readOnly ? ":ro" : ""}`)}`);
   }
+  if (inputs.certificate !== undefined) {
+    const { dir, target } = inputs.certificate;
+    lines.push(`Volume=${whole(`${dir}:${target}:ro`)}`);
+  }
   for (const key of Object.keys(inputs.env).sort()) {
     lines.push(`Environment=${word(`${key}=${inputs.env[key] ?? ""}`)}`);
   }
