@@ -405,20 +405,21 @@ for (const subject of SUBJECTS) {
       assert.deepEqual(await zone.listMarked("another-lab"), []);
     });
 
-    test("every TSIG algorithm: the server accepts holt's signatures and holt verifies the server's", async (t) => {
-      if (h.peer.keys.length === 0) {
-        t.skip("no TSIG here");
-        return;
-      }
-      const name = `alg.${ZONE}`;
-      for (const key of h.peer.keys) {
-        await h.backendWith(key).addTxt(name, key.algorithm, 60);
-      }
-      assert.deepEqual(
-        await h.peer.served(name, "TXT"),
-        h.peer.keys.map((key) => key.algorithm).sort(),
-      );
-    });
+    // PowerDNS is driven through its HTTP API: no TSIG, so no such test for it.
+    const signs = subject.name !== "PowerDNS";
+    (signs ? test : () => {})(
+      "every TSIG algorithm: the server accepts holt's signatures and holt verifies the server's",
+      async () => {
+        const name = `alg.${ZONE}`;
+        for (const key of h.peer.keys) {
+          await h.backendWith(key).addTxt(name, key.algorithm, 60);
+        }
+        assert.deepEqual(
+          await h.peer.served(name, "TXT"),
+          h.peer.keys.map((key) => key.algorithm).sort(),
+        );
+      },
+    );
 
     test("the records made by hand are untouched after all of the above", () => {
       assert.deepEqual(h.peer.dig(HAND, "A"), ["192.0.2.99"]);
