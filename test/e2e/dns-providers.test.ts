@@ -5,9 +5,13 @@
  * created, updated and deleted; a second apply is a no-op; a record made by
  * hand at another name is never touched, and one at a wanted name shows as a
  * conflict and stays as it was; a wrong key fails naming provider, zone and
- * fix, and changes nothing.
+ * fix, and changes nothing. The Knot zone's service is public on a host
+ * with `public: "auto"`: its record gets the address a local stand-in for a
+ * "what is my IP" service answers (`dns.publicIpUrl`).
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startBind } from "../peers/bind.ts";
@@ -58,7 +62,7 @@ function config(knobs: Knobs = {}): string {
     ${label}${suffix}: {
       host: "box",
       image: "${images.v1}",
-      hostname: "app.${label}",
+      hostname: "app.${label}",${label === "knot" ? '\n      expose: "public",' : ""}
       port: 8080,
       hostPort: ${ports[i]},
       command: ["sh", "-c", "exec httpd -f -p 8080 -h /www"],
@@ -73,10 +77,13 @@ export default defineLab({
   hosts: {
     box: {
       connect: "local",
+      // The knot zone's service is public: its record gets this network's public address.
+      public: "auto",
       proxy: { admin: "127.0.0.1:${caddy.adminPort}", httpsPort: ${caddy.httpsPort}, httpPort: ${caddy.httpPort} },
     },
   },
   dns: {
+    publicIpUrl: "${publicIp.url}",
     zones: {
       "${zoneOf("knot")}": ${rfc2136(knot)},
       "${zoneOf("bind")}": ${rfc2136(bind)},
@@ -115,12 +122,28 @@ function setCorrectKeys(): void {
 }
 
 const app = (label: Label) => `app.${zoneOf(label)}`;
+/** What the stand-in for api.ipify.org answers: this "network's" public address. */
+const PUBLIC_IP = "198.51.100.23";
+const addressOf = (label: Label) => (label === "knot" ? PUBLIC_IP : "127.0.0.1");
+let publicIp: { url: string; close(): Promise<void> };
+
+/** A local stand-in for a "what is my IP" service (`dns.publicIpUrl`), answering in plain text. */
+async function startPublicIpService(): Promise<typeof publicIp> {
+  const server = createServer((_req, res) => res.end(`${PUBLIC_IP}\n`));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe("DNS providers through the CLI (real Knot, BIND and PowerDNS)", () => {
   before(async () => {
     images = await ensureTestImages();
     ports = await freePorts(3);
     caddy = await startCaddy();
+    publicIp = await startPublicIpService();
     [knot, bind, pdns] = await Promise.all([
       startKnot({ zone: zoneOf("knot") }),
       startBind({ zone: zoneOf("bind") }),
@@ -141,7 +164,7 @@ describe("DNS providers through the CLI (real Knot, BIND and PowerDNS)", () => {
   after(async () => {
     if (lab !== undefined) removeLabResources(lab);
     await caddy?.stop();
-    await Promise.all([knot?.stop(), bind?.stop(), pdns?.stop()]);
+    await Promise.all([knot?.stop(), bind?.stop(), pdns?.stop(), publicIp?.close()]);
     folder?.remove();
   });
 
@@ -165,7 +188,7 @@ describe("DNS providers through the CLI (real Knot, BIND and PowerDNS)", () => {
     const second = await run(["apply", "--yes"]);
     assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
     for (const label of LABELS) {
-      assert.deepEqual(peerOf(label).dig(app(label), "A"), ["127.0.0.1"], `${label}: created`);
+      assert.deepEqual(peerOf(label).dig(app(label), "A"), [addressOf(label)], `${label}: created`);
     }
   });
 
@@ -256,7 +279,7 @@ describe("DNS providers through the CLI (real Knot, BIND and PowerDNS)", () => {
     const r = await run(["apply", "--yes"]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.deepEqual(bind.dig(app("bind"), "A"), [], "deleted");
-    assert.deepEqual(knot.dig(app("knot"), "A"), ["127.0.0.1"]);
+    assert.deepEqual(knot.dig(app("knot"), "A"), [PUBLIC_IP]);
     assert.deepEqual(pdns.dig(app("pdns"), "A"), ["127.0.0.1"]);
     for (const label of LABELS) {
       assert.deepEqual(peerOf(label).dig(`other.${zoneOf(label)}`, "A"), ["10.9.9.9"]);
