@@ -72,6 +72,7 @@ describe("validateLab: a valid lab", () => {
           name: "jellyfin",
           host: "odroid",
           expose: { kind: "internal" },
+          certificatePath: null,
           state: [
             {
               name: "config",
