@@ -302,6 +302,23 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
     assert.deepEqual(knot.dig(`media.${ZONE}`, "A"), ["127.0.0.1"]);
   });
 
+  test("holt adopt takes over the conflicting record; then it is holt's and in sync", () => {
+    const address = `dns.record:@edge/public/taken.${ZONE}/A`;
+    const r = run(["adopt", address, "--yes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(knot.dig(`taken.${ZONE}`, "A"), ["127.0.0.1"]);
+    const dns = JSON.parse(run(["dns", "--json"]).stdout) as {
+      records: { name: string; status: string }[];
+    };
+    assert.deepEqual(
+      dns.records.map((x) => [x.name, x.status]),
+      [
+        [`media.${ZONE}`, "in sync"],
+        [`taken.${ZONE}`, "in sync"],
+      ],
+    );
+  });
+
   test("renaming the hostname moves record, certificate and route in one plan, and nothing else", () => {
     folder.write(config({ hostname: "films" }));
     const plan = planJson();

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { HoltError } from "../../src/errors.ts";
 import { createLocalExec } from "../../src/hosts/local-exec.ts";
 import type { ContainerInputs } from "../../src/model/container.ts";
@@ -113,17 +114,26 @@ test("journey: create with a dataset, DNS by service name, no-op, image and env 
   assert.deepEqual(await get(port, "/data/hello.txt"), { status: 200, body: "from the host\n" });
   assert.deepEqual(await get(port, "/www/version.txt"), { status: 200, body: "1.0\n" });
 
-  // The client reaches web by its service name through Podman's DNS.
-  const viaDns = podmanOk([
-    "exec",
-    `holt-${client}`,
-    "wget",
-    "-q",
-    "-O",
-    "-",
-    `http://${web}/data/hello.txt`,
-  ]);
-  assert.equal(viaDns, "from the host\n");
+  // The client reaches web by its service name through Podman's DNS. aardvark-dns serves
+  // every network of the host from one process and reloads when any network changes (other
+  // test files create and remove theirs meanwhile), so a lookup may fail for a moment: a few
+  // tries, a second apart.
+  let viaDns: ReturnType<typeof podman> | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    viaDns = podman([
+      "exec",
+      `holt-${client}`,
+      "wget",
+      "-q",
+      "-O",
+      "-",
+      `http://${web}/data/hello.txt`,
+    ]);
+    if (viaDns.code === 0) break;
+    await sleep(1000);
+  }
+  assert.equal(viaDns?.code, 0, viaDns?.stderr);
+  assert.equal(viaDns?.stdout, "from the host\n");
 
   // Nothing changed: nothing to do.
   const again = await lab.plan(desired(webInputs));

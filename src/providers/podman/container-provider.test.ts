@@ -367,23 +367,63 @@ test("gate: a health check that never passes fails with HOLT_E_HEALTH and redact
 });
 
 test("gate: a container that exits fails at once and is stopped, so Podman stops restarting it", async () => {
-  for (const first of [
-    { Status: "exited", Running: false, ExitCode: 3, restarts: 0 },
-    { Status: "running", Running: true, ExitCode: 0, restarts: 2 },
-  ]) {
+  type State = { Status: string; Running: boolean; ExitCode: number; restarts: number };
+  const stopped: State = { Status: "stopped", Running: false, ExitCode: 3, restarts: 0 };
+  const exited: State = { Status: "exited", Running: false, ExitCode: 143, restarts: 1 };
+  const cases: {
+    name: string;
+    /** What each `podman container inspect` sees, in order; the last one repeats. */
+    states: State[];
+    message: RegExp;
+    stops: number;
+    slept: number;
+  }[] = [
+    {
+      // Between an exit and Podman's cleanup: a restart may come, so holt waits, then stops it.
+      name: "stopped, then restarted by Podman",
+      states: [
+        stopped,
+        stopped,
+        { ...stopped, Status: "running", Running: true, restarts: 1 },
+        exited,
+      ],
+      message: /exited with code 3 during its start check \(state: stopped\)/,
+      stops: 1,
+      slept: 250,
+    },
+    {
+      name: "already restarted twice",
+      states: [
+        { Status: "running", Running: true, ExitCode: 0, restarts: 2 },
+        { Status: "running", Running: true, ExitCode: 0, restarts: 2 },
+        exited,
+      ],
+      message: /restarted it 2 time/,
+      stops: 1,
+      slept: 0,
+    },
+    {
+      // Cleaned up without a restart: nothing more will start it.
+      name: "exited and cleaned up",
+      states: [{ ...exited, ExitCode: 3, restarts: 0 }],
+      message: /exited with code 3 during its start check \(state: exited\)/,
+      stops: 0,
+      slept: 0,
+    },
+  ];
+  for (const c of cases) {
     const i = inputs("job");
     let stops = 0;
+    let seen = 0;
     const exec = fakeExec((command) => {
       if (command.startsWith("podman stop")) stops += 1;
       if (command.startsWith("podman container inspect")) {
-        // Podman's restart policy brings it back once after the first stop.
-        const s =
-          stops === 1 ? { Status: "running", Running: true, ExitCode: 0, restarts: 3 } : first;
-        const down = stops >= 2 ? { Status: "exited", Running: false, ExitCode: 143 } : s;
+        const s = c.states[Math.min(seen, c.states.length - 1)] as State;
+        seen += 1;
         return {
           stdout: JSON.stringify([
             {
-              State: { Status: down.Status, Running: down.Running, ExitCode: down.ExitCode },
+              State: { Status: s.Status, Running: s.Running, ExitCode: s.ExitCode },
               RestartCount: s.restarts,
             },
           ]),
@@ -408,11 +448,11 @@ test("gate: a container that exits fails at once and is stopped, so Podman stops
       (error: unknown) =>
         error instanceof HoltError &&
         error.code === "HOLT_E_HEALTH" &&
-        (first.restarts > 0 ? /restarted it 2 time/ : /exited with code 3/).test(error.message),
+        c.message.test(error.message),
+      c.name,
     );
-    assert.equal(stops, 2, "stopped again after Podman restarted it");
-    // One poll sees it back after the first stop; then 2 s of quiet after the second.
-    assert.equal(clock.slept, 2250, "only the pauses to see whether it stays down");
+    assert.equal(stops, c.stops, `${c.name}: stops`);
+    assert.equal(clock.slept, c.slept, `${c.name}: only the pauses to see whether it stays down`);
   }
 });
 

@@ -113,31 +113,38 @@ function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
-const STOP_ATTEMPTS = 5;
 const STOP_POLL_MS = 250;
-const STOP_QUIET_MS = 2000;
+/** Longest wait for Podman to settle a container that keeps exiting. */
+const STOP_SETTLE_MS = 30_000;
+/** After holt stopped it, how long a runtime may leave it "stopped" before "exited". */
+const AFTER_STOP_MS = 2000;
 
 /**
- * Stops a container that keeps exiting. Podman ignores a stop while the
- * container is between two restarts (it is not running, so there is nothing
- * to stop) and restarts it anyway, and its inspect output does not say
- * whether a restart is still pending. So stop, then watch it: it counts as
- * down only after it stayed down for STOP_QUIET_MS; if it comes back, stop
- * it again.
+ * Stops a container that keeps exiting, and waits until Podman will not
+ * start it again. A container that exits is "stopped" until Podman cleans it
+ * up; the cleanup either restarts it (restart policy) or marks it "exited".
+ * So "exited" means settled, "running" is stopped by holt (a stop by the
+ * user ends the restart policy), and "stopped" means a restart may still
+ * come: poll. A stop sent while it is "stopped" is ignored by Podman.
  */
 async function stopRestarts(exec: Exec, name: string, options: GateOptions): Promise<void> {
-  for (let attempt = 0; attempt < STOP_ATTEMPTS; attempt++) {
-    await exec.run({
-      argv: ["podman", "stop", "--ignore", "-t", String(options.stopTimeoutSeconds), name],
-    });
-    let cameBack = false;
-    for (let quiet = 0; quiet < STOP_QUIET_MS && !cameBack; quiet += STOP_POLL_MS) {
-      await options.clock.sleep(STOP_POLL_MS);
-      const status = await inspect(exec, name);
-      if (status === null) return;
-      cameBack = status.running;
+  const { clock } = options;
+  const deadline = clock.now() + STOP_SETTLE_MS;
+  let stoppedAt: number | null = null;
+  for (;;) {
+    const status = await inspect(exec, name);
+    if (status === null || status.status === "exited") return;
+    if (status.running) {
+      await exec.run({
+        argv: ["podman", "stop", "--ignore", "-t", String(options.stopTimeoutSeconds), name],
+      });
+      stoppedAt = clock.now();
+      continue;
     }
-    if (!cameBack) return;
+    const now = clock.now();
+    if (now >= deadline) return;
+    if (stoppedAt !== null && now - stoppedAt >= AFTER_STOP_MS) return;
+    await clock.sleep(STOP_POLL_MS);
   }
 }
 
