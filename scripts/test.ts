@@ -6,10 +6,15 @@
  *   node scripts/test.ts FILE...         just these files
  *
  * Each test file runs in its own process, two at a time; every test has a 5 minute timeout.
+ * Files that start Podman containers (they call ensureTestImages) run after all the others,
+ * never beside them: every new container copies the host's mount table into its own mount
+ * namespace for a moment, and zfs-fuse then refuses to unmount, rename or destroy the test
+ * pools' datasets ("dataset is busy"), which the ZFS tests do all the time.
  * Output is the spec reporter's, followed by one last line `N passed, N failed[, N skipped]`
  * counting individual tests (suites are not counted, todo tests count as skipped). Exits 1
  * when any test failed, a file crashed outside its tests, or no test ran at all.
  */
+import { readFileSync } from "node:fs";
 import { glob } from "node:fs/promises";
 import path from "node:path";
 import { run } from "node:test";
@@ -124,17 +129,45 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-const stream = run({
-  files,
-  signal: abort.signal,
-  cwd: root,
-  concurrency: CONCURRENCY,
-  timeout: TEST_TIMEOUT_MS,
-  isolation: "process",
-  // Not forceExit: with it, a test process can exit before its last results reach us, and
-  // passing tests go uncounted. A file that leaks a handle instead hits the run's deadline.
-  forceExit: false,
-});
+/** Runs some files (two at a time) and resolves when their results are all reported. */
+async function runFiles(group: readonly string[]): Promise<void> {
+  if (group.length === 0 || interrupted !== undefined) return;
+  const stream = run({
+    files: [...group],
+    signal: abort.signal,
+    cwd: root,
+    concurrency: CONCURRENCY,
+    timeout: TEST_TIMEOUT_MS,
+    isolation: "process",
+    // Not forceExit: with it, a test process can exit before its last results reach us, and
+    // passing tests go uncounted. A file that leaks a handle instead hits the run's deadline.
+    forceExit: false,
+  });
+  stream.on("test:pass", (data) => {
+    const skipped = data.skip !== undefined || data.todo !== undefined;
+    completed(data.file, data.nesting, data.details.type, skipped ? "skip" : "pass");
+  });
+  stream.on("test:fail", (data) => {
+    // A failing todo test is expected to fail: not a failure.
+    completed(
+      data.file,
+      data.nesting,
+      data.details.type,
+      data.todo !== undefined ? "skip" : "fail",
+    );
+  });
+  const reporter = stream.compose(spec);
+  reporter.on("data", (chunk: string | Buffer) => {
+    const text = chunk.toString();
+    if (text.length > 0) endsWithNewline = text.endsWith("\n");
+    process.stdout.write(text);
+  });
+  await new Promise<void>((resolve, reject) => {
+    reporter.on("end", resolve);
+    reporter.on("error", reject);
+  });
+}
+
 // The whole run's deadline, so a file that never exits cannot hang CI.
 const deadline = setTimeout(() => {
   process.stdout.write(`\nthe test run passed its ${RUN_DEADLINE_MS / 60_000} minute deadline\n`);
@@ -143,25 +176,10 @@ const deadline = setTimeout(() => {
 }, RUN_DEADLINE_MS);
 deadline.unref();
 
-stream.on("test:pass", (data) => {
-  const skipped = data.skip !== undefined || data.todo !== undefined;
-  completed(data.file, data.nesting, data.details.type, skipped ? "skip" : "pass");
-});
-stream.on("test:fail", (data) => {
-  // A failing todo test is expected to fail: not a failure.
-  completed(data.file, data.nesting, data.details.type, data.todo !== undefined ? "skip" : "fail");
-});
-
-const reporter = stream.compose(spec);
-reporter.on("data", (chunk: string | Buffer) => {
-  const text = chunk.toString();
-  if (text.length > 0) endsWithNewline = text.endsWith("\n");
-  process.stdout.write(text);
-});
-await new Promise<void>((resolve, reject) => {
-  reporter.on("end", resolve);
-  reporter.on("error", reject);
-});
+const startsContainers = (file: string): boolean =>
+  readFileSync(file, "utf8").includes("ensureTestImages(");
+await runFiles(files.filter((f) => !startsContainers(f)));
+await runFiles(files.filter(startsContainers));
 
 const total = counts.passed + counts.failed + counts.skipped;
 let summary = `${counts.passed} passed, ${counts.failed} failed`;
