@@ -117,7 +117,7 @@ const STOP_POLL_MS = 250;
 /** Longest wait for Podman to settle a container that keeps exiting. */
 const STOP_SETTLE_MS = 30_000;
 /** After holt stopped it, how long a runtime may leave it "stopped" before "exited". */
-const AFTER_STOP_MS = 2000;
+const AFTER_STOP_MS = 10_000;
 
 /**
  * Stops a container that keeps exiting, and waits until Podman will not
