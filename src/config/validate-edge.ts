@@ -6,6 +6,7 @@
  * needs a zone, ACME needs DNS), each problem with its path and a fix.
  */
 import { isIP } from "node:net";
+import { zoneFor } from "../util/zone.ts";
 import { formatPath, type Problem, showValue, suggest } from "./path.ts";
 import { isSecretRef } from "./secret.ts";
 import type {
@@ -70,20 +71,6 @@ function isHttpUrl(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The zone of `zones` with the longest apex that contains `name`, if any. */
-export function zoneFor<Z extends { readonly zone: string }>(
-  name: string,
-  zones: readonly Z[],
-): Z | undefined {
-  let best: Z | undefined;
-  for (const z of zones) {
-    if (name === z.zone || name.endsWith(`.${z.zone}`)) {
-      if (best === undefined || z.zone.length > best.zone.length) best = z;
-    }
-  }
-  return best;
 }
 
 function resolveZone(

@@ -6,6 +6,7 @@
  * Caddy has the current one.
  */
 import type { ResolvedAcme, ResolvedDnsZone, ResolvedLab } from "../config/types.ts";
+import { zoneFor } from "../util/zone.ts";
 import type { ZoneRef } from "./dns-record.ts";
 import type { ProxyEndpoint } from "./route.ts";
 
@@ -63,17 +64,6 @@ export function certificateAddress(host: string, certName: string): string {
   return `${CERTIFICATE_TYPE}:${host}/${certName}`;
 }
 
-function publicZone(lab: ResolvedLab, name: string): ResolvedDnsZone | undefined {
-  let best: ResolvedDnsZone | undefined;
-  for (const z of lab.dns?.zones ?? []) {
-    if (z.view !== "public") continue;
-    if (name === z.zone || name.endsWith(`.${z.zone}`)) {
-      if (best === undefined || z.zone.length > best.zone.length) best = z;
-    }
-  }
-  return best;
-}
-
 /**
  * Which certificate serves `hostname`: the zone's wildcard when the zone asks
  * for one and the hostname is one label below the apex, else its own.
@@ -82,7 +72,10 @@ export function certificateFor(
   lab: ResolvedLab,
   hostname: string,
 ): { certName: string; names: string[]; zone: ResolvedDnsZone | undefined } {
-  const zone = publicZone(lab, hostname);
+  const zone = zoneFor(
+    hostname,
+    (lab.dns?.zones ?? []).filter((z) => z.view === "public"),
+  );
   if (zone?.wildcard === true && hostname.endsWith(`.${zone.zone}`)) {
     const label = hostname.slice(0, -(zone.zone.length + 1));
     if (!label.includes(".")) {

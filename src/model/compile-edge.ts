@@ -7,6 +7,7 @@
  */
 import type { ResolvedDnsZone, ResolvedLab, ResolvedService } from "../config/types.ts";
 import type { Resource } from "../engine/resource.ts";
+import { zoneFor } from "../util/zone.ts";
 import {
   CERTIFICATE_TYPE,
   type CertificateInputs,
@@ -39,19 +40,16 @@ export interface EdgeCompileInput {
   readonly secretNames?: ReadonlySet<string>;
 }
 
-function zoneFor(
+/** The zone of one view that holds `name`. */
+function zoneIn(
   name: string,
   zones: readonly ResolvedDnsZone[],
   view: "public" | "internal",
 ): ResolvedDnsZone | undefined {
-  let best: ResolvedDnsZone | undefined;
-  for (const z of zones) {
-    if (z.view !== view) continue;
-    if (name === z.zone || name.endsWith(`.${z.zone}`)) {
-      if (best === undefined || z.zone.length > best.zone.length) best = z;
-    }
-  }
-  return best;
+  return zoneFor(
+    name,
+    zones.filter((z) => z.view === view),
+  );
 }
 
 /** The CNAME target of a Cloudflare Tunnel. */
@@ -146,8 +144,8 @@ export function compileEdge(input: EdgeCompileInput): {
       } else if (target !== null) {
         const zone =
           service.expose.kind === "private"
-            ? (zoneFor(hostname, dns.zones, "internal") ?? zoneFor(hostname, dns.zones, "public"))
-            : zoneFor(hostname, dns.zones, "public");
+            ? (zoneIn(hostname, dns.zones, "internal") ?? zoneIn(hostname, dns.zones, "public"))
+            : zoneIn(hostname, dns.zones, "public");
         if (zone !== undefined) {
           const type = recordTypeFor(target.value);
           if (type === "CNAME" && !target.value.includes(".")) {

@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { queryServer } from "../../src/dns/query.ts";
+import { zoneFor } from "../../src/util/zone.ts";
 import {
   type DnsPeer,
   type DnsPeerOptions,
@@ -28,9 +29,10 @@ export async function startKnot(options: DnsPeerOptions = {}): Promise<DnsPeer> 
   const zones = [zone, ...(options.extraZones ?? [])];
   /** The zone a name is in: the longest apex it ends with. */
   const zoneOf = (name: string): string =>
-    zones
-      .filter((z) => name === z || name.endsWith(`.${z}`))
-      .sort((a, b) => b.length - a.length)[0] ?? zone;
+    zoneFor(
+      name,
+      zones.map((z) => ({ zone: z })),
+    )?.zone ?? zone;
   const { tsig, keys } = newTsigKeys(options.algorithm);
   const started = await startServer(
     {

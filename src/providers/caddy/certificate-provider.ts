@@ -39,6 +39,7 @@ import {
 } from "../../model/certificate.ts";
 import { type ZoneRef, zoneConnection } from "../../model/dns-record.ts";
 import type { ProxyEndpoint } from "../../model/route.ts";
+import { zoneFor } from "../../util/zone.ts";
 import {
   type AdminEndpoint,
   adminEndpoint,
@@ -255,16 +256,6 @@ function needSecrets(ctx: ProviderContext): (name: string) => string {
   };
 }
 
-function zoneOf(name: string, zones: readonly ZoneRef[]): ZoneRef | undefined {
-  let best: ZoneRef | undefined;
-  for (const z of zones) {
-    if (name === z.zone || name.endsWith(`.${z.zone}`)) {
-      if (best === undefined || z.zone.length > best.zone.length) best = z;
-    }
-  }
-  return best;
-}
-
 /**
  * Where each name's challenge TXT goes: `_acme-challenge.<name>` in its zone,
  * or, when that name is a CNAME (delegation), its target in the zone that
@@ -294,7 +285,7 @@ async function challengeTargets(
   for (const name of inputs.names) {
     const base = name.replace(/^\*\./, "");
     const challenge = `_acme-challenge.${base}`;
-    const zone = zoneOf(challenge, inputs.zones);
+    const zone = zoneFor(challenge, inputs.zones);
     if (zone === undefined) {
       throw new HoltError(
         "HOLT_E_ACME",
@@ -308,7 +299,7 @@ async function challengeTargets(
       targets[name] = { txtName: challenge, backend: ledger.recorded(backend, zone.view) };
       continue;
     }
-    const target = zoneOf(delegated, inputs.zones);
+    const target = zoneFor(delegated, inputs.zones);
     if (target === undefined) {
       throw new HoltError(
         "HOLT_E_ACME",
