@@ -19,7 +19,13 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "node:tls";
-import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import {
+  type CaddyPeer,
+  curlThrough,
+  freePorts,
+  type HttpsAnswer,
+  startCaddy,
+} from "../peers/caddy.ts";
 import type { DnsPeer } from "../peers/dns-peer.ts";
 import { startKnot } from "../peers/knot.ts";
 import { type PebblePeer, startPebble } from "../peers/pebble.ts";
@@ -120,22 +126,8 @@ function initSecrets(lab: Lab): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
-function curl(lab: Lab, hostname: string): { code: number | null; body: string; stderr: string } {
-  const r = spawnSync(
-    "curl",
-    [
-      "-sS",
-      "--max-time",
-      "10",
-      "--cacert",
-      lab.rootCa,
-      "--resolve",
-      `${hostname}:${caddy.httpsPort}:127.0.0.1`,
-      `https://${hostname}:${caddy.httpsPort}/index.html`,
-    ],
-    { encoding: "utf8" },
-  );
-  return { code: r.status, body: r.stdout, stderr: r.stderr };
+function curl(lab: Lab, hostname: string): HttpsAnswer {
+  return curlThrough(caddy, hostname, "/index.html", lab.rootCa);
 }
 
 /** Every TXT value left at any challenge name the tests used. */

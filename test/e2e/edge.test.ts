@@ -13,7 +13,13 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import {
+  type CaddyPeer,
+  curlThrough,
+  freePorts,
+  type HttpsAnswer,
+  startCaddy,
+} from "../peers/caddy.ts";
 import type { DnsPeer } from "../peers/dns-peer.ts";
 import { startKnot } from "../peers/knot.ts";
 import { type PebblePeer, startPebble } from "../peers/pebble.ts";
@@ -102,22 +108,8 @@ function setSecret(name: string, value: string): void {
 }
 
 /** curl through Caddy trusting only Pebble's root: the certificate must come from the CA. */
-function curlPebble(hostname: string): { code: number | null; body: string; stderr: string } {
-  const r = spawnSync(
-    "curl",
-    [
-      "-sS",
-      "--max-time",
-      "10",
-      "--cacert",
-      rootCa,
-      "--resolve",
-      `${hostname}:${caddy.httpsPort}:127.0.0.1`,
-      `https://${hostname}:${caddy.httpsPort}/index.html`,
-    ],
-    { encoding: "utf8" },
-  );
-  return { code: r.status, body: r.stdout, stderr: r.stderr };
+function curlPebble(hostname: string): HttpsAnswer {
+  return curlThrough(caddy, hostname, "/index.html", rootCa);
 }
 
 interface JsonPlan {

@@ -24,6 +24,27 @@ import {
   zoneFile,
 } from "./dns-peer.ts";
 
+/**
+ * The `options` and `controls` of a named.conf that keeps everything in `dir`
+ * and listens on 127.0.0.1:`port` only, plus `extra` options.
+ */
+export function namedOptions(dir: string, port: number, extra: readonly string[]): string[] {
+  return [
+    "options {",
+    `  directory "${dir}";`,
+    `  pid-file "${path.join(dir, "named.pid")}";`,
+    `  session-keyfile "${path.join(dir, "session.key")}";`,
+    `  managed-keys-directory "${dir}";`,
+    `  listen-on port ${port} { 127.0.0.1; };`,
+    "  listen-on-v6 { none; };",
+    "  dnssec-validation no;",
+    ...extra.map((line) => `  ${line}`),
+    "};",
+    // No rndc channel: by default named would take 127.0.0.1:953, shared by every instance.
+    "controls { };",
+  ];
+}
+
 export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> {
   const zone = options.zone ?? "lab.test";
   const zones = [zone, ...(options.extraZones ?? [])];
@@ -42,19 +63,7 @@ export async function startBind(options: DnsPeerOptions = {}): Promise<DnsPeer> 
       prepare(dir, [port]) {
         for (const z of zones) writeFileSync(path.join(dir, `${z}.zone`), zoneFile(z));
         const conf = [
-          "options {",
-          `  directory "${dir}";`,
-          `  pid-file "${path.join(dir, "named.pid")}";`,
-          `  session-keyfile "${path.join(dir, "session.key")}";`,
-          `  managed-keys-directory "${dir}";`,
-          `  listen-on port ${port} { 127.0.0.1; };`,
-          "  listen-on-v6 { none; };",
-          "  recursion no;",
-          "  dnssec-validation no;",
-          "  notify no;",
-          "};",
-          // No rndc channel: by default named would take 127.0.0.1:953, shared by every instance.
-          "controls { };",
+          ...namedOptions(dir, port ?? 0, ["recursion no;", "notify no;"]),
           ...keys.flatMap((key) => [
             `key "${key.name}" {`,
             `  algorithm ${key.algorithm};`,

@@ -247,9 +247,15 @@ export interface HttpsAnswer {
 
 /**
  * GET https://<hostname>:<httpsPort><path> through this Caddy with curl: the name resolved
- * to 127.0.0.1, only Caddy's local CA trusted (as a user would with `--cacert`).
+ * to 127.0.0.1, only one CA trusted (as a user would with `--cacert`): Caddy's local CA,
+ * or `caFile` (an ACME CA's root, for routes with ACME certificates).
  */
-export function curlThrough(caddy: CaddyPeer, hostname: string, urlPath = "/"): HttpsAnswer {
+export function curlThrough(
+  caddy: CaddyPeer,
+  hostname: string,
+  urlPath = "/",
+  caFile = caddy.caCertPath,
+): HttpsAnswer {
   const r = spawnSync(
     "curl",
     [
@@ -257,7 +263,7 @@ export function curlThrough(caddy: CaddyPeer, hostname: string, urlPath = "/"): 
       "--max-time",
       "10",
       "--cacert",
-      caddy.caCertPath,
+      caFile,
       "--resolve",
       `${hostname}:${caddy.httpsPort}:127.0.0.1`,
       `https://${hostname}:${caddy.httpsPort}${urlPath}`,

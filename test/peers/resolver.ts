@@ -14,6 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { namedOptions } from "./bind.ts";
 import { startServer } from "./dns-peer.ts";
 
 export interface ResolverPeer {
@@ -38,20 +39,12 @@ export async function startResolver(
       notAuthoritative: true,
       prepare(dir, [port]) {
         const conf = [
-          "options {",
-          `  directory "${dir}";`,
-          `  pid-file "${path.join(dir, "named.pid")}";`,
-          `  session-keyfile "${path.join(dir, "session.key")}";`,
-          `  managed-keys-directory "${dir}";`,
-          `  listen-on port ${port} { 127.0.0.1; };`,
-          "  listen-on-v6 { none; };",
-          "  recursion yes;",
-          "  allow-recursion { 127.0.0.0/8; };",
-          "  dnssec-validation no;",
-          "  max-cache-ttl 1;",
-          "  max-ncache-ttl 1;",
-          "};",
-          "controls { };",
+          ...namedOptions(dir, port ?? 0, [
+            "recursion yes;",
+            "allow-recursion { 127.0.0.0/8; };",
+            "max-cache-ttl 1;",
+            "max-ncache-ttl 1;",
+          ]),
           ...zones.flatMap((zone) => {
             const [address, zonePort] = (forwards[zone] ?? "").split(":");
             return [
