@@ -15,6 +15,7 @@ import {
   certificateFilesDir,
   certificateFor,
 } from "./certificate.ts";
+import { missingSecret } from "./compile-service.ts";
 import {
   DNS_RECORD_TYPE,
   type DnsRecordInputs,
@@ -118,10 +119,7 @@ export function compileEdge(input: EdgeCompileInput): {
             ? ["apiKey", p.apiKeySecret]
             : ["apiToken", p.apiTokenSecret];
       if (name !== undefined && !input.secretNames.has(name)) {
-        problems.push({
-          path: `${zone.configPath}.${field}`,
-          message: `secret "${name}" is not in the lab's secrets. Store it with \`holt secrets set ${name}\`.`,
-        });
+        problems.push(missingSecret(`${zone.configPath}.${field}`, name));
       }
     }
   }

@@ -38,6 +38,14 @@ export interface ServiceCompileInput {
   readonly certificates?: ReadonlyMap<string, string>;
 }
 
+/** The problem for a secret the config names that the lab's secrets file does not hold. */
+export function missingSecret(path: string, name: string): ServiceProblem {
+  return {
+    path,
+    message: `secret "${name}" is not in the lab's secrets file. Add it with \`holt secrets set ${name}\`, or fix the name (\`holt secrets list\` shows the names).`,
+  };
+}
+
 export function compileServices(input: ServiceCompileInput): {
   resources: Resource[];
   problems: ServiceProblem[];
@@ -60,10 +68,7 @@ export function compileServices(input: ServiceCompileInput): {
     const secrets = container.secrets.map((use) => {
       const digest = input.secrets?.get(use.secret);
       if (input.secrets !== undefined && digest === undefined) {
-        problems.push({
-          path: use.configPath,
-          message: `secret "${use.secret}" is not in the lab's secrets file. Add it with \`holt secrets set ${use.secret}\`, or fix the name (\`holt secrets list\` shows the names).`,
-        });
+        problems.push(missingSecret(use.configPath, use.secret));
       }
       return { target: use.target, kind: use.kind, secret: use.secret, digest: digest ?? "" };
     });

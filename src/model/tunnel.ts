@@ -7,6 +7,7 @@
 import type { ResolvedLab } from "../config/types.ts";
 import type { Resource } from "../engine/resource.ts";
 import { EDGE_HOST } from "../util/edge-host.ts";
+import { missingSecret } from "./compile-service.ts";
 import {
   CONTAINER_TYPE,
   type ContainerInputs,
@@ -62,10 +63,7 @@ export function compileTunnel(
     ["apiToken", tunnel.apiTokenSecret],
   ] as const) {
     if (secrets !== undefined && !secrets.has(name)) {
-      problems.push({
-        path: `edge.tunnel.${field}`,
-        message: `secret "${name}" is not in the lab's secrets. Store it with \`holt secrets set ${name}\`.`,
-      });
+      problems.push(missingSecret(`edge.tunnel.${field}`, name));
     }
   }
   const network = networkName(lab.name);
