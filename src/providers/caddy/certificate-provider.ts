@@ -467,6 +467,16 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
       }
       const observed = new Map<string, Observed<CertificateState>>();
       const owned: OwnedResource<CertificateState>[] = [];
+      // A certificate is read from the state folder once, however many times it is loaded or desired.
+      const storedReads = new Map<string, Promise<StoredCertificate | null>>();
+      const storedOf = (name: string): Promise<StoredCertificate | null> => {
+        let read = storedReads.get(name);
+        if (read === undefined) {
+          read = readStoredCertificate(ctx.store, name);
+          storedReads.set(name, read);
+        }
+        return read;
+      };
       for (const [where, endpoint] of endpoints) {
         let loaded = new Map<string, string>();
         try {
@@ -482,7 +492,7 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           (r) => describeEndpoint(adminEndpoint(r.inputs.proxy)) === where,
         );
         for (const r of here) {
-          const stored = await readStoredCertificate(ctx.store, r.inputs.certName);
+          const stored = await storedOf(r.inputs.certName);
           const sha = loaded.get(r.inputs.certName) ?? null;
           if (stored === null && sha === null) continue;
           const files =
@@ -494,7 +504,7 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           });
         }
         for (const [certName, sha] of loaded) {
-          const stored = await readStoredCertificate(ctx.store, certName);
+          const stored = await storedOf(certName);
           owned.push({
             address: certificateAddress(ctx.host, certName),
             type: CERTIFICATE_TYPE,
