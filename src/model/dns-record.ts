@@ -5,6 +5,7 @@
  */
 import type { ResolvedDnsZone, ResolvedZoneProvider } from "../config/types.ts";
 import type { ZoneConnection } from "../dns/connection.ts";
+import { HoltError } from "../errors.ts";
 import { EDGE_HOST } from "../util/edge-host.ts";
 
 export { EDGE_HOST };
@@ -62,12 +63,21 @@ export function recordTypeFor(address: string): "A" | "AAAA" | "CNAME" {
 
 /**
  * The dns layer's connection for a zone, with credentials looked up by
- * `secretValue` (which throws a HoltError naming a missing secret).
+ * `secrets` (which throws a HoltError naming a missing secret); without it,
+ * asking for a credential is HOLT_E_SECRETS.
  */
 export function zoneConnection(
   ref: ZoneRef,
-  secretValue: (name: string) => string,
+  secrets: ((name: string) => string) | undefined,
 ): ZoneConnection {
+  const secretValue =
+    secrets ??
+    ((name: string): string => {
+      throw new HoltError(
+        "HOLT_E_SECRETS",
+        `DNS credentials are needed but the lab's secrets are not open (secret "${name}" for zone "${ref.zone}"). Run holt from the lab's folder with its age key available.`,
+      );
+    });
   const common = { zone: ref.zone, nameservers: ref.nameservers };
   const p = ref.provider;
   switch (p.kind) {

@@ -116,20 +116,10 @@ async function writeLedgerKey(
   await store.write(ledgerPath(ref.view, ref.zone), `${JSON.stringify(ledger, null, 2)}\n`);
 }
 
-function needSecrets(ctx: ProviderContext): (name: string) => string {
-  if (ctx.secretValue !== undefined) return ctx.secretValue;
-  return (name) => {
-    throw new HoltError(
-      "HOLT_E_SECRETS",
-      `DNS credentials are needed but the lab's secrets are not open (secret "${name}"). Run holt from the lab's folder with its age key available.`,
-    );
-  };
-}
-
 /** The zone's backend; the DNS layer loads on first use, so commands that never touch DNS skip it. */
 async function backendFor(ctx: ProviderContext, ref: ZoneRef): Promise<ZoneBackend> {
   const { openZone } = await import("../../dns/open.ts");
-  return openZone(zoneConnection(ref, needSecrets(ctx)));
+  return openZone(zoneConnection(ref, ctx.secretValue));
 }
 
 function zoneKey(ref: ZoneRef): string {
