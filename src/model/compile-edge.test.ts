@@ -117,7 +117,8 @@ describe("compileEdge: one record per hostname, where the exposure says", () => 
       `dns.record:@edge/public/www.lab.example.com/CNAME ${TUNNEL_ID}.cfargotunnel.com ttl=300 proxied`,
     ]);
     const tunnel = graph.resources.find((r) => r.type === "cloudflare.tunnel");
-    assert.deepEqual((tunnel?.inputs as { ingress: unknown }).ingress, [
+    assert.ok(tunnel !== undefined);
+    assert.deepEqual((tunnel.inputs as { ingress: unknown }).ingress, [
       { hostname: "www.lab.example.com", service: "http://web:8000" },
     ]);
     const cloudflared = graph.resources.find(
@@ -194,10 +195,12 @@ describe("compileEdge: certificates", () => {
     const route = graph.resources.find(
       (r) => r.address === "caddy.route:odroid/a.wild.lab.example.com",
     );
-    assert.deepEqual((route?.inputs as RouteInputs).tls, { certificate: "*.wild.lab.example.com" });
-    assert.ok(route?.dependsOn.includes("tls.certificate:odroid/*.wild.lab.example.com"));
+    assert.ok(route !== undefined);
+    assert.deepEqual((route.inputs as RouteInputs).tls, { certificate: "*.wild.lab.example.com" });
+    assert.ok(route.dependsOn.includes("tls.certificate:odroid/*.wild.lab.example.com"));
     const b = graph.resources.find((r) => r.address === "podman.container:odroid/holt-b");
-    assert.deepEqual((b?.inputs as ContainerInputs).certificate, {
+    assert.ok(b !== undefined);
+    assert.deepEqual((b.inputs as ContainerInputs).certificate, {
       dir: "/var/lib/holt/certs/home/wildcard.wild.lab.example.com",
       target: "/certs",
     });
