@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, test } from "node:test";
+import { selfSignedCertificate } from "../../test/peers/self-signed.ts";
 import { HoltError } from "../errors.ts";
 import { ariCertificateId, fetchRenewalWindow } from "./ari.ts";
 
@@ -33,37 +30,9 @@ let mode: "window" | "no-ari" | "unknown" | "bad-window" = "window";
 const asked: string[] = [];
 
 before(async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "holt-ari-test-"));
-  try {
-    const r = spawnSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        path.join(dir, "key.pem"),
-        "-out",
-        path.join(dir, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=fake ca",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { encoding: "utf8" },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    caPem = readFileSync(path.join(dir, "cert.pem"), "utf8");
-    server = createServer({ key: readFileSync(path.join(dir, "key.pem")), cert: caPem });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const ca = selfSignedCertificate({ subject: "/CN=fake ca", san: "IP:127.0.0.1" });
+  caPem = ca.certPem;
+  server = createServer({ key: ca.keyPem, cert: caPem });
   server.on("request", (req, res) => {
     asked.push(req.url ?? "");
     const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;

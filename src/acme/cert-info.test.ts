@@ -1,47 +1,13 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { test } from "node:test";
+import { selfSignedCertificate } from "../../test/peers/self-signed.ts";
 import { HoltError } from "../errors.ts";
 import { dnsNamesOf, readCertificateInfo, splitPemChain } from "./cert-info.ts";
 
 /** A self-signed certificate from openssl, valid one day. */
 function opensslCertificate(san: string, serial: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "holt-cert-info-"));
-  try {
-    const r = spawnSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        path.join(dir, "key.pem"),
-        "-out",
-        path.join(dir, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/O=Holt Test/CN=Test CA",
-        "-set_serial",
-        serial,
-        "-addext",
-        `subjectAltName=${san}`,
-      ],
-      { encoding: "utf8" },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    return readFileSync(path.join(dir, "cert.pem"), "utf8");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return selfSignedCertificate({ subject: "/O=Holt Test/CN=Test CA", san, serial }).certPem;
 }
 
 test("a certificate's names, validity, issuer, serial and fingerprint", () => {

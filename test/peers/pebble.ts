@@ -25,7 +25,7 @@
  * test process even when it is killed outright; an exit handler covers the
  * rest. Test infrastructure: it runs programs and talks HTTP directly.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import {
   closeSync,
   mkdtempSync,
@@ -43,6 +43,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { AcmeDnsBackend } from "../../src/acme/types.ts";
 import { freePorts } from "./caddy.ts";
 import { findProgram, pidAlive } from "./process.ts";
+import { selfSignedCertificate } from "./self-signed.ts";
 
 export interface PebbleOptions {
   /**
@@ -167,37 +168,6 @@ function send(
   });
 }
 
-/** A self-signed ECDSA certificate for 127.0.0.1 and localhost, for Pebble's HTTPS. */
-function makeHttpsCertificate(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, "https-cert.pem");
-  const key = path.join(dir, "https-key.pem");
-  const r = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=holt test pebble",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`openssl could not make Pebble's certificate:\n${r.stderr}`);
-  return { cert, key };
-}
-
 function launch(
   instance: Instance,
   argv: readonly string[],
@@ -283,14 +253,20 @@ async function startOnce(pebble: string, options: PebbleOptions): Promise<Pebble
       dnsServer = challtestsrv.dnsServer;
     }
 
-    const https = makeHttpsCertificate(dir);
-    const httpsCaPem = readFileSync(https.cert, "utf8");
+    // Pebble's own HTTPS: a self-signed certificate for 127.0.0.1 and localhost.
+    const https = selfSignedCertificate({
+      dir,
+      subject: "/CN=holt test pebble",
+      san: "IP:127.0.0.1,DNS:localhost",
+      days: 2,
+    });
+    const httpsCaPem = https.certPem;
     const config = {
       pebble: {
         listenAddress: `127.0.0.1:${acmePort}`,
         managementListenAddress: `127.0.0.1:${managementPort}`,
-        certificate: https.cert,
-        privateKey: https.key,
+        certificate: https.certPath,
+        privateKey: https.keyPath,
         // Where the VA would connect for http-01 and tls-alpn-01; unused with DNS-01.
         httpPort: 5002,
         tlsPort: 5001,
