@@ -61,8 +61,34 @@ export interface ConfigSnapshot {
   readonly etagFromCaddy: boolean;
 }
 
-/** One `GET /config/`. Any failure is HOLT_E_CADDY, naming the host, the address and the fix. */
-export async function readCaddyConfig(
+/** Reads of one Caddy that are under way, per Exec, so parallel readers share one GET. */
+const reading = new WeakMap<Exec, Map<string, Promise<ConfigSnapshot>>>();
+
+/**
+ * One `GET /config/`. Any failure is HOLT_E_CADDY, naming the host, the
+ * address and the fix. Readers that ask while a GET of the same Caddy is
+ * under way (the route and certificate providers read together) share it;
+ * nothing is kept once it answers, and writes are guarded by its ETag anyway.
+ */
+export function readCaddyConfig(
+  exec: Exec,
+  host: string,
+  endpoint: AdminEndpoint,
+): Promise<ConfigSnapshot> {
+  const key = `${host}\0${describeEndpoint(endpoint)}`;
+  let forExec = reading.get(exec);
+  if (forExec === undefined) {
+    forExec = new Map();
+    reading.set(exec, forExec);
+  }
+  const running = forExec.get(key);
+  if (running !== undefined) return running;
+  const read = fetchCaddyConfig(exec, host, endpoint).finally(() => forExec?.delete(key));
+  forExec.set(key, read);
+  return read;
+}
+
+async function fetchCaddyConfig(
   exec: Exec,
   host: string,
   endpoint: AdminEndpoint,
@@ -153,7 +179,8 @@ export async function changeCaddyConfig(
   let rejected: ConfigSnapshot | undefined;
   let lastProblem = "";
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const snapshot = await readCaddyConfig(exec, host, endpoint);
+    // Its own GET, never a shared one: after a 412 it must see the config as it is now.
+    const snapshot = await fetchCaddyConfig(exec, host, endpoint);
     if (rejected !== undefined && rejected.body === snapshot.body) {
       // 412 although nothing changed: this Caddy computes ETags differently.
       throw new HoltError(
