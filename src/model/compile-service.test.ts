@@ -71,7 +71,7 @@ describe("compileLab: services with containers", () => {
     { secrets: DIGESTS },
   );
 
-  test("emits one network per host, a container per service, a route per hostname", () => {
+  test("emits one network per host, a container per service, a route per hostname, the proxy host's kernel setting", () => {
     assert.deepEqual(problems, []);
     const types = graph.resources
       .filter((r) => r.type !== "zfs.dataset")
@@ -79,6 +79,7 @@ describe("compileLab: services with containers", () => {
       .sort();
     assert.deepEqual(types, [
       "caddy.route:odroid/media.lab.example.com",
+      "host.sysctl:odroid/net.ipv4.tcp_migrate_req",
       "podman.container:odroid/holt-jellyfin",
       "podman.container:odroid/holt-postgres",
       "podman.network:odroid/holt-home",
@@ -95,7 +96,10 @@ describe("compileLab: services with containers", () => {
       "zfs.dataset:odroid/tank/media",
     ]);
     const route = byAddress(graph.resources, "caddy.route:odroid/media.lab.example.com");
-    assert.deepEqual(route.dependsOn, ["podman.container:odroid/holt-jellyfin"]);
+    assert.deepEqual(route.dependsOn, [
+      "podman.container:odroid/holt-jellyfin",
+      "host.sysctl:odroid/net.ipv4.tcp_migrate_req",
+    ]);
   });
 
   test("container inputs carry every resolved field, secrets only as name and digest", () => {

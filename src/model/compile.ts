@@ -11,6 +11,7 @@ import { compileServices, type SecretDigests } from "./compile-service.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "./dataset.ts";
 import { DNS_RECORD_TYPE, EDGE_HOST, zoneRef } from "./dns-record.ts";
 import { ROUTE_TYPE } from "./route.ts";
+import { withProxySysctls } from "./sysctl.ts";
 import { compileTunnel } from "./tunnel.ts";
 
 export interface ModelProblem {
@@ -219,7 +220,7 @@ export function compileLab(
   return {
     graph: {
       lab: lab.name,
-      resources,
+      resources: withProxySysctls(resources),
       ...(Object.keys(hostSettings).length > 0 ? { hostSettings } : {}),
     },
     problems,

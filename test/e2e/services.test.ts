@@ -183,6 +183,8 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     const route = at(`caddy.route:box/web.${DOMAIN}`);
     const apiContainer = at(`podman.container:box/holt-${api}`);
     assert.ok(dataset < container && network < container && container < route, order.join("\n"));
+    // Caddy reloads on every route change: the host is set to hand queued connections over first.
+    assert.ok(at("host.sysctl:box/net.ipv4.tcp_migrate_req") < route, order.join("\n"));
     assert.ok(apiContainer < container, "dependsOn orders the api container first");
     assert.ok(plan.changes.every((c) => c.action === "create"));
     assert.match(r.stderr, /\(secret\)/, "the human plan shows secrets masked");
@@ -208,6 +210,12 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
       String(SECRET_PASSWORD.length),
     );
     assert.deepEqual(containersOfLab(), [`holt-${api}`, `holt-${web}`].sort());
+    assert.equal(readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim(), "1");
+    assert.match(
+      readFileSync(`/etc/sysctl.d/60-holt-${lab}.conf`, "utf8"),
+      /^net\.ipv4\.tcp_migrate_req = 1$/m,
+      "kept across reboots in holt's own sysctl.d file",
+    );
     // A file secret stays out of `podman inspect`; an env secret is in the container's
     // environment, which Podman shows to root on the host (docs/secrets.md says so).
     const inspect = podmanOk(["inspect", `holt-${web}`]);

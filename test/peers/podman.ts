@@ -19,8 +19,10 @@ import { createHash } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -198,7 +200,10 @@ function secretLabels(): Map<string, Record<string, string>> {
   return labels;
 }
 
-/** Removes every container, secret and network labelled `holt.lab=<lab>`. */
+/**
+ * Removes every container, secret and network labelled `holt.lab=<lab>`, and
+ * the lab's kernel-settings file (a route makes holt write one on this machine).
+ */
 export function removeLabResources(lab: string): void {
   removeWhere((owner) => owner === lab);
 }
@@ -222,7 +227,14 @@ function removeWhere(matches: (lab: string) => boolean): void {
   }[];
   const nets = networks.filter((n) => matches(n.labels?.["holt.lab"] ?? "")).map((n) => n.name);
   if (nets.length > 0) podman(["network", "rm", "-f", ...nets]);
+  const sysctlFiles = existsSync(SYSCTL_DIR) ? readdirSync(SYSCTL_DIR) : [];
+  for (const file of sysctlFiles) {
+    const lab = /^60-holt-(.+)\.conf$/.exec(file)?.[1];
+    if (lab !== undefined && matches(lab)) rmSync(join(SYSCTL_DIR, file), { force: true });
+  }
 }
+
+const SYSCTL_DIR = "/etc/sysctl.d";
 
 /** Removes what test labs of dead processes left behind (a test killed before its cleanup). */
 export function cleanupStalePodman(): void {

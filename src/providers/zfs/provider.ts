@@ -297,7 +297,7 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
       const target = `${trashRoot}/${snapshot}_${flat}`;
       // Rename first: anything under holt-trash is ignored when reading, so a
       // crash after this point leaves nothing for a rerun to trip over.
-      await runChecked(ctx.exec, { argv: ["zfs", "rename", name, target] });
+      await renameWhenFree(ctx.exec, name, target);
       await runChecked(ctx.exec, { argv: ["zfs", "set", `holt:trashed-from=${name}`, target] });
       if ("mountpoint" in owned.observed.state.local) {
         await runChecked(ctx.exec, { argv: ["zfs", "inherit", "mountpoint", target] });
@@ -322,6 +322,28 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
       await converge(ctx.exec, desired, observed.state);
     },
   };
+}
+
+/** How long a rename waits out "dataset is busy" after the unmount, in all. */
+const BUSY_WAIT_MS = 8_000;
+
+/**
+ * `zfs rename` of a just-unmounted dataset. zfs-fuse sometimes still answers
+ * "dataset is busy" for a moment after the unmount (a mount namespace that
+ * has not let go yet); waiting it out, and unmounting again, lets it through.
+ * Anything else, or busy for longer, fails as usual.
+ */
+async function renameWhenFree(exec: Exec, name: string, target: string): Promise<void> {
+  const argv = ["zfs", "rename", name, target];
+  const started = Date.now();
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1_600)) {
+    const result = await exec.run({ argv });
+    if (result.code === 0) return;
+    if (!/dataset is busy/i.test(result.stderr) || Date.now() - started > BUSY_WAIT_MS) break;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    await exec.run({ argv: ["zfs", "unmount", name] });
+  }
+  await runChecked(exec, { argv });
 }
 
 async function converge(
