@@ -127,10 +127,13 @@ async function claimSubnetAndLink(namespace: string): Promise<string> {
     }
     await run("ip", ["addr", "add", `${hostAddress}/30`, "dev", link]);
     await run("ip", ["link", "set", link, "up"]);
-    const inNs = ["netns", "exec", namespace, "ip"];
-    await run("ip", [...inNs, "addr", "add", `${peerAddress}/30`, "dev", "eth0"]);
-    await run("ip", [...inNs, "link", "set", "eth0", "up"]);
-    await run("ip", [...inNs, "link", "set", "lo", "up"]);
+    // Not `ip netns exec` (nor `ip -n`): those also enter a new mount namespace for the
+    // command, and while one exists zfs-fuse answers "dataset is busy" to a rename or
+    // destroy anywhere on the machine, which failed parallel tests now and then.
+    const inNs = [`--net=/run/netns/${namespace}`, "ip"];
+    await run("nsenter", [...inNs, "addr", "add", `${peerAddress}/30`, "dev", "eth0"]);
+    await run("nsenter", [...inNs, "link", "set", "eth0", "up"]);
+    await run("nsenter", [...inNs, "link", "set", "lo", "up"]);
     return peerAddress;
   }
   throw new Error("No free /30 in 10.231.0.0/16 for an sshd test host after 64 tries.");
