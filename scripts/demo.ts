@@ -242,7 +242,7 @@ try {
       `\nKept everything (--keep): lab folder ${dir}, pool ${pool}, containers holt-hello and holt-notes, Caddy (stop it with: curl -X POST http://127.0.0.1:${admin}/stop). The DNS server and the CA stop with the demo.`,
     );
   } else {
-    say("Cleaning up: containers, network, Caddy, pool.");
+    say("Cleaning up: containers, network, Caddy, pool, the lab's sysctl.d file.");
     spawnSync("podman", ["rm", "-f", "-t", "0", "holt-hello", "holt-notes"], { stdio: "ignore" });
     spawnSync("podman", ["network", "rm", `holt-${lab}`], { stdio: "ignore" });
     for (const name of sh("podman", ["secret", "ls", "--format", "{{.Name}}"]).split("\n")) {
@@ -250,6 +250,8 @@ try {
         spawnSync("podman", ["secret", "rm", name], { stdio: "ignore" });
     }
     await stopCaddy(admin);
+    // The live kernel setting stays (holt never resets it); its boot-time file goes.
+    rmSync(`/etc/sysctl.d/60-holt-${lab}.conf`, { force: true });
     spawnSync("zfs", ["unmount", "-f", pool], { stdio: "ignore" });
     for (let i = 0; i < 10; i++) {
       if (spawnSync("zpool", ["destroy", "-f", pool], { stdio: "ignore" }).status === 0) break;
