@@ -46,6 +46,7 @@ const stateEntrySchema = z.strictObject({
   path: z.string(),
   ...propertyShape,
   properties: rawProperties,
+  backup: z.union([z.string().min(1), z.literal(false)]).optional(),
 });
 
 const mountSchema = z.strictObject({
@@ -90,6 +91,13 @@ const serviceSchema = z.strictObject({
   privateVia: z.enum(["lan", "tailnet"]).optional(),
   publicVia: z.enum(["direct", "tunnel"]).optional(),
   certificate: z.strictObject({ path: z.string() }).optional(),
+  hooks: z
+    .strictObject({
+      preSnapshot: z.array(z.string()).min(1).optional(),
+      postSnapshot: z.array(z.string()).min(1).optional(),
+      verify: z.array(z.string()).min(1).optional(),
+    })
+    .optional(),
 });
 
 const zoneCommon = {
@@ -160,6 +168,33 @@ const tunnelSchema = z.strictObject({
 
 const edgeSchema = z.strictObject({ tunnel: tunnelSchema.optional() });
 
+const keepCount = z.number().int().min(0).max(10_000).optional();
+const keepSchema = z.strictObject({
+  hourly: keepCount,
+  daily: keepCount,
+  weekly: keepCount,
+  monthly: keepCount,
+});
+
+const policySchema = z.strictObject({
+  snapshots: keepSchema.optional(),
+  replica: z.strictObject({ to: z.string().min(1), keep: keepSchema.optional() }).optional(),
+  offsite: z
+    .strictObject({ repository: z.string().min(1), keep: keepSchema.optional() })
+    .optional(),
+});
+
+const repositorySchema = z.strictObject({
+  restic: z.string().min(1),
+  password: secretRefSchema,
+  env: z.record(z.string(), z.union([z.string(), secretRefSchema])).optional(),
+});
+
+const backupsSchema = z.strictObject({
+  policies: z.record(z.string(), policySchema).optional(),
+  repositories: z.record(z.string(), repositorySchema).optional(),
+});
+
 export const labSchema = z.strictObject({
   domain: z.string(),
   name: z.string().min(1).optional(),
@@ -168,6 +203,7 @@ export const labSchema = z.strictObject({
   dns: dnsSchema.optional(),
   acme: acmeSchema.optional(),
   edge: edgeSchema.optional(),
+  backups: backupsSchema.optional(),
 });
 
 /** Known keys of each object in the schema, for "did you mean" hints. */
@@ -192,4 +228,8 @@ export const KNOWN_KEYS = {
   acme: Object.keys(acmeSchema.shape),
   edge: Object.keys(edgeSchema.shape),
   tunnel: Object.keys(tunnelSchema.shape),
+  backups: Object.keys(backupsSchema.shape),
+  policy: Object.keys(policySchema.shape),
+  keep: Object.keys(keepSchema.shape),
+  repository: Object.keys(repositorySchema.shape),
 } as const;

@@ -75,6 +75,8 @@ export interface UserStateEntry extends DatasetProperties {
   path: string;
   /** Other ZFS properties by name, as for datasets. */
   properties?: Record<string, string>;
+  /** The backup policy (a key of `backups.policies`), or false for none. @default "default" */
+  backup?: string | false;
 }
 
 /** A dataset declared under the host's `datasets`, mounted into a service. */
@@ -174,6 +176,8 @@ export interface UserService {
    * Needs `acme`. @default not mounted
    */
   certificate?: { path: string };
+  /** Commands run in the container around each snapshot, and to check a restored copy. */
+  hooks?: { preSnapshot?: string[]; postSnapshot?: string[]; verify?: string[] };
 }
 
 /** How holt changes one DNS zone. */
@@ -278,6 +282,39 @@ export interface UserEdge {
   tunnel?: UserTunnel;
 }
 
+/** How many snapshots of each kind to keep: the newest of each of the last N periods that have one. */
+export interface UserKeep {
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+}
+
+/** A backup policy: local snapshots, a replica on another host, an offsite copy. */
+export interface UserBackupPolicy {
+  /** Local snapshots to keep. @default { hourly: 24, daily: 30, weekly: 8, monthly: 12 } */
+  snapshots?: UserKeep;
+  /** Replicate to `"<host>:<dataset>"` over SSH, keeping `keep` there. @default no replica */
+  replica?: { to: string; keep?: UserKeep };
+  /** Copy to a restic repository (a key of `backups.repositories`). @default no offsite copy */
+  offsite?: { repository: string; keep?: UserKeep };
+}
+
+/** A restic repository. */
+export interface UserRepository {
+  /** restic's repository string: a path, "sftp:…", "rest:…", "s3:…", "b2:…", "azure:…", "gs:…", "rclone:…". */
+  restic: string;
+  password: SecretRef;
+  /** Environment for the backend (credentials as secrets). @default {} */
+  env?: Record<string, string | SecretRef>;
+}
+
+export interface UserBackups {
+  /** Named policies; "default" applies to every state dataset that names none. */
+  policies?: Record<string, UserBackupPolicy>;
+  repositories?: Record<string, UserRepository>;
+}
+
 /** The whole lab, as written in holt.config.ts. */
 export interface UserLab {
   /** The lab's DNS domain, e.g. "lab.example.com". */
@@ -290,6 +327,8 @@ export interface UserLab {
   services?: Record<string, UserService>;
   /** DNS zones holt keeps the services' records in. @default no DNS records */
   dns?: UserDns;
+  /** Snapshots, replication and offsite copies of every service's state. @default the "default" policy, snapshots only */
+  backups?: UserBackups;
   /** Trusted certificates by ACME DNS-01. @default Caddy's local CA */
   acme?: UserAcme;
   /** Public exposure without opening ports. */
@@ -341,6 +380,46 @@ export interface ResolvedStateEntry {
   readonly path: string;
   readonly properties: Readonly<Record<string, string>>;
   readonly configPath: string;
+  /** The backup policy's name; null: not backed up. */
+  readonly backup: string | null;
+}
+
+export interface ResolvedKeep {
+  readonly hourly: number;
+  readonly daily: number;
+  readonly weekly: number;
+  readonly monthly: number;
+}
+
+export interface ResolvedBackupPolicy {
+  readonly name: string;
+  readonly snapshots: ResolvedKeep;
+  readonly replica: {
+    readonly host: string;
+    readonly dataset: string;
+    readonly keep: ResolvedKeep;
+  } | null;
+  readonly offsite: { readonly repository: string; readonly keep: ResolvedKeep } | null;
+}
+
+export interface ResolvedRepository {
+  readonly name: string;
+  readonly restic: string;
+  /** Secret name. */
+  readonly password: string;
+  /** Plain values, or `{ secret }` names. */
+  readonly env: Readonly<Record<string, { readonly value: string } | { readonly secret: string }>>;
+}
+
+export interface ResolvedBackups {
+  readonly policies: Readonly<Record<string, ResolvedBackupPolicy>>;
+  readonly repositories: Readonly<Record<string, ResolvedRepository>>;
+}
+
+export interface ResolvedHooks {
+  readonly preSnapshot: readonly string[] | null;
+  readonly postSnapshot: readonly string[] | null;
+  readonly verify: readonly string[] | null;
 }
 
 export interface ResolvedPort {
@@ -401,6 +480,7 @@ export interface ResolvedService {
   readonly expose: ResolvedExposure;
   /** Where the container sees its certificate's files; null: not mounted. */
   readonly certificatePath: string | null;
+  readonly hooks: ResolvedHooks;
   readonly state: readonly ResolvedStateEntry[];
   readonly dependsOn: readonly string[];
   readonly container: ResolvedContainer | null;
@@ -478,4 +558,5 @@ export interface ResolvedLab {
   /** null: routes use Caddy's local CA. */
   readonly acme: ResolvedAcme | null;
   readonly tunnel: ResolvedTunnel | null;
+  readonly backups: ResolvedBackups;
 }

@@ -46,6 +46,7 @@ const CONTAINER_FIELDS = [
   "user",
   "health",
   "resources",
+  "hooks",
 ] as const;
 
 /**

@@ -73,12 +73,14 @@ describe("validateLab: a valid lab", () => {
           host: "odroid",
           expose: { kind: "internal" },
           certificatePath: null,
+          hooks: { preSnapshot: null, postSnapshot: null, verify: null },
           state: [
             {
               name: "config",
               path: "/config",
               properties: { refquota: "524288" },
               configPath: "services.jellyfin.state.config",
+              backup: "default",
             },
           ],
           dependsOn: [],
@@ -88,6 +90,17 @@ describe("validateLab: a valid lab", () => {
       dns: null,
       acme: null,
       tunnel: null,
+      backups: {
+        policies: {
+          default: {
+            name: "default",
+            snapshots: { hourly: 24, daily: 30, weekly: 8, monthly: 12 },
+            replica: null,
+            offsite: null,
+          },
+        },
+        repositories: {},
+      },
     });
   });
 

@@ -22,6 +22,7 @@ import type {
   ResolvedService,
   ResolvedStateEntry,
 } from "./types.ts";
+import { resolveBackups, resolveEntryBackup, resolveHooks } from "./validate-backup.ts";
 import {
   edgeConflicts,
   resolveAcme,
@@ -68,6 +69,11 @@ function shapeAt(path: readonly PropertyKey[]): Shape | undefined {
   if (p[0] === "acme" && p.length === 1) return "acme";
   if (p[0] === "edge" && p.length === 1) return "edge";
   if (p[0] === "edge" && p[1] === "tunnel" && p.length === 2) return "tunnel";
+  if (p[0] === "backups" && p.length === 1) return "backups";
+  if (p[0] === "backups" && p[1] === "policies" && p.length === 3) return "policy";
+  if (p[0] === "backups" && p[1] === "policies" && p.length === 5) return "keep";
+  if (p[0] === "backups" && p[1] === "policies" && p[3] === "snapshots") return "keep";
+  if (p[0] === "backups" && p[1] === "repositories" && p.length === 3) return "repository";
   return undefined;
 }
 
@@ -349,6 +355,8 @@ export function validateLab(input: unknown, file: string): ValidationResult {
     };
   }
 
+  const backups = resolveBackups(input.backups, hosts, problems);
+  const policyNames = Object.keys(backups.policies);
   const services: Record<string, ResolvedService> = {};
   const serviceNames = entries(input.services).map(([name]) => name);
   for (const [serviceName, rawService] of entries(input.services)) {
@@ -404,6 +412,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
         path: typeof mountPath === "string" ? mountPath : "",
         properties,
         configPath: formatPath(eAt),
+        backup: resolveEntryBackup(rawEntry.backup, eAt, policyNames, problems),
       });
     }
     const dependsOn: string[] = [];
@@ -445,6 +454,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
           ? rawService.certificate.path
           : null
         : null,
+      hooks: resolveHooks(rawService.hooks),
       state,
       dependsOn,
       container,
@@ -472,6 +482,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       dns,
       acme,
       tunnel,
+      backups,
     },
   };
 }

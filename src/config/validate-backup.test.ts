@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { secret } from "./secret.ts";
+import { validateLab } from "./validate.ts";
+
+const HOSTS = {
+  odroid: { stateRoot: "tank/holt" },
+  nas: { address: "192.168.1.20", connect: { ssh: {} } },
+};
+
+function check(extra: Record<string, unknown>) {
+  return validateLab({ domain: "lab.example.com", hosts: HOSTS, ...extra }, "/lab/holt.config.ts");
+}
+
+test("policies resolve with defaults; state entries get default, a named policy, or none", () => {
+  const r = check({
+    backups: {
+      policies: {
+        important: {
+          snapshots: { hourly: 48, daily: 7 },
+          replica: { to: "nas:backup/holt", keep: { daily: 90, monthly: 24 } },
+          offsite: { repository: "b2", keep: { daily: 30 } },
+        },
+      },
+      repositories: {
+        b2: {
+          restic: "s3:https://s3.example.com/bucket/lab",
+          password: secret("restic"),
+          env: { AWS_ACCESS_KEY_ID: secret("b2-id"), AWS_DEFAULT_REGION: "eu-central-1" },
+        },
+      },
+    },
+    services: {
+      app: {
+        host: "odroid",
+        state: {
+          data: { path: "/data", backup: "important" },
+          config: { path: "/config" },
+          cache: { path: "/cache", backup: false },
+        },
+      },
+    },
+  });
+  assert.ok(r.ok, r.ok ? "" : JSON.stringify(r.problems));
+  const { backups, services } = r.lab;
+  assert.deepEqual(backups.policies.important, {
+    name: "important",
+    snapshots: { hourly: 48, daily: 7, weekly: 0, monthly: 0 },
+    replica: {
+      host: "nas",
+      dataset: "backup/holt",
+      keep: { hourly: 0, daily: 90, weekly: 0, monthly: 24 },
+    },
+    offsite: { repository: "b2", keep: { hourly: 0, daily: 30, weekly: 0, monthly: 0 } },
+  });
+  assert.deepEqual(backups.repositories.b2?.env, {
+    AWS_ACCESS_KEY_ID: { secret: "b2-id" },
+    AWS_DEFAULT_REGION: { value: "eu-central-1" },
+  });
+  assert.deepEqual(
+    services.app?.state.map((s) => [s.name, s.backup]),
+    [
+      ["data", "important"],
+      ["config", "default"],
+      ["cache", null],
+    ],
+  );
+});
+
+test("references and values are checked, each with a fix", () => {
+  const r = check({
+    backups: {
+      policies: {
+        weird: { replica: { to: "nsa:backup/holt" }, offsite: { repository: "b3" } },
+      },
+      repositories: { b2: { restic: "ftp://old", password: secret("restic") } },
+    },
+    services: { app: { host: "odroid", state: { data: { path: "/data", backup: "wierd" } } } },
+  });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`).sort(), [
+    'backups.policies.weird.offsite.repository: "b3" is not a repository of backups.repositories. Did you mean "b2"?',
+    'backups.policies.weird.replica.to: "nsa:backup/holt" is not "<host>:<dataset>" with a host of this lab and a dataset below a pool, like "nas:backup/holt". Did you mean host "nas"?',
+    'backups.repositories.b2.restic: "ftp://old" is not a restic repository. Use an absolute path, or one of "sftp:…", "rest:…", "s3:…", "b2:…", "azure:…", "gs:…", "swift:…", "rclone:…".',
+    'services.app.state.data.backup: "wierd" is not a policy of backups.policies. Did you mean "weird"? Or write backup: false.',
+  ]);
+});
