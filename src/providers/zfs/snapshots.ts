@@ -4,9 +4,9 @@
  * the ones retention gives up.
  *
  * A snapshot is holt's when its name starts with `holt-` and its local
- * `holt:managed` property names the lab. The name is made first, the mark
- * right after: a crash in between leaves an unmarked snapshot, which holt
- * treats as someone else's and never destroys (safe, at worst a leak).
+ * `holt:managed` property names the lab, set in the same `zfs snapshot -o`
+ * that makes it. zfs-fuse takes one snapshot argument only, so a service's
+ * datasets are snapshotted together with `-r` on the service's root.
  *
  * zfs-fuse has no `zfs list -p` and no `zfs holds`: creation times and
  * hold counts come from `zfs get -H -p creation,userrefs,holt:managed`.
@@ -99,11 +99,11 @@ export async function takeSnapshot(
   name: string,
   lab: string,
 ): Promise<string[]> {
-  await runChecked(exec, { argv: ["zfs", "snapshot", "-r", `${root}@${name}`] });
+  // -o marks every snapshot in the same step: no window where one exists unmarked.
+  await runChecked(exec, {
+    argv: ["zfs", "snapshot", "-r", "-o", `${OWNER}=${lab}`, `${root}@${name}`],
+  });
   const made = (await listSnapshots(exec, root, lab)).filter((s) => s.name === name);
-  for (const s of made) {
-    await runChecked(exec, { argv: ["zfs", "set", `${OWNER}=${lab}`, `${s.dataset}@${name}`] });
-  }
   return made.map((s) => `${s.dataset}@${name}`);
 }
 
