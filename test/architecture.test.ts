@@ -27,6 +27,7 @@ type Layer =
   | "secrets"
   | "dns"
   | "acme"
+  | "backup"
   | "lab"
   | "cli"
   | "index";
@@ -41,6 +42,7 @@ const ALLOWED: Record<Layer, { value: readonly Layer[]; types: readonly Layer[] 
   model: { value: ["util", "errors"], types: ["config", "engine", "hosts", "dns"] },
   dns: { value: ["util", "errors"], types: [] },
   acme: { value: ["util", "errors"], types: ["dns"] },
+  backup: { value: ["util", "errors", "config", "model", "hosts", "lab"], types: ["engine"] },
   providers: { value: ["util", "errors", "hosts", "model", "dns", "acme"], types: ["engine"] },
   store: { value: ["util", "errors"], types: ["engine"] },
   secrets: { value: ["util", "errors"], types: [] },
@@ -60,6 +62,7 @@ const ALLOWED: Record<Layer, { value: readonly Layer[]; types: readonly Layer[] 
       "lab",
       "store",
       "secrets",
+      "backup",
     ],
     types: [],
   },

@@ -6,6 +6,7 @@ import { createInterface } from "node:readline/promises";
 import { DOCS_ERRORS_URL, HoltError, isHoltError } from "../errors.ts";
 import { adoptCommand } from "./commands/adopt.ts";
 import { applyCommand } from "./commands/apply.ts";
+import { backupCommand } from "./commands/backup.ts";
 import { certsCommand } from "./commands/certs.ts";
 import { dnsCommand } from "./commands/dns.ts";
 import { historyCommand } from "./commands/history.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   statusCommand,
   dnsCommand,
   certsCommand,
+  backupCommand,
   logsCommand,
   restartCommand,
   adoptCommand,

@@ -22,3 +22,6 @@ export function poolOf(dataset: string): string {
 export function datasetAddress(host: string, name: string): string {
   return `${DATASET_TYPE}:${host}/${name}`;
 }
+
+/** The ZFS user property that marks a dataset (or snapshot) as a lab's: its value is the lab name. */
+export const DATASET_OWNER_PROPERTY = "holt:managed";

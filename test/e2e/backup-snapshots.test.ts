@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createLocalExec } from "../../src/hosts/local-exec.ts";
-import { decideRetention } from "../../src/model/retention.ts";
 import {
   destroySnapshot,
   listSnapshots,
   snapshotName,
   takeSnapshot,
-} from "../../src/providers/zfs/snapshots.ts";
+} from "../../src/backup/zfs-snapshots.ts";
+import { createLocalExec } from "../../src/hosts/local-exec.ts";
+import { decideRetention } from "../../src/model/retention.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import { zfs } from "./harness.ts";
 

@@ -1,4 +1,6 @@
 /** How the ZFS provider treats each native property it manages. */
+
+import { DATASET_OWNER_PROPERTY } from "../../model/dataset.ts";
 import { formatSize } from "../../util/sizes.ts";
 
 /** Native properties holt sets; a local value of one that leaves the config is inherited. */
@@ -32,7 +34,7 @@ export const LIMITS = new Set(["quota", "refquota", "reservation", "refreservati
 const SIZES = new Set([...LIMITS, "recordsize"]);
 
 /** holt's own user properties. */
-export const OWNER = "holt:managed";
+export const OWNER = DATASET_OWNER_PROPERTY;
 export const SERVICE = "holt:service";
 export const MANAGED_PROPS = "holt:props";
 

@@ -11,11 +11,11 @@
  * zfs-fuse has no `zfs list -p` and no `zfs holds`: creation times and
  * hold counts come from `zfs get -H -p creation,userrefs,holt:managed`.
  */
-import { HoltError } from "../../errors.ts";
-import type { Exec } from "../../hosts/exec.ts";
-import { runChecked } from "../../hosts/run-checked.ts";
-import type { SnapshotInfo } from "../../model/retention.ts";
-import { OWNER } from "./properties.ts";
+import { HoltError } from "../errors.ts";
+import type { Exec } from "../hosts/exec.ts";
+import { runChecked } from "../hosts/run-checked.ts";
+import { DATASET_OWNER_PROPERTY as OWNER } from "../model/dataset.ts";
+import type { SnapshotInfo } from "../model/retention.ts";
 
 export const SNAPSHOT_PREFIX = "holt-";
 
@@ -25,6 +25,14 @@ export function snapshotName(at: Date): string {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z")}`;
+}
+
+/** The time in a holt snapshot name, or null for any other name. */
+export function timeOfName(name: string): number | null {
+  const m = /^holt-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(name);
+  if (m === null) return null;
+  const [, y, mo, d, h, mi, se] = m.map(Number) as number[];
+  return Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 1, h ?? 0, mi ?? 0, se ?? 0);
 }
 
 export interface DatasetSnapshot extends SnapshotInfo {
@@ -82,7 +90,9 @@ export async function listSnapshots(
     return {
       dataset,
       name,
-      createdMs: created * 1000,
+      // holt's names carry the time the run was for (a test clock, a late timer): retention
+      // goes by that, so it is the same on every copy; other snapshots by their creation.
+      createdMs: timeOfName(name) ?? created * 1000,
       holt: name.startsWith(SNAPSHOT_PREFIX) && mark === lab,
       held: Number(p?.get("userrefs")?.value ?? "0") > 0,
     };
@@ -100,9 +110,16 @@ export async function takeSnapshot(
   lab: string,
 ): Promise<string[]> {
   // -o marks every snapshot in the same step: no window where one exists unmarked.
-  await runChecked(exec, {
+  const r = await exec.run({
     argv: ["zfs", "snapshot", "-r", "-o", `${OWNER}=${lab}`, `${root}@${name}`],
   });
+  // A rerun for the same time finds it made: done.
+  if (r.code !== 0 && !/already exists/.test(r.stderr)) {
+    throw new HoltError(
+      "HOLT_E_ZFS",
+      `Could not snapshot ${root}@${name} on ${exec.target}: ${r.stderr.trim()}`,
+    );
+  }
   const made = (await listSnapshots(exec, root, lab)).filter((s) => s.name === name);
   return made.map((s) => `${s.dataset}@${name}`);
 }

@@ -1,0 +1,153 @@
+/**
+ * `holt backup run`: for each service with state to back up, its pre-snapshot
+ * hook, one snapshot of all its datasets at once, its post-snapshot hook, and
+ * pruning by each dataset's policy. Cron or a timer runs it now; the daemon
+ * will call the same function. Nothing here prints.
+ *
+ * A failing pre-snapshot hook skips that service's snapshot (it would not be
+ * consistent) and is reported; the other services go on. The post-snapshot
+ * hook runs whenever the pre-snapshot hook did.
+ */
+import type { ResolvedLab, ResolvedService } from "../config/types.ts";
+import type { Connections } from "../hosts/connect.ts";
+import type { Exec } from "../hosts/exec.ts";
+import { readLabFacts } from "../lab/plan.ts";
+import { resolveStateRoot } from "../model/compile.ts";
+import { decideRetention } from "../model/retention.ts";
+import {
+  type DatasetSnapshot,
+  destroySnapshot,
+  listSnapshots,
+  snapshotName,
+  takeSnapshot,
+} from "./zfs-snapshots.ts";
+
+export interface ServiceBackupResult {
+  readonly service: string;
+  readonly host: string;
+  /** The snapshot taken, or null when none was. */
+  readonly snapshot: string | null;
+  /** Snapshots destroyed by retention, as dataset@name. */
+  readonly pruned: readonly string[];
+  /** What went wrong, or null. */
+  readonly error: string | null;
+}
+
+export interface BackupRunOptions {
+  readonly connections: Connections;
+  /** Only these services (default: all with state to back up). */
+  readonly services?: readonly string[];
+  readonly now?: () => Date;
+}
+
+async function hook(
+  exec: Exec,
+  service: string,
+  argv: readonly string[] | null,
+): Promise<string | null> {
+  if (argv === null) return null;
+  const r = await exec.run({
+    argv: ["podman", "exec", `holt-${service}`, ...argv],
+    timeoutMs: 600_000,
+  });
+  if (r.code === 0) return null;
+  return `${argv.join(" ")} exited with ${r.code ?? r.signal}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`;
+}
+
+/** The entries to back up, and the service's root dataset, once the host's state root is known. */
+function targets(service: ResolvedService, stateRoot: string | null) {
+  if (stateRoot === null) return null;
+  const kept = service.state.filter((e) => e.backup !== null);
+  if (kept.length === 0) return null;
+  return { root: `${stateRoot}/${service.name}`, kept };
+}
+
+export async function runBackups(
+  lab: ResolvedLab,
+  options: BackupRunOptions,
+): Promise<ServiceBackupResult[]> {
+  const now = options.now ?? (() => new Date());
+  const facts = await readLabFacts(lab, options.connections);
+  const results: ServiceBackupResult[] = [];
+  const names = Object.keys(lab.services)
+    .sort()
+    .filter((n) => options.services === undefined || options.services.includes(n));
+  for (const name of names) {
+    const service = lab.services[name];
+    const host = service === undefined ? undefined : lab.hosts[service.host];
+    if (service === undefined || host === undefined) continue;
+    const t = targets(service, resolveStateRoot(host, facts[host.name]));
+    if (t === null) continue;
+    const exec = await options.connections.execFor(host.name);
+    const snap = snapshotName(now());
+    const result = {
+      service: name,
+      host: host.name,
+      snapshot: null as string | null,
+      pruned: [] as string[],
+      error: null as string | null,
+    };
+    try {
+      const pre = await hook(exec, name, service.hooks.preSnapshot);
+      if (pre !== null) {
+        result.error = `preSnapshot hook failed, no snapshot taken: ${pre}`;
+      } else {
+        try {
+          await takeSnapshot(exec, t.root, snap, lab.name);
+          result.snapshot = snap;
+        } finally {
+          const post = await hook(exec, name, service.hooks.postSnapshot);
+          if (post !== null) result.error = `postSnapshot hook failed: ${post}`;
+        }
+      }
+      result.pruned.push(...(await prune(exec, lab, service, t.root)));
+    } catch (error) {
+      result.error = (error as Error).message;
+    }
+    results.push(result);
+  }
+  return results;
+}
+
+/**
+ * Retention per dataset: each state entry by its policy; entries with
+ * `backup: false` keep none of holt's; the service's root dataset keeps a
+ * snapshot as long as any entry keeps the one of the same name.
+ */
+async function prune(
+  exec: Exec,
+  lab: ResolvedLab,
+  service: ResolvedService,
+  root: string,
+): Promise<string[]> {
+  const all = await listSnapshots(exec, root, lab.name);
+  const byDataset = new Map<string, DatasetSnapshot[]>();
+  for (const s of all) byDataset.set(s.dataset, [...(byDataset.get(s.dataset) ?? []), s]);
+  const keptNames = new Set<string>();
+  const doomed: DatasetSnapshot[] = [];
+  for (const entry of service.state) {
+    const dataset = `${root}/${entry.name}`;
+    const snaps = byDataset.get(dataset) ?? [];
+    const policy = entry.backup === null ? undefined : lab.backups.policies[entry.backup];
+    const keep = policy?.snapshots ?? { hourly: 0, daily: 0, weekly: 0, monthly: 0 };
+    const decision = decideRetention(snaps, keep);
+    // Without a policy, even "newest" goes: the entry is not backed up.
+    const drop = new Set(decision.prune);
+    if (policy === undefined) {
+      for (const s of snaps) if (s.holt && !s.held) drop.add(s.name);
+    }
+    for (const s of snaps) {
+      if (drop.has(s.name)) doomed.push(s);
+      else if (s.holt) keptNames.add(s.name);
+    }
+  }
+  for (const s of byDataset.get(root) ?? []) {
+    if (s.holt && !s.held && !keptNames.has(s.name)) doomed.push(s);
+  }
+  const pruned: string[] = [];
+  for (const s of doomed) {
+    await destroySnapshot(exec, s);
+    pruned.push(`${s.dataset}@${s.name}`);
+  }
+  return pruned;
+}

@@ -1,0 +1,71 @@
+/** `holt backup run`: snapshot each service's state now and prune by policy (for cron or a timer). */
+import { runBackups } from "../../backup/run.ts";
+import { HoltError } from "../../errors.ts";
+import {
+  CONFIG_FLAG,
+  CONFIG_HELP,
+  type Command,
+  connectionsFor,
+  openLab,
+  parseFlags,
+} from "../context.ts";
+
+export const backupCommand: Command = {
+  name: "backup",
+  summary: "Snapshot the services' state and prune old snapshots by policy",
+  usage: "holt backup run [SERVICE...] [--json]",
+  flags: [
+    "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), then prune",
+    CONFIG_HELP,
+    "--json                 print JSON on stdout (formatVersion 1)",
+  ],
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      "backup",
+      args,
+      { ...CONFIG_FLAG, json: { type: "boolean" } },
+      true,
+    );
+    const [sub, ...names] = positionals;
+    if (sub !== "run") {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        `${sub === undefined ? "Missing subcommand" : `Unknown subcommand "${sub}"`}. Use \`holt backup run [SERVICE...]\`.`,
+      );
+    }
+    const lab = await openLab(ctx, values.config);
+    const unknown = names.filter((n) => lab.services[n] === undefined);
+    if (unknown.length > 0) {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        `${unknown.map((n) => `"${n}"`).join(", ")} ${unknown.length === 1 ? "is not a service" : "are not services"} of this lab. Services: ${Object.keys(lab.services).sort().join(", ") || "(none)"}.`,
+      );
+    }
+    const connections = connectionsFor(lab);
+    try {
+      // HOLT_TEST_NOW (an ISO time) stands in for the clock, for retention tests.
+      const testNow = ctx.env.HOLT_TEST_NOW;
+      const results = await runBackups(lab, {
+        connections,
+        ...(testNow === undefined || testNow === "" ? {} : { now: () => new Date(testNow) }),
+        ...(names.length === 0 ? {} : { services: names }),
+      });
+      if (values.json === true) {
+        ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, services: results }));
+      } else if (results.length === 0) {
+        ctx.output.out("No service has state to back up.");
+      } else {
+        const style = ctx.output.style;
+        for (const r of results) {
+          const made = r.snapshot === null ? style.red("no snapshot") : `snapshot ${r.snapshot}`;
+          const pruned = r.pruned.length === 0 ? "" : `, pruned ${r.pruned.length}`;
+          ctx.output.out(`${style.bold(r.service)} on ${r.host}: ${made}${pruned}`);
+          if (r.error !== null) ctx.output.out(`  ${style.red(r.error)}`);
+        }
+      }
+      return results.some((r) => r.error !== null) ? 1 : 0;
+    } finally {
+      await connections.closeAll();
+    }
+  },
+};

@@ -1,0 +1,106 @@
+/**
+ * `holt backup run` through the CLI on a real zfs-fuse pool, under a test
+ * clock (HOLT_TEST_NOW): one snapshot per service across its datasets each
+ * run, pruning by each entry's policy, `backup: false` entries keeping none,
+ * a stalled schedule never leaving fewer than the policy keeps, and
+ * snapshots made by hand never touched.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createTestPool, type TestPool } from "../peers/zfs.ts";
+import { createLabFolder, type LabFolder, zfs } from "./harness.ts";
+
+let pool: TestPool;
+let folder: LabFolder;
+const lab = `bk${process.pid}`;
+const HOUR = 3_600_000;
+const START = Date.UTC(2026, 10, 1, 0, 0, 0);
+
+function config(): string {
+  return `import { defineLab } from "holt";
+export default defineLab({
+  domain: "lab.example.com",
+  name: "${lab}",
+  hosts: { box: { connect: "local", stateRoot: "${pool.name}/holt" } },
+  backups: { policies: { tight: { snapshots: { hourly: 3, daily: 2 } } } },
+  services: {
+    app: {
+      host: "box",
+      state: {
+        data: { path: "/data", backup: "tight" },
+        cache: { path: "/cache", backup: false },
+      },
+    },
+  },
+});
+`;
+}
+
+function runAt(ms: number) {
+  return folder.holt(["backup", "run", "--json"], { HOLT_TEST_NOW: new Date(ms).toISOString() });
+}
+
+function snapshots(dataset: string): string[] {
+  return zfs("list", "-H", "-t", "snapshot", "-o", "name", "-r", dataset)
+    .split("\n")
+    .filter((l) => l.startsWith(`${dataset}@`))
+    .map((l) => l.slice(dataset.length + 1))
+    .sort();
+}
+
+before(async () => {
+  pool = await createTestPool();
+  folder = createLabFolder();
+  folder.write(config());
+  const r = folder.holt(["apply", "--yes"]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+after(async () => {
+  await pool?.destroy();
+  folder?.remove();
+});
+
+test("each run snapshots the service; retention keeps what the policy says, even after a stall", () => {
+  const data = `${pool.name}/holt/app/data`;
+  const cache = `${pool.name}/holt/app/cache`;
+  zfs("snapshot", `${data}@by-hand`);
+  // 50 hourly runs.
+  for (let h = 0; h < 50; h++) {
+    const r = runAt(START + h * HOUR);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const kept = snapshots(data);
+  // hourly 3 (h47, h48, h49) + daily 2 (the last of Nov 3 = h49, of Nov 2 = h47): 3, plus by-hand.
+  assert.deepEqual(kept, [
+    "by-hand",
+    "holt-20261102T230000Z",
+    "holt-20261103T000000Z",
+    "holt-20261103T010000Z",
+  ]);
+  assert.deepEqual(snapshots(cache), [], "backup: false keeps none");
+  assert.deepEqual(
+    snapshots(`${pool.name}/holt/app`).filter((n) => n.startsWith("holt-")),
+    kept.filter((n) => n.startsWith("holt-")),
+    "the service root keeps what its entries keep",
+  );
+
+  // The schedule stalls for 20 days, then one run: still 3 hourly (the 3 newest hours that have
+  // one) and 2 daily (Nov 23, Nov 3) kept; nothing is dropped for being old.
+  const late = runAt(START + (50 + 20 * 24) * HOUR);
+  assert.equal(late.code, 0, late.stderr);
+  const afterStall = snapshots(data).filter((n) => n.startsWith("holt-"));
+  assert.deepEqual(afterStall, [
+    "holt-20261103T000000Z",
+    "holt-20261103T010000Z",
+    "holt-20261123T020000Z",
+  ]);
+  assert.ok(snapshots(data).includes("by-hand"));
+
+  // A rerun for the same time is a no-op, not an error.
+  assert.equal(runAt(START + (50 + 20 * 24) * HOUR).code, 0);
+  const json = JSON.parse(runAt(START + (51 + 20 * 24) * HOUR).stdout) as {
+    services: { service: string; snapshot: string; pruned: string[] }[];
+  };
+  assert.equal(json.services[0]?.snapshot, "holt-20261123T030000Z");
+});
