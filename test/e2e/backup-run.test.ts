@@ -104,3 +104,35 @@ test("each run snapshots the service; retention keeps what the policy says, even
   };
   assert.equal(json.services[0]?.snapshot, "holt-20261123T030000Z");
 });
+
+test("holt backup status: the newest snapshot per dataset and the 3-2-1 verdict", () => {
+  const r = folder.holt(["backup", "status", "--json"]);
+  assert.equal(r.code, 2, "exit 2: not everything is 3-2-1");
+  const rows = (
+    JSON.parse(r.stdout) as {
+      datasets: {
+        dataset: string;
+        policy: string | null;
+        newest: { name: string } | null;
+        verdict: string;
+      }[];
+    }
+  ).datasets;
+  assert.deepEqual(
+    rows.map((x) => [
+      x.dataset.slice(pool.name.length + 1),
+      x.policy,
+      x.newest?.name ?? null,
+      x.verdict,
+    ]),
+    [
+      [
+        "holt/app/data",
+        "tight",
+        "holt-20261123T030000Z",
+        "1 copy (no replica on another machine, no offsite copy)",
+      ],
+      ["holt/app/cache", null, null, "not backed up (backup: false)"],
+    ],
+  );
+});

@@ -1,5 +1,6 @@
 /** `holt backup run`: snapshot each service's state now and prune by policy (for cron or a timer). */
 import { runBackups } from "../../backup/run.ts";
+import { backupStatus } from "../../backup/status.ts";
 import { HoltError } from "../../errors.ts";
 import {
   CONFIG_FLAG,
@@ -13,9 +14,10 @@ import {
 export const backupCommand: Command = {
   name: "backup",
   summary: "Snapshot the services' state and prune old snapshots by policy",
-  usage: "holt backup run [SERVICE...] [--json]",
+  usage: "holt backup run [SERVICE...] [--json] | holt backup status [--json]",
   flags: [
     "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), then prune",
+    "status                 per dataset: policy, newest snapshot and its age, the 3-2-1 verdict",
     CONFIG_HELP,
     "--json                 print JSON on stdout (formatVersion 1)",
   ],
@@ -27,10 +29,35 @@ export const backupCommand: Command = {
       true,
     );
     const [sub, ...names] = positionals;
+    if (sub === "status") {
+      if (names.length > 0)
+        throw new HoltError("HOLT_E_USAGE", `Unexpected argument "${names[0]}".`);
+      const lab = await openLab(ctx, values.config);
+      const connections = connectionsFor(lab);
+      try {
+        const rows = await backupStatus(lab, connections);
+        if (values.json === true) {
+          ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, datasets: rows }));
+        } else if (rows.length === 0) {
+          ctx.output.out("No service has state.");
+        } else {
+          const style = ctx.output.style;
+          for (const r of rows) {
+            const newest =
+              r.newest === null ? "no snapshot" : `newest ${r.newest.name} (${r.snapshots} kept)`;
+            const verdict = r.ok ? style.green(r.verdict) : style.yellow(r.verdict);
+            ctx.output.out(`${style.bold(r.dataset)}  ${r.policy ?? "-"}  ${newest}  ${verdict}`);
+          }
+        }
+        return rows.every((r) => r.ok) ? 0 : 2;
+      } finally {
+        await connections.closeAll();
+      }
+    }
     if (sub !== "run") {
       throw new HoltError(
         "HOLT_E_USAGE",
-        `${sub === undefined ? "Missing subcommand" : `Unknown subcommand "${sub}"`}. Use \`holt backup run [SERVICE...]\`.`,
+        `${sub === undefined ? "Missing subcommand" : `Unknown subcommand "${sub}"`}. Use \`holt backup run [SERVICE...]\` or \`holt backup status\`.`,
       );
     }
     const lab = await openLab(ctx, values.config);
