@@ -281,6 +281,8 @@ export function tracedConnections(inner: Connections, calls: TracedCall[]): Conn
           });
           return result;
         },
+        // Started programs stream for as long as the caller wants; not timed here.
+        start: (request) => exec.start(request),
         async http(request: HttpRequest): Promise<HttpResponse> {
           const startedAt = performance.now();
           const what = `${request.method} ${request.address ?? "127.0.0.1"}:${request.port}${request.path}`;

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   HOLT_E_DNS_CONFLICT:
     "A DNS record holt would change exists and was not made by this lab, or changed since it was read.",
   HOLT_E_ACME: "The ACME certificate authority refused an order, or its challenge did not pass.",
+  HOLT_E_BACKUP:
+    "A backup step (replication, offsite copy, restore) failed; the message says what is left as it was.",
   HOLT_E_ABORTED: "The user declined the plan.",
   HOLT_E_INTERNAL: "A bug in holt. Please report it with the command and output.",
 } as const;

@@ -8,8 +8,8 @@
  * that makes it. zfs-fuse takes one snapshot argument only, so a service's
  * datasets are snapshotted together with `-r` on the service's root.
  *
- * zfs-fuse has no `zfs list -p` and no `zfs holds`: creation times and
- * hold counts come from `zfs get -H -p creation,userrefs,holt:managed`.
+ * zfs-fuse has no `zfs list -p` and no `zfs holds`: creation times, hold
+ * counts and guids come from `zfs get -H -p creation,userrefs,guid,holt:managed`.
  */
 import { HoltError } from "../errors.ts";
 import type { Exec } from "../hosts/exec.ts";
@@ -38,6 +38,8 @@ export function timeOfName(name: string): number | null {
 export interface DatasetSnapshot extends SnapshotInfo {
   /** The dataset it belongs to. */
   readonly dataset: string;
+  /** ZFS's identity of the snapshot: equal on every copy a send/receive made. */
+  readonly guid: string;
 }
 
 /** Every snapshot of `root` and its descendants, with creation, holds and holt's mark. */
@@ -66,7 +68,7 @@ export async function listSnapshots(
       "-p",
       "-o",
       "name,property,value,source",
-      `creation,userrefs,${OWNER}`,
+      `creation,userrefs,guid,${OWNER}`,
       ...list,
     ],
   });
@@ -84,6 +86,7 @@ export async function listSnapshots(
     const created = Number(p?.get("creation")?.value);
     const owner = p?.get(OWNER);
     const mark = owner !== undefined && owner.source === "local" ? owner.value : null;
+    const holt = name.startsWith(SNAPSHOT_PREFIX) && mark === lab;
     if (!Number.isFinite(created)) {
       throw new HoltError("HOLT_E_ZFS", `No creation time for snapshot ${full} on ${exec.target}.`);
     }
@@ -92,9 +95,10 @@ export async function listSnapshots(
       name,
       // holt's names carry the time the run was for (a test clock, a late timer): retention
       // goes by that, so it is the same on every copy; other snapshots by their creation.
-      createdMs: timeOfName(name) ?? created * 1000,
-      holt: name.startsWith(SNAPSHOT_PREFIX) && mark === lab,
+      createdMs: (holt ? timeOfName(name) : null) ?? created * 1000,
+      holt,
       held: Number(p?.get("userrefs")?.value ?? "0") > 0,
+      guid: p?.get("guid")?.value ?? "",
     };
   });
 }

@@ -91,6 +91,9 @@ const owned = (
 const exec: Exec = {
   target: "fake",
   run: async () => ({ stdout: "", stderr: "", code: 0, signal: null }),
+  start: async () => {
+    throw new Error("not used by this test");
+  },
   http: async () => {
     throw new Error("no HTTP in this test");
   },

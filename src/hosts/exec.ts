@@ -52,10 +52,40 @@ export interface HttpResponse {
   readonly body: string;
 }
 
+/** A program started with `Exec.start`, its input and output as byte streams. */
+export interface RunningProgram {
+  /**
+   * The program's standard input; closing it sends end-of-file. Aborting it
+   * also only sends end-of-file: to abandon the program, `kill()` it.
+   */
+  readonly stdin: WritableStream<Uint8Array>;
+  /**
+   * The program's standard output, with backpressure: unread output pauses
+   * the program, so read it to the end (or pipe it away) even when nothing is
+   * expected, or `done` may never settle.
+   */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /**
+   * Resolves when the program has exited and its output is closed, with its
+   * standard error as text (stdout is the stream, so the result's is empty).
+   * Rejects only when the connection to the host is lost.
+   */
+  readonly done: Promise<ExecResult>;
+  /** Kills the program (and, over SSH, its process group). Safe to call more than once. */
+  kill(): void;
+}
+
 export interface Exec {
   /** Human name of the target, for error messages: "local" or "root@10.0.0.2:22". */
   readonly target: string;
   run(request: ExecRequest): Promise<ExecResult>;
+  /**
+   * Starts a program whose input and output are byte streams, for transfers
+   * between hosts (`zfs send` on one, `zfs receive` on the other, relayed by
+   * holt). No timeout: the caller kills it. Rejects like `run` when the
+   * program cannot be started; a missing program resolves `done` with 127.
+   */
+  start(request: { readonly argv: readonly string[] }): Promise<RunningProgram>;
   /**
    * Sends one HTTP request to a port on the host. Rejects with a HoltError
    * (HOLT_E_HTTP) when no connection can be made or no answer comes in time;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -115,6 +116,97 @@ test("does not wait for a background child that holds stdout open", async () => 
 test("rejects an empty argv as a bug", async () => {
   await assert.rejects(
     exec.run({ argv: [] }),
+    (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL",
+  );
+});
+
+const MiB = 1024 * 1024;
+
+/** Writes `total` random bytes into `sink` in 1 MiB chunks and closes it; returns their sha256. */
+async function sendRandom(sink: WritableStream<Uint8Array>, total: number): Promise<string> {
+  const hash = createHash("sha256");
+  let sent = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const chunk = randomBytes(Math.min(MiB, total - sent));
+      hash.update(chunk);
+      sent += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  await source.pipeTo(sink);
+  return hash.digest("hex");
+}
+
+async function digest(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    bytes += chunk.byteLength;
+  }
+  return { sha256: hash.digest("hex"), bytes };
+}
+
+test("start: 64 MiB go through cat and come back unchanged", async () => {
+  const program = await exec.start({ argv: ["cat"] });
+  const [sent, received, result] = await Promise.all([
+    sendRandom(program.stdin, 64 * MiB),
+    digest(program.stdout),
+    program.done,
+  ]);
+  assert.equal(received.bytes, 64 * MiB);
+  assert.equal(received.sha256, sent);
+  assert.deepEqual(result, { stdout: "", stderr: "", code: 0, signal: null });
+});
+
+test("start: a program that stops reading fails the writer, not holt", async () => {
+  const program = await exec.start({ argv: ["head", "-c", "10"] });
+  const [piped, received, result] = await Promise.all([
+    sendRandom(program.stdin, 64 * MiB).then(
+      () => "completed",
+      (error: unknown) => error,
+    ),
+    digest(program.stdout),
+    program.done,
+  ]);
+  assert.ok(piped === "completed" || piped instanceof Error, String(piped));
+  assert.equal(received.bytes, 10);
+  assert.equal(result.code, 0);
+});
+
+test("start: stderr is collected as text, stdout streamed", async () => {
+  const program = await exec.start({ argv: ["sh", "-c", "echo oops >&2; echo out; exit 4"] });
+  const output = new TextDecoder().decode(await new Response(program.stdout).arrayBuffer());
+  assert.equal(output, "out\n");
+  assert.deepEqual(await program.done, { stdout: "", stderr: "oops\n", code: 4, signal: null });
+});
+
+test("start: a missing program ends stdout and resolves done with 127", async () => {
+  const program = await exec.start({ argv: ["holt-no-such-program", "x"] });
+  assert.equal((await digest(program.stdout)).bytes, 0);
+  const result = await program.done;
+  assert.equal(result.code, 127);
+  assert.equal(result.stderr, "holt: holt-no-such-program: program not found\n");
+});
+
+test("start: kill() ends the program with SIGKILL, twice is fine", async () => {
+  const started = Date.now();
+  const program = await exec.start({ argv: ["sleep", "60"] });
+  program.kill();
+  program.kill();
+  const [result] = await Promise.all([program.done, digest(program.stdout)]);
+  assert.equal(result.signal, "SIGKILL");
+  assert.equal(result.code, null);
+  assert.ok(Date.now() - started < 5000);
+});
+
+test("start: an empty argv is refused as a bug", async () => {
+  await assert.rejects(
+    exec.start({ argv: [] }),
     (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL",
   );
 });

@@ -1,6 +1,7 @@
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
-import type { Exec, ExecRequest } from "./exec.ts";
+import type { Exec, ExecRequest, ExecResult, RunningProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
 
@@ -13,6 +14,7 @@ export function createLocalExec(): Exec {
   return {
     target: "local",
     run: runLocal,
+    start: startLocal,
     http: (request) => sendHttp("local", request, () => undefined),
     async close() {},
   };
@@ -63,20 +65,9 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
     child.stdin.end(request.stdin ?? "");
 
     child.on("error", (error: NodeJS.ErrnoException) => {
-      // Mirror what a shell reports, so callers handle local and remote alike.
-      if (error.code === "ENOENT") {
-        finish({
-          stdout,
-          stderr: `holt: ${program}: program not found\n`,
-          code: 127,
-          signal: null,
-        });
-      } else if (error.code === "EACCES") {
-        finish({ stdout, stderr: `holt: ${program}: not executable\n`, code: 126, signal: null });
-      } else if (child.pid === undefined) {
-        const message = `Could not start ${program} locally: ${error.message}`;
-        finish(new HoltError("HOLT_E_EXEC", message, { cause: error }));
-      }
+      const failure = spawnFailure(program, error);
+      if (failure !== undefined) finish(failure);
+      else if (child.pid === undefined) finish(startError(program, error));
     });
     child.on("exit", (code, signal) => {
       drainTimer = setTimeout(
@@ -86,4 +77,74 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
     });
     child.on("close", (code, signal) => finish({ stdout, stderr, code, signal, timedOut }));
   });
+}
+
+/**
+ * Starts a program whose stdin and stdout are byte streams. Node's own
+ * adapters carry the bytes: they keep backpressure and, measured through
+ * `cat`, run as fast as Node's plain pipes (the CPU copying through the
+ * kernel is the limit, not the adapters).
+ */
+function startLocal(request: { readonly argv: readonly string[] }): Promise<RunningProgram> {
+  const [program, ...args] = request.argv;
+  if (program === undefined || program === "") {
+    return Promise.reject(new HoltError("HOLT_E_INTERNAL", "Exec.start was given an empty argv."));
+  }
+  const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+  // Writing to a program that has exited fails with EPIPE; the adapter turns
+  // that into an error of the web stream, not an uncaught exception.
+  const running: RunningProgram = {
+    stdin: Writable.toWeb(child.stdin),
+    stdout: Readable.toWeb(child.stdout),
+    done: outcomeOf(child, program),
+    kill: () => {
+      child.kill("SIGKILL");
+    },
+  };
+  return new Promise((resolve, reject) => {
+    child.once("spawn", () => resolve(running));
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      // A missing program is reported through `done`, as a shell would.
+      if (spawnFailure(program, error) !== undefined) resolve(running);
+      else if (child.pid === undefined) reject(startError(program, error));
+    });
+  });
+}
+
+type PipedChild = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/**
+ * The exit of a started program, with its stderr. No drain grace as in
+ * `run`: stdout is still being read when the program exits, and cutting it
+ * short would lose the end of the transfer.
+ */
+function outcomeOf(child: PipedChild, program: string): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    // 'error' comes before 'close' when the program could not be started.
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      const failure = spawnFailure(program, error);
+      if (failure !== undefined) resolve(failure);
+    });
+    child.on("close", (code, signal) => resolve({ stdout: "", stderr, code, signal }));
+  });
+}
+
+/** Mirrors what a shell reports when it cannot run a program, so callers handle local and remote alike. */
+function spawnFailure(program: string, error: NodeJS.ErrnoException): ExecResult | undefined {
+  if (error.code === "ENOENT") {
+    return { stdout: "", stderr: `holt: ${program}: program not found\n`, code: 127, signal: null };
+  }
+  if (error.code === "EACCES") {
+    return { stdout: "", stderr: `holt: ${program}: not executable\n`, code: 126, signal: null };
+  }
+  return undefined;
+}
+
+function startError(program: string, error: Error): HoltError {
+  const message = `Could not start ${program} locally: ${error.message}`;
+  return new HoltError("HOLT_E_EXEC", message, { cause: error });
 }

@@ -13,6 +13,9 @@ function fakeExec(outcome: Partial<ExecOutcome>): Exec & { requests: ExecRequest
       requests.push(request);
       return { stdout: "", stderr: "", code: 0, signal: null, ...outcome };
     },
+    async start() {
+      throw new Error("not used by this test");
+    },
     async http() {
       throw new Error("no HTTP in this test");
     },

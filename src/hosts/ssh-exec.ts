@@ -6,7 +6,7 @@ import type { Duplex } from "node:stream";
 import type { ClientChannel, ServerHostKeyAlgorithm, Client as SshClient } from "ssh2";
 import ssh2 from "ssh2";
 import { HoltError } from "../errors.ts";
-import type { Exec, ExecRequest, HttpRequest, HttpResponse } from "./exec.ts";
+import type { Exec, ExecRequest, HttpRequest, HttpResponse, RunningProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
 import {
   checkHostKey,
@@ -47,6 +47,9 @@ const KEEPALIVE_INTERVAL_MS = 15_000;
 // After a timeout, how long to wait for the kill to take effect before
 // abandoning the channel.
 const KILL_GRACE_MS = 5000;
+// Output of a started program held for a slow reader before the channel is
+// paused; ssh2 then stops widening the SSH window and the program blocks.
+const OUTPUT_BUFFER_BYTES = 1024 * 1024;
 
 // Asking only for algorithms of keys we hold lets a server with several host
 // keys present the one known_hosts can vouch for, as OpenSSH's client does.
@@ -91,28 +94,57 @@ export function createSshExec(options: SshExecOptions): Exec {
     return pending;
   }
 
-  async function run(request: ExecRequest): Promise<ExecOutcome> {
-    if (request.argv.length === 0) {
-      throw new HoltError("HOLT_E_INTERNAL", "Exec.run was given an empty argv.");
+  function checkUsable(method: string, argv: readonly string[]): void {
+    if (argv.length === 0) {
+      throw new HoltError("HOLT_E_INTERNAL", `Exec.${method} was given an empty argv.`);
     }
     if (closed)
       throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
+  }
+
+  /**
+   * Calls `use` with a live connection. The connection may have died while
+   * idle without us noticing yet: one retry on a fresh connection, only when
+   * the channel could not be opened, so never for a command that started.
+   */
+  async function withLiveClient<T>(
+    client: SshClient,
+    use: (client: SshClient) => Promise<T>,
+  ): Promise<T> {
+    const live = dead.has(client) ? await connection() : client;
+    try {
+      return await use(live);
+    } catch (error) {
+      if (!(error instanceof ChannelOpenError) || !dead.has(live)) throw error;
+      return await use(await connection());
+    }
+  }
+
+  async function run(request: ExecRequest): Promise<ExecOutcome> {
+    checkUsable("run", request.argv);
     // Connecting before queueing makes every waiting run share one attempt,
     // so an unreachable host fails them all at once, not one timeout each.
-    let client = await connection();
+    const client = await connection();
     const release = await slots.acquire();
     try {
-      if (dead.has(client)) client = await connection();
-      try {
-        return await execOn(client, request, target, killGroup);
-      } catch (error) {
-        // The connection may have died while idle without us noticing yet:
-        // one retry on a fresh connection, never for a command that started.
-        if (!(error instanceof ChannelOpenError) || !dead.has(client)) throw error;
-        return await execOn(await connection(), request, target, killGroup);
-      }
+      return await withLiveClient(client, (live) => execOn(live, request, target, killGroup));
     } finally {
       release();
+    }
+  }
+
+  async function start(request: { readonly argv: readonly string[] }): Promise<RunningProgram> {
+    checkUsable("start", request.argv);
+    const client = await connection();
+    // The program holds its channel until it ends, not just until start returns.
+    const release = await slots.acquire();
+    try {
+      return await withLiveClient(client, (live) =>
+        startOn(live, request.argv, target, killGroup, release),
+      );
+    } catch (error) {
+      release();
+      throw error;
     }
   }
 
@@ -131,6 +163,7 @@ export function createSshExec(options: SshExecOptions): Exec {
   return {
     target,
     run,
+    start,
     http,
     async close() {
       closed = true;
@@ -226,32 +259,54 @@ function forward(client: SshClient, address: string, port: number): Promise<Dupl
   });
 }
 
+/**
+ * Opens an exec channel for argv and hands it to `use` at once, before
+ * ssh2 can emit the program's 'exit'. The shell first prints `<marker><pid>`
+ * on stderr (the pid is the process group, as sshd calls setsid), then
+ * exec's the program, so a kill can reach the program and its children.
+ */
+function openExec<T>(
+  client: SshClient,
+  argv: readonly string[],
+  use: (channel: ClientChannel, marker: string) => T | Promise<T>,
+): Promise<T> {
+  const marker = `holt-pgid-${randomBytes(6).toString("hex")}:`;
+  const command = `echo ${marker}$$ >&2; exec ${shellQuote(argv)}`;
+  return new Promise((resolve, reject) => {
+    try {
+      client.exec(command, (error, channel) => {
+        if (error) reject(new ChannelOpenError(error.message, { cause: error }));
+        else resolve(use(channel, marker));
+      });
+    } catch (error) {
+      // ssh2 throws synchronously when the socket is already gone.
+      reject(new ChannelOpenError(String(error), { cause: error }));
+    }
+  });
+}
+
 function execOn(
   client: SshClient,
   request: ExecRequest,
   target: string,
   killGroup: (client: SshClient, pgid: number) => void,
 ): Promise<ExecOutcome> {
-  // The shell reports its pid (= process group, as sshd calls setsid) before
-  // exec'ing the program, so a timeout can kill the program and its children.
-  const marker = `holt-pgid-${randomBytes(6).toString("hex")}:`;
-  const command = `echo ${marker}$$ >&2; exec ${shellQuote(request.argv)}`;
-  return new Promise((resolve, reject) => {
-    const opened = (error: Error | undefined, channel: ClientChannel) => {
-      if (error) reject(new ChannelOpenError(error.message, { cause: error }));
-      else
-        collect(channel, request, marker, target, (pgid) => killGroup(client, pgid)).then(
-          resolve,
-          reject,
-        );
-    };
-    try {
-      client.exec(command, opened);
-    } catch (error) {
-      // ssh2 throws synchronously when the socket is already gone.
-      reject(new ChannelOpenError(String(error), { cause: error }));
-    }
-  });
+  return openExec(client, request.argv, (channel, marker) =>
+    collect(channel, request, marker, target, (pgid) => killGroup(client, pgid)),
+  );
+}
+
+/**
+ * Finds the `<marker><pgid>` line the shell printed on stderr. Login-shell
+ * rc files may write to stderr first, so it searches rather than peeks.
+ * Undefined until the whole line has arrived.
+ */
+function takeMarker(stderr: string, marker: string): { pgid: number; rest: string } | undefined {
+  const at = stderr.indexOf(marker);
+  const end = stderr.indexOf("\n", at);
+  if (at === -1 || end === -1) return undefined;
+  const pgid = Number(stderr.slice(at + marker.length, end));
+  return { pgid, rest: stderr.slice(0, at) + stderr.slice(end + 1) };
 }
 
 function collect(
@@ -310,12 +365,10 @@ function collect(
       }
       stderr += chunk;
       if (pgid !== undefined) return;
-      // Login-shell rc files may write to stderr first, so search, not just peek.
-      const at = stderr.indexOf(marker);
-      const end = stderr.indexOf("\n", at);
-      if (at === -1 || end === -1) return;
-      pgid = Number(stderr.slice(at + marker.length, end));
-      stderr = stderr.slice(0, at) + stderr.slice(end + 1);
+      const found = takeMarker(stderr, marker);
+      if (found === undefined) return;
+      pgid = found.pgid;
+      stderr = found.rest;
       if (timedOut) kill(pgid);
       if (onOutput !== undefined && stderr !== "") {
         onOutput("stderr", stderr);
@@ -329,6 +382,182 @@ function collect(
     channel.once("close", closedOne);
     channel.stderr.once("close", closedOne);
     channel.end(request.stdin ?? "");
+  });
+}
+
+function startOn(
+  client: SshClient,
+  argv: readonly string[],
+  target: string,
+  killGroup: (client: SshClient, pgid: number) => void,
+  release: () => void,
+): Promise<RunningProgram> {
+  return openExec(client, argv, (channel, marker) => {
+    const program = trackProgram(channel, marker, (pgid) => killGroup(client, pgid));
+    const command = shellQuote(argv);
+    const lost = () => lostError(target, command);
+    // After the exit nothing reads the input: fail writes, as a local pipe would (EPIPE).
+    const inputGone = (): HoltError | undefined => {
+      if (program.exit() !== undefined) return exitedError(target, command);
+      return program.closed() || channel.writableEnded ? lost() : undefined;
+    };
+    const done = program.done.then(() => {
+      const exit = program.exit();
+      if (exit === undefined) throw lost();
+      return { stdout: "", stderr: program.stderr(), ...exit };
+    });
+    done.then(release, release);
+    return {
+      stdin: inputStream(channel, inputGone),
+      stdout: outputStream(
+        channel,
+        () => (program.exit() === undefined ? lost() : undefined),
+        program.kill,
+      ),
+      done,
+      kill: program.kill,
+    };
+  });
+}
+
+interface TrackedProgram {
+  /** Settles when the channel and its stderr have both closed. */
+  readonly done: Promise<void>;
+  exit(): { code: number | null; signal: string | null } | undefined;
+  /** stderr so far, without the marker line. */
+  stderr(): string;
+  /** True once ssh2 has closed the channel, even if stdout is still unread. */
+  closed(): boolean;
+  /** Kills the process group once; before the marker has arrived, as soon as it does. */
+  kill(): void;
+}
+
+/** Follows a started program's exit, stderr and process group on its channel. */
+function trackProgram(
+  channel: ClientChannel,
+  marker: string,
+  killGroup: (pgid: number) => void,
+): TrackedProgram {
+  let stderr = "";
+  let pgid: number | undefined;
+  let exit: { code: number | null; signal: string | null } | undefined;
+  let killWanted = false;
+  let killSent = false;
+  let closed = false;
+  // Once the program has exited its pgid may belong to someone else.
+  const kill = (): void => {
+    killWanted = true;
+    if (killSent || pgid === undefined || exit !== undefined || closed) return;
+    killSent = true;
+    killGroup(pgid);
+  };
+  channel.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+    if (pgid !== undefined) return;
+    const found = takeMarker(stderr, marker);
+    if (found === undefined) return;
+    stderr = found.rest;
+    pgid = found.pgid;
+    if (killWanted) kill();
+  });
+  channel.on("exit", (code: number | null, signal?: string) => {
+    exit = { code: code ?? null, signal: signal ?? null };
+  });
+  // stderr is always read, so its 'close' comes as soon as ssh2 closes the
+  // channel; the channel's own 'close' waits until stdout has been read.
+  const stderrClosed = new Promise<void>((resolve) =>
+    channel.stderr.once("close", () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  const channelClosed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
+  return {
+    done: Promise.all([stderrClosed, channelClosed]).then(() => undefined),
+    exit: () => exit,
+    stderr: () => stderr,
+    closed: () => closed,
+    kill,
+  };
+}
+
+/**
+ * The channel's stdout as raw Buffers. Pausing the channel when the reader
+ * falls behind makes ssh2 stop widening the SSH window, so the program
+ * blocks on the host instead of holt buffering its output. The stream ends
+ * when the channel closes: only then is it known whether the program exited
+ * or the connection was lost (`failure`).
+ */
+function outputStream(
+  channel: ClientChannel,
+  failure: () => Error | undefined,
+  kill: () => void,
+): ReadableStream<Uint8Array> {
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        channel.on("data", (chunk: Buffer) => {
+          // Output nobody will read ends the program, as SIGPIPE does
+          // locally, rather than keep crossing the network to be dropped.
+          if (cancelled) return kill();
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 0) <= 0) channel.pause();
+        });
+        channel.once("close", () => {
+          if (cancelled) return;
+          const error = failure();
+          if (error === undefined) controller.close();
+          else controller.error(error);
+        });
+      },
+      pull() {
+        channel.resume();
+      },
+      // Like closing the read end of a pipe: a program that writes nothing
+      // more keeps running. Output is discarded so that the channel can close.
+      cancel() {
+        cancelled = true;
+        channel.resume();
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: OUTPUT_BUFFER_BYTES }),
+  );
+}
+
+/**
+ * The channel's stdin. A write waits for ssh2's 'drain' when the SSH window
+ * is full, so a slow program slows the writer down; it fails (`gone`) once
+ * the program has exited or the channel has closed.
+ */
+function inputStream(
+  channel: ClientChannel,
+  gone: () => Error | undefined,
+): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      const error = gone();
+      if (error !== undefined) throw error;
+      if (channel.write(chunk)) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        const settle = () => {
+          channel.off("drain", settle).off("exit", settle);
+          channel.stderr.off("close", settle);
+          const error = gone();
+          if (error === undefined) resolve();
+          else reject(error);
+        };
+        channel.on("drain", settle).on("exit", settle);
+        channel.stderr.on("close", settle);
+      });
+    },
+    close() {
+      channel.end();
+    },
+    // As a local pipe does when its writer goes away: the program sees end-of-file.
+    abort() {
+      channel.end();
+    },
   });
 }
 
@@ -448,6 +677,13 @@ function lostError(target: string, command: string): HoltError {
   return new HoltError(
     "HOLT_E_SSH",
     `The SSH connection to ${target} was lost while running: ${command}. The command may or may not have finished; check the host before retrying.`,
+  );
+}
+
+function exitedError(target: string, command: string): HoltError {
+  return new HoltError(
+    "HOLT_E_EXEC",
+    `The program on ${target} exited before reading all its input: ${command}. Its exit status and stderr tell why.`,
   );
 }
 

@@ -260,6 +260,7 @@ test("a change by someone else between holt's read and write: 412, holt reads ag
   const meddling: Exec = {
     target: "local",
     run: (request) => exec.run(request),
+    start: (request) => exec.start(request),
     close: async () => {},
     async http(request) {
       if (request.method === "POST" && posts++ === 0) {

@@ -50,7 +50,18 @@ async function run(program: string, args: readonly string[]): Promise<string> {
   }
 }
 
-export async function startSshHost(): Promise<SshHost> {
+export interface SshHostOptions {
+  /**
+   * A folder put first on PATH for every session, so a test can stand a
+   * wrapper in for a program on this "host" only (e.g. a `zfs` that damages
+   * the next stream it receives).
+   */
+  readonly pathPrefix?: string;
+}
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export async function startSshHost(options: SshHostOptions = {}): Promise<SshHost> {
   counter += 1;
   const namespace = `${NAMESPACE_PREFIX}${process.pid}-${counter}`;
   const dir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
@@ -60,7 +71,7 @@ export async function startSshHost(): Promise<SshHost> {
   try {
     await run("ip", ["netns", "add", namespace]);
     const address = await claimSubnetAndLink(namespace);
-    writeSshdFiles(dir, address);
+    writeSshdFiles(dir, address, options);
     mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
     // nsenter joins only the network namespace. `ip netns exec` would also give
     // sshd a private mount namespace, where zfs-fuse's mounts fail with EIO.
@@ -139,7 +150,7 @@ async function claimSubnetAndLink(namespace: string): Promise<string> {
   throw new Error("No free /30 in 10.231.0.0/16 for an sshd test host after 64 tries.");
 }
 
-function writeSshdFiles(dir: string, address: string): void {
+function writeSshdFiles(dir: string, address: string, options: SshHostOptions): void {
   const home = join(dir, "home");
   mkdirSync(home);
   const hostKey = join(dir, "host_ed25519");
@@ -167,7 +178,7 @@ function writeSshdFiles(dir: string, address: string): void {
     // dotfiles (pyenv init here) cost ~1 s per command and serialize sessions.
     // Podman over SSH must see the same settings as local Podman in tests (one SetEnv line:
     // sshd uses the first one it reads).
-    `SetEnv HOME=${home}${process.env.CONTAINERS_CONF === undefined ? "" : ` CONTAINERS_CONF=${process.env.CONTAINERS_CONF}`}`,
+    `SetEnv HOME=${home}${process.env.CONTAINERS_CONF === undefined ? "" : ` CONTAINERS_CONF=${process.env.CONTAINERS_CONF}`}${options.pathPrefix === undefined ? "" : ` PATH=${options.pathPrefix}:${DEFAULT_PATH}`}`,
   ];
   writeFileSync(join(dir, "sshd_config"), `${config.join("\n")}\n`);
 }

@@ -1,23 +1,38 @@
-/** `holt backup run`: snapshot each service's state now and prune by policy (for cron or a timer). */
+/**
+ * `holt backup run | replicate | status`: snapshots and pruning, replication
+ * to the replica host, and where every dataset's copies stand. `run` is what
+ * cron or a timer calls; the daemon will call the same functions.
+ */
+import type { ReplicationResult, TransferProgress } from "../../backup/replicate.ts";
+import { replicate } from "../../backup/replicate.ts";
 import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
+import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
+import { formatSize } from "../../util/sizes.ts";
 import {
   CONFIG_FLAG,
   CONFIG_HELP,
   type Command,
+  type CommandContext,
   connectionsFor,
   openLab,
   parseFlags,
 } from "../context.ts";
 
+const SUBCOMMANDS =
+  "`holt backup run [SERVICE...]`, `holt backup replicate [SERVICE...]` or `holt backup status`";
+
 export const backupCommand: Command = {
   name: "backup",
-  summary: "Snapshot the services' state and prune old snapshots by policy",
-  usage: "holt backup run [SERVICE...] [--json] | holt backup status [--json]",
+  summary: "Snapshot, prune and replicate the services' state; show where every copy stands",
+  usage:
+    "holt backup run [SERVICE...] [--json] | holt backup replicate [SERVICE...] [--reseed] [--json] | holt backup status [--json]",
   flags: [
-    "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), then prune",
+    "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), prune, then replicate",
+    "replicate [SERVICE...] send new snapshots to each policy's replica host",
     "status                 per dataset: policy, newest snapshot and its age, the 3-2-1 verdict",
+    "--reseed               (replicate) move a diverged replica aside, kept, and send a full copy",
     CONFIG_HELP,
     "--json                 print JSON on stdout (formatVersion 1)",
   ],
@@ -25,74 +40,135 @@ export const backupCommand: Command = {
     const { values, positionals } = parseFlags(
       "backup",
       args,
-      { ...CONFIG_FLAG, json: { type: "boolean" } },
+      { ...CONFIG_FLAG, json: { type: "boolean" }, reseed: { type: "boolean" } },
       true,
     );
     const [sub, ...names] = positionals;
-    if (sub === "status") {
-      if (names.length > 0)
-        throw new HoltError("HOLT_E_USAGE", `Unexpected argument "${names[0]}".`);
-      const lab = await openLab(ctx, values.config);
-      const connections = connectionsFor(lab);
-      try {
-        const rows = await backupStatus(lab, connections);
-        if (values.json === true) {
-          ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, datasets: rows }));
-        } else if (rows.length === 0) {
-          ctx.output.out("No service has state.");
-        } else {
-          const style = ctx.output.style;
-          for (const r of rows) {
-            const newest =
-              r.newest === null ? "no snapshot" : `newest ${r.newest.name} (${r.snapshots} kept)`;
-            const verdict = r.ok ? style.green(r.verdict) : style.yellow(r.verdict);
-            ctx.output.out(`${style.bold(r.dataset)}  ${r.policy ?? "-"}  ${newest}  ${verdict}`);
-          }
-        }
-        return rows.every((r) => r.ok) ? 0 : 2;
-      } finally {
-        await connections.closeAll();
-      }
-    }
-    if (sub !== "run") {
+    if (sub !== "run" && sub !== "replicate" && sub !== "status") {
       throw new HoltError(
         "HOLT_E_USAGE",
-        `${sub === undefined ? "Missing subcommand" : `Unknown subcommand "${sub}"`}. Use \`holt backup run [SERVICE...]\` or \`holt backup status\`.`,
+        `${sub === undefined ? "Missing subcommand" : `Unknown subcommand "${sub}"`}. Use ${SUBCOMMANDS}.`,
       );
+    }
+    if (values.reseed === true && sub !== "replicate") {
+      throw new HoltError("HOLT_E_USAGE", "--reseed goes with `holt backup replicate`.");
+    }
+    if (sub === "status" && names.length > 0) {
+      throw new HoltError("HOLT_E_USAGE", `Unexpected argument "${names[0]}".`);
     }
     const lab = await openLab(ctx, values.config);
-    const unknown = names.filter((n) => lab.services[n] === undefined);
-    if (unknown.length > 0) {
-      throw new HoltError(
-        "HOLT_E_USAGE",
-        `${unknown.map((n) => `"${n}"`).join(", ")} ${unknown.length === 1 ? "is not a service" : "are not services"} of this lab. Services: ${Object.keys(lab.services).sort().join(", ") || "(none)"}.`,
-      );
-    }
+    checkServices(lab, names);
     const connections = connectionsFor(lab);
+    const json = values.json === true;
     try {
+      if (sub === "status") return await status(lab, connections, json, ctx);
       // HOLT_TEST_NOW (an ISO time) stands in for the clock, for retention tests.
       const testNow = ctx.env.HOLT_TEST_NOW;
-      const results = await runBackups(lab, {
+      const now = testNow === undefined || testNow === "" ? undefined : () => new Date(testNow);
+      const common = {
         connections,
-        ...(testNow === undefined || testNow === "" ? {} : { now: () => new Date(testNow) }),
+        ...(now === undefined ? {} : { now }),
         ...(names.length === 0 ? {} : { services: names }),
+      };
+      const snapshots = sub === "run" ? await runBackups(lab, common) : [];
+      const replicas = await replicate(lab, {
+        ...common,
+        reseed: values.reseed === true,
+        ...(json ? {} : { onProgress: progressLine(ctx) }),
       });
-      if (values.json === true) {
-        ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, services: results }));
-      } else if (results.length === 0) {
-        ctx.output.out("No service has state to back up.");
+      if (json) {
+        const body = sub === "run" ? { services: snapshots, replicas } : { replicas };
+        ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, ...body }));
       } else {
-        const style = ctx.output.style;
-        for (const r of results) {
-          const made = r.snapshot === null ? style.red("no snapshot") : `snapshot ${r.snapshot}`;
-          const pruned = r.pruned.length === 0 ? "" : `, pruned ${r.pruned.length}`;
-          ctx.output.out(`${style.bold(r.service)} on ${r.host}: ${made}${pruned}`);
-          if (r.error !== null) ctx.output.out(`  ${style.red(r.error)}`);
-        }
+        printSnapshots(ctx, snapshots, sub === "run");
+        printReplicas(ctx, replicas);
       }
-      return results.some((r) => r.error !== null) ? 1 : 0;
+      const failed =
+        snapshots.some((r) => r.error !== null) ||
+        replicas.some((r) => r.status === "failed" || r.status === "diverged");
+      return failed ? 1 : 0;
     } finally {
       await connections.closeAll();
     }
   },
 };
+
+function checkServices(lab: ResolvedLab, names: readonly string[]): void {
+  const unknown = names.filter((n) => lab.services[n] === undefined);
+  if (unknown.length === 0) return;
+  throw new HoltError(
+    "HOLT_E_USAGE",
+    `${unknown.map((n) => `"${n}"`).join(", ")} ${unknown.length === 1 ? "is not a service" : "are not services"} of this lab. Services: ${Object.keys(lab.services).sort().join(", ") || "(none)"}.`,
+  );
+}
+
+async function status(
+  lab: ResolvedLab,
+  connections: ReturnType<typeof connectionsFor>,
+  json: boolean,
+  ctx: CommandContext,
+): Promise<number> {
+  const rows = await backupStatus(lab, connections);
+  if (json) {
+    ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, datasets: rows }));
+  } else if (rows.length === 0) {
+    ctx.output.out("No service has state.");
+  } else {
+    const style = ctx.output.style;
+    for (const r of rows) {
+      const newest =
+        r.newest === null ? "no snapshot" : `newest ${r.newest.name} (${r.snapshots} kept)`;
+      const verdict = r.ok ? style.green(r.verdict) : style.yellow(r.verdict);
+      ctx.output.out(`${style.bold(r.dataset)}  ${r.policy ?? "-"}  ${newest}  ${verdict}`);
+    }
+  }
+  return rows.every((r) => r.ok) ? 0 : 2;
+}
+
+function rate(bytes: number, seconds: number): string {
+  return seconds > 0 ? `${formatSize(bytes / seconds)}/s` : "-";
+}
+
+/** Progress on the terminal's status line; nothing when stderr is not a terminal. */
+function progressLine(ctx: CommandContext): (p: TransferProgress) => void {
+  return (p) =>
+    ctx.output.status(
+      `replicating ${p.source} → ${p.target}: ${formatSize(p.bytes)} in ${p.seconds.toFixed(0)} s (${rate(p.bytes, p.seconds)})`,
+    );
+}
+
+function printSnapshots(
+  ctx: CommandContext,
+  results: Awaited<ReturnType<typeof runBackups>>,
+  ran: boolean,
+): void {
+  if (!ran) return;
+  const style = ctx.output.style;
+  if (results.length === 0) ctx.output.out("No service has state to back up.");
+  for (const r of results) {
+    const made = r.snapshot === null ? style.red("no snapshot") : `snapshot ${r.snapshot}`;
+    const pruned = r.pruned.length === 0 ? "" : `, pruned ${r.pruned.length}`;
+    ctx.output.out(`${style.bold(r.service)} on ${r.host}: ${made}${pruned}`);
+    if (r.error !== null) ctx.output.out(`  ${style.red(r.error)}`);
+  }
+}
+
+function printReplicas(ctx: CommandContext, results: readonly ReplicationResult[]): void {
+  const style = ctx.output.style;
+  for (const r of results) {
+    const head = `${style.bold(r.source)} → ${r.target}`;
+    if (r.status === "sent") {
+      const what = r.from === null ? `full copy of ${r.to}` : `${r.from} → ${r.to}`;
+      ctx.output.out(
+        `${head}: ${what}, ${formatSize(r.bytes)} in ${r.seconds.toFixed(1)} s (${rate(r.bytes, r.seconds)})`,
+      );
+    } else if (r.status === "up to date") {
+      ctx.output.out(`${head}: up to date (${r.to})`);
+    } else {
+      const color = r.status === "no snapshot" ? style.yellow : style.red;
+      ctx.output.out(`${head}: ${color(r.status)}`);
+    }
+    if (r.pruned.length > 0) ctx.output.out(`  pruned ${r.pruned.length} on the replica`);
+    if (r.error !== null) ctx.output.out(`  ${r.error}`);
+  }
+}

@@ -69,6 +69,10 @@ class FakeCaddy implements Exec {
     throw new Error("the Caddy provider runs no programs");
   }
 
+  async start(): Promise<never> {
+    throw new Error("not used by this test");
+  }
+
   async http(request: HttpRequest): Promise<HttpResponse> {
     this.requests.push(`${request.method} ${request.address}:${request.port}${request.path}`);
     if (this.down || request.port !== ADMIN_PORT) {

@@ -71,6 +71,9 @@ function fakeExec(
       const r = reply(request.argv.join(" "), request) ?? {};
       return { stdout: "", stderr: "", code: 0, signal: null, ...r };
     },
+    async start() {
+      throw new Error("not used by this test");
+    },
     async http(request) {
       probes.push(request);
       return http(request);

@@ -27,6 +27,9 @@ function fakeExec(
       calls.push(command);
       return { stdout: "", stderr: "", code: 0, signal: null, ...reply(command) };
     },
+    async start() {
+      throw new Error("not used by this test");
+    },
     async http() {
       throw new Error("no HTTP here");
     },

@@ -48,6 +48,9 @@ function recordingExec(): Exec & { calls: string[] } {
       calls.push(request.argv.join(" "));
       return { stdout: "", stderr: "", code: 0, signal: null };
     },
+    async start() {
+      throw new Error("not used by this test");
+    },
     async http() {
       throw new Error("no HTTP in this test");
     },

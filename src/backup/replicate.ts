@@ -1,0 +1,571 @@
+/**
+ * Replication of a state dataset to its policy's replica host: `zfs send` on
+ * the source, `zfs receive -u` on the target, with holt relaying the bytes
+ * between the two connections (so the hosts need no SSH access to each
+ * other, and holt counts every byte for progress).
+ *
+ * Each run sends every snapshot newer than the newest one both sides have
+ * (`zfs send -I`), matched by guid, not by name. The source snapshot the
+ * replica now ends at gets a hold, so local pruning cannot break the chain.
+ * The replica stays unmounted and read-only, and has its own retention.
+ *
+ * holt never destroys what it finds on the target: a replica with snapshots
+ * the source does not have, with changes since its newest snapshot, or with
+ * nothing in common with the source is "diverged", and the run stops for
+ * that dataset and says what to do. `reseed` moves such a replica aside
+ * (renamed, kept) and starts a full copy.
+ *
+ * zfs-fuse has no resumable receive (`receive -s`): a transfer cut short
+ * leaves no partial state, and the next run sends the same snapshots again.
+ */
+import type { ResolvedLab, ResolvedService } from "../config/types.ts";
+import { HoltError } from "../errors.ts";
+import type { Connections } from "../hosts/connect.ts";
+import type { Exec, ExecResult } from "../hosts/exec.ts";
+import { runChecked } from "../hosts/run-checked.ts";
+import { readLabFacts } from "../lab/plan.ts";
+import { resolveStateRoot } from "../model/compile.ts";
+import { decideRetention } from "../model/retention.ts";
+import {
+  type DatasetSnapshot,
+  destroySnapshot,
+  listSnapshots,
+  timeOfName,
+} from "./zfs-snapshots.ts";
+
+/** Marks a replica dataset: `<lab>:<host>:<source dataset>`. */
+export const REPLICA_PROPERTY = "holt:replica-of";
+
+export type ReplicationStatus = "sent" | "up to date" | "no snapshot" | "diverged" | "failed";
+
+export interface ReplicationResult {
+  readonly service: string;
+  /** `host:dataset` of the source and of the replica. */
+  readonly source: string;
+  readonly target: string;
+  readonly status: ReplicationStatus;
+  /** The snapshot both sides had before (null for a full send), and the one sent up to. */
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly bytes: number;
+  readonly seconds: number;
+  /** Replica snapshots destroyed by the replica's retention. */
+  readonly pruned: readonly string[];
+  /** What went wrong and what to do, or null. */
+  readonly error: string | null;
+}
+
+export interface TransferProgress {
+  readonly source: string;
+  readonly target: string;
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+export interface ReplicateOptions {
+  readonly connections: Connections;
+  readonly services?: readonly string[];
+  /** Move a diverged replica aside (kept, renamed) and send a full copy. */
+  readonly reseed?: boolean;
+  /** Called about once a second while bytes flow, and once at the end of each transfer. */
+  readonly onProgress?: (progress: TransferProgress) => void;
+  readonly now?: () => Date;
+}
+
+interface Pair {
+  readonly service: string;
+  readonly sourceHost: string;
+  readonly sourceDataset: string;
+  readonly targetHost: string;
+  readonly targetDataset: string;
+  readonly keep: NonNullable<ResolvedLab["backups"]["policies"][string]["replica"]>["keep"];
+}
+
+/** Every state dataset whose policy has a replica, with where its replica goes. */
+export async function replicationPairs(
+  lab: ResolvedLab,
+  connections: Connections,
+  services?: readonly string[],
+): Promise<Pair[]> {
+  const facts = await readLabFacts(lab, connections);
+  const pairs: Pair[] = [];
+  for (const name of Object.keys(lab.services).sort()) {
+    if (services !== undefined && !services.includes(name)) continue;
+    const service = lab.services[name] as ResolvedService;
+    const host = lab.hosts[service.host];
+    if (host === undefined) continue;
+    const root = resolveStateRoot(host, facts[host.name]);
+    if (root === null) continue;
+    for (const entry of service.state) {
+      const replica = entry.backup === null ? null : lab.backups.policies[entry.backup]?.replica;
+      if (replica === null || replica === undefined) continue;
+      pairs.push({
+        service: name,
+        sourceHost: host.name,
+        sourceDataset: `${root}/${name}/${entry.name}`,
+        targetHost: replica.host,
+        targetDataset: `${replica.dataset}/${name}/${entry.name}`,
+        keep: replica.keep,
+      });
+    }
+  }
+  return pairs;
+}
+
+export async function replicate(
+  lab: ResolvedLab,
+  options: ReplicateOptions,
+): Promise<ReplicationResult[]> {
+  const pairs = await replicationPairs(lab, options.connections, options.services);
+  const results: ReplicationResult[] = [];
+  // One transfer at a time: they share the disks and the link, and the order is predictable.
+  for (const pair of pairs) results.push(await replicateOne(lab.name, pair, options));
+  return results;
+}
+
+class Diverged extends Error {}
+
+async function replicateOne(
+  lab: string,
+  pair: Pair,
+  options: ReplicateOptions,
+): Promise<ReplicationResult> {
+  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
+  const target = `${pair.targetHost}:${pair.targetDataset}`;
+  const base = {
+    service: pair.service,
+    source,
+    target,
+    from: null as string | null,
+    to: null as string | null,
+    bytes: 0,
+    seconds: 0,
+    pruned: [] as string[],
+  };
+  try {
+    const src = await options.connections.execFor(pair.sourceHost);
+    const dst = await options.connections.execFor(pair.targetHost);
+    const sourceSnaps = (await listSnapshots(src, pair.sourceDataset, lab)).filter(
+      (s) => s.dataset === pair.sourceDataset,
+    );
+    const newest = sourceSnaps.filter((s) => s.holt).at(-1);
+    if (newest === undefined) {
+      return {
+        ...base,
+        status: "no snapshot",
+        error: `${source} has no snapshot of holt's yet: run \`holt backup run ${pair.service}\` first.`,
+      };
+    }
+    let targetSnaps = await replicaSnapshots(dst, pair, lab);
+    if (
+      targetSnaps !== null &&
+      targetSnaps.length === 0 &&
+      (await interruptedFirstCopy(dst, pair))
+    ) {
+      // A first copy cut off on a system that keeps the half-received dataset (zfs-fuse does
+      // when its receive is killed): it holds nothing but part of what the source has.
+      await runChecked(dst, { argv: ["zfs", "destroy", pair.targetDataset] });
+      targetSnaps = null;
+    }
+    if (targetSnaps !== null && options.reseed === true) {
+      try {
+        commonSnapshot(sourceSnaps, targetSnaps, pair);
+      } catch (error) {
+        if (!(error instanceof Diverged)) throw error;
+        await moveAside(dst, pair, options.now?.() ?? new Date());
+        targetSnaps = null;
+      }
+    }
+    let from = targetSnaps === null ? null : commonSnapshot(sourceSnaps, targetSnaps, pair);
+    const chain = { src, dst, pair, lab, sourceSnaps, onProgress: options.onProgress };
+    let sent: { bytes: number; seconds: number };
+    try {
+      sent = await sendChain(chain, from, newest);
+    } catch (error) {
+      // Written to since its newest snapshot: only the receive finds that out.
+      if (!(error instanceof Diverged) || options.reseed !== true || from === null) throw error;
+      await moveAside(dst, pair, options.now?.() ?? new Date());
+      from = null;
+      sent = await sendChain(chain, null, newest);
+    }
+    await markReplica(dst, pair, lab);
+    if (from?.name === newest.name) {
+      await holdBase(
+        src,
+        pair,
+        lab,
+        newest,
+        sourceSnaps.filter((x) => x.held),
+      );
+    }
+    const pruned = await pruneReplica(dst, pair, lab);
+    return {
+      ...base,
+      status: from?.name === newest.name ? "up to date" : "sent",
+      from: from?.name ?? null,
+      to: newest.name,
+      ...sent,
+      pruned,
+      error: null,
+    };
+  } catch (error) {
+    const status: ReplicationStatus = error instanceof Diverged ? "diverged" : "failed";
+    return { ...base, status, error: (error as Error).message };
+  }
+}
+
+interface Chain {
+  readonly src: Exec;
+  readonly dst: Exec;
+  readonly pair: Pair;
+  readonly lab: string;
+  readonly sourceSnaps: readonly DatasetSnapshot[];
+  readonly onProgress: ReplicateOptions["onProgress"];
+}
+
+/** Sends every step from `from` to `newest`, holding each new end on the source. */
+async function sendChain(
+  c: Chain,
+  from: DatasetSnapshot | null,
+  newest: DatasetSnapshot,
+): Promise<{ bytes: number; seconds: number }> {
+  const sent = { bytes: 0, seconds: 0 };
+  let previous = from;
+  for (const next of stepsAfter(c.sourceSnaps, from, newest)) {
+    if (previous === null) await startFirstCopy(c.dst, c.pair);
+    const step = await transfer(c.src, c.dst, c.pair, previous, next, (p) =>
+      c.onProgress?.({ ...p, bytes: sent.bytes + p.bytes, seconds: sent.seconds + p.seconds }),
+    );
+    sent.bytes += step.bytes;
+    sent.seconds += step.seconds;
+    if (previous === null) await finishFirstCopy(c.dst, c.pair);
+    // Held after every step: if a later one fails, the replica's end stays on the source.
+    const release = c.sourceSnaps.filter((x) => x.held);
+    await holdBase(
+      c.src,
+      c.pair,
+      c.lab,
+      next,
+      previous === null ? release : [...release, previous],
+    );
+    previous = next;
+  }
+  return sent;
+}
+
+/**
+ * The replica's snapshots, or null when there is no replica yet. A dataset
+ * there that holt did not make and that shares no snapshot with the source is
+ * not a replica: it is refused, never written into.
+ */
+async function replicaSnapshots(
+  dst: Exec,
+  pair: Pair,
+  lab: string,
+): Promise<DatasetSnapshot[] | null> {
+  const exists = await dst.run({ argv: ["zfs", "list", "-H", "-o", "name", pair.targetDataset] });
+  if (exists.code !== 0) {
+    if (/does not exist/.test(exists.stderr)) return null;
+    throw zfsFailed(dst, exists, `Could not look for ${pair.targetDataset}`);
+  }
+  return (await listSnapshots(dst, pair.targetDataset, lab)).filter(
+    (s) => s.dataset === pair.targetDataset,
+  );
+}
+
+/**
+ * The newest replica snapshot the source also has (same guid). Throws
+ * Diverged when the replica has snapshots after it, or none in common.
+ */
+function commonSnapshot(
+  source: readonly DatasetSnapshot[],
+  replica: readonly DatasetSnapshot[],
+  pair: Pair,
+): DatasetSnapshot {
+  const sourceGuids = new Set(source.map((s) => s.guid));
+  const target = `${pair.targetHost}:${pair.targetDataset}`;
+  const fix = `Look at both sides (zfs list -t snapshot -r ${pair.targetDataset} on ${pair.targetHost}), then run \`holt backup replicate ${pair.service} --reseed\`: it renames the replica aside (kept, nothing is destroyed) and sends a full copy.`;
+  let common = -1;
+  for (let i = replica.length - 1; i >= 0; i--) {
+    if (sourceGuids.has(replica[i]?.guid ?? "")) {
+      common = i;
+      break;
+    }
+  }
+  if (common < 0) {
+    const what =
+      replica.length === 0
+        ? "has no snapshot"
+        : `has no snapshot in common with ${pair.sourceHost}:${pair.sourceDataset}`;
+    throw new Diverged(`Replica ${target} ${what}. ${fix}`);
+  }
+  const after = replica.slice(common + 1).map((s) => s.name);
+  if (after.length > 0) {
+    const shown = after.slice(0, 5).join(", ") + (after.length > 5 ? ", …" : "");
+    throw new Diverged(
+      `Replica ${target} diverged: it has snapshots the source does not (${shown}), after ${replica[common]?.name}. They were made on the replica, or the source was rolled back past them. ${fix}`,
+    );
+  }
+  return replica[common] as DatasetSnapshot;
+}
+
+/**
+ * The transfers that bring a replica from `from` to `newest`: the newest
+ * snapshot in full for a first copy, else one `zfs send -i` per holt
+ * snapshot after `from`. Not one `zfs send -I`: zfs-fuse leaves a hold on
+ * every snapshot of an `-I` range when that send dies early (a receiver that
+ * refused), and those holds can never be released, so pruning would keep the
+ * snapshots for ever.
+ */
+export function stepsAfter(
+  source: readonly DatasetSnapshot[],
+  from: DatasetSnapshot | null,
+  newest: DatasetSnapshot,
+): DatasetSnapshot[] {
+  if (from === null) return [newest];
+  if (from.name === newest.name) return [];
+  const at = source.findIndex((s) => s.guid === from.guid);
+  const end = source.findIndex((s) => s.name === newest.name);
+  return source.slice(at + 1, end + 1).filter((s) => s.holt);
+}
+
+/** On the replica's parent while a first copy is received: `<entry>`. */
+const RECEIVING_PROPERTY = "holt:receiving";
+
+function parentOf(dataset: string): string {
+  return dataset.slice(0, dataset.lastIndexOf("/"));
+}
+
+function entryOf(dataset: string): string {
+  return dataset.slice(dataset.lastIndexOf("/") + 1);
+}
+
+/**
+ * Creates the replica's parent when missing (unmountable, so nothing received
+ * is ever mounted), and records on it that a first copy is being received,
+ * so a copy cut off half-way is known to be holt's on the next run.
+ */
+async function startFirstCopy(dst: Exec, pair: Pair): Promise<void> {
+  const parent = parentOf(pair.targetDataset);
+  const exists = await dst.run({ argv: ["zfs", "list", "-H", "-o", "name", parent] });
+  if (exists.code !== 0) {
+    await runChecked(dst, {
+      argv: ["zfs", "create", "-p", "-o", "canmount=off", "-o", "mountpoint=none", parent],
+    });
+  }
+  await runChecked(dst, {
+    argv: ["zfs", "set", `${RECEIVING_PROPERTY}=${entryOf(pair.targetDataset)}`, parent],
+  });
+}
+
+async function finishFirstCopy(dst: Exec, pair: Pair): Promise<void> {
+  await runChecked(dst, {
+    argv: ["zfs", "inherit", RECEIVING_PROPERTY, parentOf(pair.targetDataset)],
+  });
+}
+
+/** Whether the replica's parent says a first copy of this entry was being received. */
+async function interruptedFirstCopy(dst: Exec, pair: Pair): Promise<boolean> {
+  const r = await dst.run({
+    argv: [
+      "zfs",
+      "get",
+      "-H",
+      "-o",
+      "value,source",
+      RECEIVING_PROPERTY,
+      parentOf(pair.targetDataset),
+    ],
+  });
+  const [value, source] = r.stdout.trim().split("\t");
+  return r.code === 0 && source === "local" && value === entryOf(pair.targetDataset);
+}
+
+/** Streams the snapshots after `from` (all of them for a full send) up to `to`. */
+async function transfer(
+  src: Exec,
+  dst: Exec,
+  pair: Pair,
+  from: DatasetSnapshot | null,
+  to: DatasetSnapshot,
+  onProgress: ReplicateOptions["onProgress"],
+): Promise<{ bytes: number; seconds: number }> {
+  const snapshot = `${pair.sourceDataset}@${to.name}`;
+  const sendArgv =
+    from === null ? ["zfs", "send", snapshot] : ["zfs", "send", "-i", `@${from.name}`, snapshot];
+  const started = Date.now();
+  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
+  const target = `${pair.targetHost}:${pair.targetDataset}`;
+  let bytes = 0;
+  let reported = started;
+  const report = () =>
+    onProgress?.({ source, target, bytes, seconds: (Date.now() - started) / 1000 });
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      bytes += chunk.byteLength;
+      const now = Date.now();
+      if (now - reported >= 1000) {
+        reported = now;
+        report();
+      }
+      controller.enqueue(chunk);
+    },
+  });
+  const receiver = await dst.start({ argv: ["zfs", "receive", "-u", pair.targetDataset] });
+  // zfs receive prints nothing on stdout; drained anyway, so output could never stall it.
+  const drained = receiver.stdout.pipeTo(new WritableStream()).catch(() => undefined);
+  const sender = await src.start({ argv: sendArgv });
+  // If either side stops, the other must not wait for ever: end both.
+  let abandoned = false;
+  const piped = sender.stdout
+    .pipeThrough(counter)
+    .pipeTo(receiver.stdin)
+    .catch(() => {
+      // The receiver is not killed: the aborted pipe gives it end-of-file, so ZFS discards
+      // the partial stream itself (zfs-fuse leaves debris behind a killed receive).
+      abandoned = true;
+      sender.kill();
+    });
+  const [sent, received] = await Promise.all([sender.done, receiver.done, piped, drained]);
+  report();
+  const seconds = (Date.now() - started) / 1000;
+  if (received.code === 0 && sent.code === 0) return { bytes, seconds };
+  // A receiver that gave up made holt kill the sender: the receiver's reason is the one.
+  throw transferError(pair, abandoned && received.code !== 0 ? null : sent, received);
+}
+
+function transferError(pair: Pair, sent: ExecResult | null, received: ExecResult): Error {
+  const target = `${pair.targetHost}:${pair.targetDataset}`;
+  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
+  const why = received.stderr.trim().replace(/\s+/g, " ");
+  if (/has been modified\s+since most recent snapshot/.test(received.stderr)) {
+    return new Diverged(
+      `Replica ${target} diverged: it was written to since its newest snapshot, so the next snapshots cannot be applied on top. Nothing was changed. Run \`holt backup replicate ${pair.service} --reseed\` to rename it aside (kept) and send a full copy.`,
+    );
+  }
+  if (/out of space|quota exceeded/i.test(received.stderr)) {
+    return new HoltError(
+      "HOLT_E_BACKUP",
+      `Replica ${target}: the target pool is full (${why}). The partial transfer was discarded and the replica is as before. Free space on ${pair.targetHost} (or lower the replica's keep), then run again.`,
+    );
+  }
+  if (sent !== null && sent.code !== 0) {
+    return new HoltError(
+      "HOLT_E_BACKUP",
+      `Sending ${source} failed (${sent.stderr.trim().replace(/\s+/g, " ") || `exit ${sent.code ?? sent.signal}`}). The replica ${target} is as before; the next run sends again.`,
+    );
+  }
+  const stream =
+    /invalid stream|checksum mismatch|incomplete stream|premature|unexpected end/i.test(
+      received.stderr,
+    )
+      ? "the stream arrived damaged or cut short"
+      : "receiving failed";
+  return new HoltError(
+    "HOLT_E_BACKUP",
+    `Replicating ${source} to ${target}: ${stream} (${why || `exit ${received.code ?? received.signal}`}). ZFS discarded the partial transfer, so the replica is as before; the next run sends again.`,
+  );
+}
+
+/** The replica is read-only, not mounted at boot, and marked with where it comes from. */
+async function markReplica(dst: Exec, pair: Pair, lab: string): Promise<void> {
+  const mark = `${lab}:${pair.sourceHost}:${pair.sourceDataset}`;
+  const now = await runChecked(dst, {
+    argv: [
+      "zfs",
+      "get",
+      "-H",
+      "-o",
+      "property,value",
+      `readonly,canmount,${REPLICA_PROPERTY}`,
+      pair.targetDataset,
+    ],
+  });
+  const values = new Map(
+    now.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => l.split("\t") as [string, string]),
+  );
+  for (const [property, value] of [
+    ["readonly", "on"],
+    // Never mounted by `zfs mount -a` at boot either; mount it by hand to look inside.
+    ["canmount", "noauto"],
+  ] as const) {
+    if (values.get(property) !== value) {
+      await runChecked(dst, { argv: ["zfs", "set", `${property}=${value}`, pair.targetDataset] });
+    }
+  }
+  if (values.get(REPLICA_PROPERTY) !== mark) {
+    await runChecked(dst, {
+      argv: ["zfs", "set", `${REPLICA_PROPERTY}=${mark}`, pair.targetDataset],
+    });
+  }
+}
+
+/** The hold tag on the source snapshot a replica ends at. */
+export function holdTag(lab: string, targetHost: string): string {
+  return `holt-replica-${lab}-${targetHost}`;
+}
+
+/**
+ * Holds the snapshot the replica now ends at, then releases the tag from
+ * `release` (zfs-fuse cannot list holds, so each candidate is asked). Hold
+ * first: a crash in between leaves two holds, never none.
+ */
+async function holdBase(
+  src: Exec,
+  pair: Pair,
+  lab: string,
+  newest: DatasetSnapshot,
+  release: readonly DatasetSnapshot[],
+): Promise<void> {
+  const tag = holdTag(lab, pair.targetHost);
+  const snapshot = `${pair.sourceDataset}@${newest.name}`;
+  const held = await src.run({ argv: ["zfs", "hold", tag, snapshot] });
+  if (held.code !== 0 && !/tag already exists/.test(held.stderr)) {
+    throw zfsFailed(src, held, `Could not hold ${snapshot}`);
+  }
+  for (const s of release) {
+    if (s.name === newest.name) continue;
+    // "no such tag": someone else's hold; it stays.
+    await src.run({ argv: ["zfs", "release", tag, `${s.dataset}@${s.name}`] });
+  }
+}
+
+/** The replica's own retention; never its newest snapshot (the next base), never others' snapshots. */
+async function pruneReplica(dst: Exec, pair: Pair, lab: string): Promise<string[]> {
+  const snaps = (await listSnapshots(dst, pair.targetDataset, lab)).filter(
+    (s) => s.dataset === pair.targetDataset,
+  );
+  // Received snapshots carry no local mark: on a replica, holt's are those with holt's names.
+  const ours = snaps.map((s) => {
+    const at = timeOfName(s.name);
+    return { ...s, holt: at !== null, createdMs: at ?? s.createdMs };
+  });
+  const decision = decideRetention(ours, pair.keep);
+  const pruned: string[] = [];
+  for (const name of decision.prune) {
+    const s = ours.find((o) => o.name === name);
+    if (s === undefined) continue;
+    await destroySnapshot(dst, s);
+    pruned.push(`${s.dataset}@${s.name}`);
+  }
+  return pruned;
+}
+
+/** Renames a diverged replica to `<name>-diverged-<time>`, unmounted, so a full copy can start. */
+async function moveAside(dst: Exec, pair: Pair, now: Date): Promise<void> {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  await dst.run({ argv: ["zfs", "unmount", pair.targetDataset] });
+  await runChecked(dst, {
+    argv: ["zfs", "rename", pair.targetDataset, `${pair.targetDataset}-diverged-${stamp}`],
+  });
+}
+
+function zfsFailed(exec: Exec, result: ExecResult, what: string): HoltError {
+  return new HoltError("HOLT_E_ZFS", `${what} on ${exec.target}: ${result.stderr.trim()}`);
+}
