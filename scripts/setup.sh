@@ -58,7 +58,7 @@ holt_setup_main() {
   local -a wanted=(zfs-fuse openssh-server openssh-client iproute2 procps ca-certificates
     podman runc conmon netavark aardvark-dns iptables catatonit uidmap busybox-static systemd
     caddy curl openssl knot knot-dnsutils bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3
-    pebble)
+    pebble restic)
   if ! node24_ok && ! command -v npm >/dev/null 2>&1; then
     wanted+=(npm)
   fi

@@ -31,7 +31,8 @@ export function usesSecrets(lab: ResolvedLab): boolean {
   return (
     Object.values(lab.services).some((s) => (s.container?.secrets.length ?? 0) > 0) ||
     (lab.dns?.zones.length ?? 0) > 0 ||
-    lab.tunnel !== null
+    lab.tunnel !== null ||
+    Object.keys(lab.backups.repositories).length > 0
   );
 }
 

@@ -3,12 +3,15 @@
  * to the replica host, and where every dataset's copies stand. `run` is what
  * cron or a timer calls; the daemon will call the same functions.
  */
+
+import { type CheckResult, copyOffsite, type OffsiteResult } from "../../backup/offsite.ts";
 import type { ReplicationResult, TransferProgress } from "../../backup/replicate.ts";
 import { replicate } from "../../backup/replicate.ts";
 import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
 import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { formatSize } from "../../util/sizes.ts";
 import {
   CONFIG_FLAG,
@@ -27,10 +30,11 @@ export const backupCommand: Command = {
   name: "backup",
   summary: "Snapshot, prune and replicate the services' state; show where every copy stands",
   usage:
-    "holt backup run [SERVICE...] [--json] | holt backup replicate [SERVICE...] [--reseed] [--json] | holt backup status [--json]",
+    "holt backup run|replicate|offsite [SERVICE...] [--reseed] [--json] | holt backup status [--json]",
   flags: [
-    "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), prune, then replicate",
+    "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), prune, replicate, copy offsite",
     "replicate [SERVICE...] send new snapshots to each policy's replica host",
+    "offsite [SERVICE...]   copy the newest snapshots to each policy's restic repository, prune it, check part of it",
     "status                 per dataset: policy, newest snapshot and its age, the 3-2-1 verdict",
     "--reseed               (replicate) move a diverged replica aside, kept, and send a full copy",
     CONFIG_HELP,
@@ -44,7 +48,7 @@ export const backupCommand: Command = {
       true,
     );
     const [sub, ...names] = positionals;
-    if (sub !== "run" && sub !== "replicate" && sub !== "status") {
+    if (sub !== "run" && sub !== "replicate" && sub !== "offsite" && sub !== "status") {
       throw new HoltError(
         "HOLT_E_USAGE",
         `${sub === undefined ? "Missing subcommand" : `Unknown subcommand "${sub}"`}. Use ${SUBCOMMANDS}.`,
@@ -71,27 +75,63 @@ export const backupCommand: Command = {
         ...(names.length === 0 ? {} : { services: names }),
       };
       const snapshots = sub === "run" ? await runBackups(lab, common) : [];
-      const replicas = await replicate(lab, {
-        ...common,
-        reseed: values.reseed === true,
-        ...(json ? {} : { onProgress: progressLine(ctx) }),
-      });
+      const replicas =
+        sub === "offsite"
+          ? []
+          : await replicate(lab, {
+              ...common,
+              reseed: values.reseed === true,
+              ...(json ? {} : { onProgress: progressLine(ctx) }),
+            });
+      const offsite =
+        sub === "replicate" || !hasOffsite(lab, names)
+          ? { copies: [], checks: [] }
+          : await copyOffsite(lab, {
+              ...common,
+              secretValue: await secretsFor(lab, ctx),
+            });
       if (json) {
-        const body = sub === "run" ? { services: snapshots, replicas } : { replicas };
+        const body = {
+          ...(sub === "run" ? { services: snapshots } : {}),
+          ...(sub === "offsite" ? {} : { replicas }),
+          ...(sub === "replicate" ? {} : { offsite: offsite.copies, checks: offsite.checks }),
+        };
         ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, ...body }));
       } else {
         printSnapshots(ctx, snapshots, sub === "run");
         printReplicas(ctx, replicas);
+        printOffsite(ctx, offsite.copies, offsite.checks);
       }
       const failed =
         snapshots.some((r) => r.error !== null) ||
-        replicas.some((r) => r.status === "failed" || r.status === "diverged");
+        replicas.some((r) => r.status === "failed" || r.status === "diverged") ||
+        offsite.copies.some((r) => r.status === "failed") ||
+        offsite.checks.some((c) => !c.ok);
       return failed ? 1 : 0;
     } finally {
       await connections.closeAll();
     }
   },
 };
+
+/** Whether any of these services' datasets (all, when none are named) has an offsite copy. */
+function hasOffsite(lab: ResolvedLab, names: readonly string[]): boolean {
+  return Object.values(lab.services).some(
+    (service) =>
+      (names.length === 0 || names.includes(service.name)) &&
+      service.state.some(
+        (e) => e.backup !== null && lab.backups.policies[e.backup]?.offsite != null,
+      ),
+  );
+}
+
+async function secretsFor(
+  lab: ResolvedLab,
+  ctx: CommandContext,
+): Promise<(name: string) => string> {
+  const secrets = await openLabSecrets(lab, ctx.env);
+  return (name) => secrets.value(name);
+}
 
 function checkServices(lab: ResolvedLab, names: readonly string[]): void {
   const unknown = names.filter((n) => lab.services[n] === undefined);
@@ -170,5 +210,33 @@ function printReplicas(ctx: CommandContext, results: readonly ReplicationResult[
     }
     if (r.pruned.length > 0) ctx.output.out(`  pruned ${r.pruned.length} on the replica`);
     if (r.error !== null) ctx.output.out(`  ${r.error}`);
+  }
+}
+
+function printOffsite(
+  ctx: CommandContext,
+  copies: readonly OffsiteResult[],
+  checks: readonly CheckResult[],
+): void {
+  const style = ctx.output.style;
+  for (const r of copies) {
+    const head = `${style.bold(r.source)} → ${r.repository}`;
+    if (r.status === "copied") {
+      ctx.output.out(
+        `${head}: ${r.snapshot} as ${r.resticSnapshot}, ${formatSize(r.bytesAdded)} added in ${r.seconds.toFixed(1)} s`,
+      );
+    } else if (r.status === "up to date") {
+      ctx.output.out(`${head}: up to date (${r.snapshot})`);
+    } else {
+      const color = r.status === "no snapshot" ? style.yellow : style.red;
+      ctx.output.out(`${head}: ${color(r.status)}`);
+    }
+    if (r.forgotten > 0) ctx.output.out(`  forgot ${r.forgotten} by the policy`);
+    if (r.error !== null) ctx.output.out(`  ${r.error}`);
+  }
+  for (const c of checks) {
+    const verdict = c.ok ? style.green("ok") : style.red("DAMAGED");
+    ctx.output.out(`check ${c.repository} from ${c.host} (data ${c.subset}): ${verdict}`);
+    if (c.error !== null) ctx.output.out(`  ${c.error}`);
   }
 }

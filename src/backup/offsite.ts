@@ -1,0 +1,443 @@
+/**
+ * Offsite copies with restic: each state dataset whose policy names an
+ * offsite repository is copied from its newest holt snapshot, on the host
+ * that holds it, then the repository is pruned by the policy and part of it
+ * is read back to check it.
+ *
+ * restic needs the snapshot at a path: zfs-fuse has no `.zfs/snapshot`, so
+ * holt mounts a read-only clone of it at a path that is the same for every
+ * run (`/var/lib/holt/offsite/<lab>/<service>/<entry>`), which lets restic
+ * find its parent snapshot and skip unchanged files. Each restic snapshot is
+ * tagged with the ZFS snapshot's name and carries its time, so a name means
+ * the same point in time in every copy.
+ *
+ * Credentials (the password, the backend's keys) reach restic through its
+ * environment, written to a small shell's standard input: never on a command
+ * line, where `ps` and holt's own error messages would show them.
+ */
+import type { ResolvedKeep, ResolvedLab, ResolvedRepository } from "../config/types.ts";
+import { HoltError } from "../errors.ts";
+import type { Connections } from "../hosts/connect.ts";
+import type { Exec, ExecResult } from "../hosts/exec.ts";
+import { runChecked } from "../hosts/run-checked.ts";
+import { readLabFacts } from "../lab/plan.ts";
+import { resolveStateRoot } from "../model/compile.ts";
+import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
+
+export type OffsiteStatus = "copied" | "up to date" | "no snapshot" | "failed";
+
+export interface OffsiteResult {
+  readonly service: string;
+  /** `host:dataset` of the source. */
+  readonly source: string;
+  readonly repository: string;
+  readonly status: OffsiteStatus;
+  /** The ZFS snapshot the newest offsite copy is of. */
+  readonly snapshot: string | null;
+  /** restic's id of that copy. */
+  readonly resticSnapshot: string | null;
+  /** Bytes restic added to the repository (after deduplication and compression). */
+  readonly bytesAdded: number;
+  readonly seconds: number;
+  /** restic snapshots removed by the policy. */
+  readonly forgotten: number;
+  readonly error: string | null;
+}
+
+export interface CheckResult {
+  readonly host: string;
+  readonly repository: string;
+  /** `k/n`: the part of the data read back this time. */
+  readonly subset: string;
+  readonly ok: boolean;
+  readonly error: string | null;
+}
+
+export interface OffsiteOptions {
+  readonly connections: Connections;
+  /** The lab's secret values (the repository password and backend keys). */
+  readonly secretValue: (name: string) => string;
+  readonly services?: readonly string[];
+  readonly now?: () => Date;
+}
+
+/** restic's exit code for "snapshot created, but some files could not be read". */
+const INCOMPLETE_SNAPSHOT = 3;
+/** Data subsets a check rotates through, one per hour of the day: all of it every day. */
+const CHECK_SUBSETS = 24;
+
+interface Copy {
+  readonly service: string;
+  readonly entry: string;
+  readonly host: string;
+  readonly dataset: string;
+  readonly repository: ResolvedRepository;
+  readonly keep: ResolvedKeep;
+}
+
+export function offsitePath(lab: string, service: string, entry: string): string {
+  return `/var/lib/holt/offsite/${lab}/${service}/${entry}`;
+}
+
+/** The clone restic reads from: `<pool>/holt-offsite/<lab>-<service>-<entry>`. */
+export function cloneName(dataset: string, lab: string, service: string, entry: string): string {
+  return `${dataset.split("/")[0]}/holt-offsite/${lab}-${service}-${entry}`;
+}
+
+async function copies(lab: ResolvedLab, options: OffsiteOptions): Promise<Copy[]> {
+  const facts = await readLabFacts(lab, options.connections);
+  const out: Copy[] = [];
+  for (const name of Object.keys(lab.services).sort()) {
+    if (options.services !== undefined && !options.services.includes(name)) continue;
+    const service = lab.services[name];
+    const host = service === undefined ? undefined : lab.hosts[service.host];
+    if (service === undefined || host === undefined) continue;
+    const root = resolveStateRoot(host, facts[host.name]);
+    if (root === null) continue;
+    for (const entry of service.state) {
+      const offsite = entry.backup === null ? null : lab.backups.policies[entry.backup]?.offsite;
+      const repository = offsite == null ? undefined : lab.backups.repositories[offsite.repository];
+      if (offsite == null || repository === undefined) continue;
+      out.push({
+        service: name,
+        entry: entry.name,
+        host: host.name,
+        dataset: `${root}/${name}/${entry.name}`,
+        repository,
+        keep: offsite.keep,
+      });
+    }
+  }
+  return out;
+}
+
+/** Copies, prunes, then checks each repository once per host. */
+export async function copyOffsite(
+  lab: ResolvedLab,
+  options: OffsiteOptions,
+): Promise<{ copies: OffsiteResult[]; checks: CheckResult[] }> {
+  const now = options.now ?? (() => new Date());
+  const results: OffsiteResult[] = [];
+  const checked = new Map<string, { exec: Exec; repository: ResolvedRepository; host: string }>();
+  for (const copy of await copies(lab, options)) {
+    const exec = await options.connections.execFor(copy.host);
+    const restic = resticOn(exec, copy.repository, options.secretValue);
+    results.push(await copyOne(lab.name, copy, restic, exec));
+    checked.set(`${copy.host}\n${copy.repository.name}`, {
+      exec,
+      repository: copy.repository,
+      host: copy.host,
+    });
+  }
+  const checks: CheckResult[] = [];
+  const hour = now().getUTCHours();
+  for (const { exec, repository, host } of checked.values()) {
+    const subset = `${(hour % CHECK_SUBSETS) + 1}/${CHECK_SUBSETS}`;
+    const restic = resticOn(exec, repository, options.secretValue);
+    const r = await restic(["check", `--read-data-subset=${subset}`]);
+    checks.push({
+      host,
+      repository: repository.name,
+      subset,
+      ok: r.code === 0,
+      error:
+        r.code === 0
+          ? null
+          : resticError(
+              repository,
+              r,
+              `the check found damage (${lastLines(r)}). The copies in it may not restore. Look with \`restic check --read-data\`; \`restic repair\` (restic ≥ 0.16) or a new repository fixes it, and the next run copies the newest snapshots again`,
+            ),
+    });
+  }
+  return { copies: results, checks };
+}
+
+type Restic = (args: readonly string[]) => Promise<ExecResult>;
+
+/**
+ * restic with the repository's environment. The variables go to a shell on
+ * its standard input, one `NAME=value` per line, and the shell execs restic.
+ */
+export function resticOn(
+  exec: Exec,
+  repository: ResolvedRepository,
+  secretValue: (name: string) => string,
+): Restic {
+  const env: [string, string][] = [
+    ["RESTIC_REPOSITORY", repository.restic],
+    ["RESTIC_PASSWORD", secretValue(repository.password)],
+  ];
+  for (const [key, value] of Object.entries(repository.env)) {
+    env.push([key, "value" in value ? value.value : secretValue(value.secret)]);
+  }
+  for (const [key, value] of env) {
+    if (value.includes("\n")) {
+      throw new HoltError(
+        "HOLT_E_BACKUP",
+        `Repository "${repository.name}": ${key} holds a line break, which restic's environment cannot carry. Set it to a value on one line.`,
+      );
+    }
+  }
+  const stdin = `${env.map(([k, v]) => `${k}=${v}`).join("\n")}\n\n`;
+  const script = 'while IFS= read -r kv && [ -n "$kv" ]; do export "$kv"; done; exec restic "$@"';
+  return (args) =>
+    exec.run({ argv: ["sh", "-c", script, "holt-restic", ...args], stdin, timeoutMs: 0 });
+}
+
+async function copyOne(
+  lab: string,
+  copy: Copy,
+  restic: Restic,
+  exec: Exec,
+): Promise<OffsiteResult> {
+  const base = {
+    service: copy.service,
+    source: `${copy.host}:${copy.dataset}`,
+    repository: copy.repository.name,
+    snapshot: null as string | null,
+    resticSnapshot: null as string | null,
+    bytesAdded: 0,
+    seconds: 0,
+    forgotten: 0,
+  };
+  const path = offsitePath(lab, copy.service, copy.entry);
+  try {
+    const newest = (await listSnapshots(exec, copy.dataset, lab))
+      .filter((s) => s.dataset === copy.dataset && s.holt)
+      .at(-1);
+    if (newest === undefined) {
+      return {
+        ...base,
+        status: "no snapshot",
+        error: `${base.source} has no snapshot of holt's yet: run \`holt backup run ${copy.service}\` first.`,
+      };
+    }
+    const existing = await copiesInRepository(lab, copy, restic, path);
+    const done = existing.find((s) => s.tags.includes(`snapshot:${newest.name}`));
+    let status: OffsiteStatus = "up to date";
+    let resticSnapshot = done?.id ?? null;
+    const started = Date.now();
+    let bytesAdded = 0;
+    if (done === undefined) {
+      const made = await backupSnapshot(lab, copy, restic, exec, newest.name, path);
+      status = "copied";
+      resticSnapshot = made.id;
+      bytesAdded = made.bytesAdded;
+    }
+    const forgotten = await forget(lab, copy, restic, path);
+    return {
+      ...base,
+      status,
+      snapshot: newest.name,
+      resticSnapshot,
+      bytesAdded,
+      seconds: (Date.now() - started) / 1000,
+      forgotten,
+      error: null,
+    };
+  } catch (error) {
+    return { ...base, status: "failed", error: (error as Error).message };
+  }
+}
+
+interface ResticSnapshot {
+  readonly id: string;
+  readonly time: string;
+  readonly tags: readonly string[];
+}
+
+/** holt's copies of this dataset in the repository; initialises a repository that does not exist. */
+async function copiesInRepository(
+  lab: string,
+  copy: Copy,
+  restic: Restic,
+  path: string,
+): Promise<ResticSnapshot[]> {
+  const args = ["snapshots", "--json", "--host", lab, "--tag", `holt:${lab}`, "--path", path];
+  let r = await restic(args);
+  if (r.code !== 0 && /Is there a repository at the following location\?/.test(r.stderr)) {
+    const init = await restic(["init"]);
+    if (init.code !== 0) {
+      throw new HoltError(
+        "HOLT_E_BACKUP",
+        resticError(copy.repository, init, `creating it failed (${lastLines(init)})`),
+      );
+    }
+    r = await restic(args);
+  }
+  if (r.code !== 0) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      resticError(copy.repository, r, `listing its snapshots failed (${lastLines(r)})`),
+    );
+  }
+  return parseSnapshots(r.stdout);
+}
+
+export function parseSnapshots(stdout: string): ResticSnapshot[] {
+  const parsed = JSON.parse(stdout.trim() === "" ? "[]" : stdout) as unknown;
+  if (!Array.isArray(parsed)) return [];
+  return parsed.map((s: { short_id?: string; id?: string; time?: string; tags?: string[] }) => ({
+    id: s.short_id ?? s.id ?? "",
+    time: s.time ?? "",
+    tags: s.tags ?? [],
+  }));
+}
+
+/** restic's `--time` format, in UTC. */
+function resticTime(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "");
+}
+
+async function backupSnapshot(
+  lab: string,
+  copy: Copy,
+  restic: Restic,
+  exec: Exec,
+  snapshot: string,
+  path: string,
+): Promise<{ id: string; bytesAdded: number }> {
+  const clone = cloneName(copy.dataset, lab, copy.service, copy.entry);
+  await mountClone(exec, `${copy.dataset}@${snapshot}`, clone, path);
+  try {
+    const at = timeOfName(snapshot) ?? Date.now();
+    const r = await restic([
+      "backup",
+      "--json",
+      "--quiet",
+      "--host",
+      lab,
+      "--time",
+      resticTime(at),
+      "--tag",
+      `holt:${lab}`,
+      "--tag",
+      `service:${copy.service}`,
+      "--tag",
+      `snapshot:${snapshot}`,
+      path,
+    ]);
+    if (r.code === INCOMPLETE_SNAPSHOT) {
+      throw new HoltError(
+        "HOLT_E_BACKUP",
+        resticError(
+          copy.repository,
+          r,
+          `the copy of ${copy.dataset}@${snapshot} is incomplete: restic could not read some files (${lastLines(r)}). It does not count as a copy; fix the files' permissions and run again`,
+        ),
+      );
+    }
+    if (r.code !== 0) {
+      throw new HoltError(
+        "HOLT_E_BACKUP",
+        resticError(copy.repository, r, `the backup failed (${lastLines(r)})`),
+      );
+    }
+    const summary = r.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith("{"))
+      .map(
+        (l) =>
+          JSON.parse(l) as { message_type?: string; snapshot_id?: string; data_added?: number },
+      )
+      .find((m) => m.message_type === "summary");
+    return { id: summary?.snapshot_id ?? "", bytesAdded: summary?.data_added ?? 0 };
+  } finally {
+    await destroyClone(exec, clone);
+  }
+}
+
+/** A read-only clone of the snapshot, mounted at `path`; a leftover from a killed run is replaced. */
+async function mountClone(
+  exec: Exec,
+  snapshot: string,
+  clone: string,
+  path: string,
+): Promise<void> {
+  const parent = clone.slice(0, clone.lastIndexOf("/"));
+  const hasParent = await exec.run({ argv: ["zfs", "list", "-H", "-o", "name", parent] });
+  if (hasParent.code !== 0) {
+    await runChecked(exec, {
+      argv: ["zfs", "create", "-o", "canmount=off", "-o", "mountpoint=none", parent],
+    });
+  }
+  await destroyClone(exec, clone);
+  await runChecked(exec, { argv: ["mkdir", "-p", path] });
+  await runChecked(exec, {
+    argv: ["zfs", "clone", "-o", "readonly=on", "-o", `mountpoint=${path}`, snapshot, clone],
+  });
+}
+
+/** Destroys holt's clone (it holds nothing of its own), waiting out zfs-fuse's brief "busy". */
+async function destroyClone(exec: Exec, clone: string): Promise<void> {
+  const started = Date.now();
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1_600)) {
+    const r = await exec.run({ argv: ["zfs", "destroy", clone] });
+    if (r.code === 0 || /does not exist/.test(r.stderr)) return;
+    if (!/busy/.test(r.stderr) || Date.now() - started > 10_000) {
+      throw new HoltError(
+        "HOLT_E_ZFS",
+        `Could not remove the clone ${clone} on ${exec.target}: ${r.stderr.trim()}`,
+      );
+    }
+    await exec.run({ argv: ["zfs", "unmount", clone] });
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+/** `restic forget --prune` by the policy's keep, for this dataset's copies only. */
+async function forget(lab: string, copy: Copy, restic: Restic, path: string): Promise<number> {
+  const keep = copy.keep;
+  const r = await restic([
+    "forget",
+    "--json",
+    "--prune",
+    "--host",
+    lab,
+    "--tag",
+    `holt:${lab}`,
+    "--path",
+    path,
+    "--group-by",
+    "host,paths",
+    "--keep-last",
+    "1",
+    "--keep-hourly",
+    String(keep.hourly),
+    "--keep-daily",
+    String(keep.daily),
+    "--keep-weekly",
+    String(keep.weekly),
+    "--keep-monthly",
+    String(keep.monthly),
+  ]);
+  if (r.code !== 0) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      resticError(copy.repository, r, `pruning by the policy failed (${lastLines(r)})`),
+    );
+  }
+  const line = r.stdout.split("\n").find((l) => l.trim().startsWith("["));
+  const groups = JSON.parse(line ?? "[]") as { remove?: unknown[] | null }[];
+  return groups.reduce((n, g) => n + (g.remove?.length ?? 0), 0);
+}
+
+function lastLines(r: ExecResult): string {
+  return r.stderr.trim().split("\n").slice(-3).join(" | ") || `exit ${r.code ?? r.signal}`;
+}
+
+/** A message naming the repository (never its credentials) and what to do. */
+function resticError(repository: ResolvedRepository, r: ExecResult, what: string): string {
+  if (/wrong password or no key found/.test(r.stderr)) {
+    return `Repository "${repository.name}": the password (secret "${repository.password}") does not open it. Set the right one with \`holt secrets set ${repository.password}\`; nothing was copied.`;
+  }
+  if (r.code === 127) {
+    return `Repository "${repository.name}": restic is not installed on the host. Install it (apt install restic), then run again.`;
+  }
+  return `Repository "${repository.name}": ${what}.`;
+}
