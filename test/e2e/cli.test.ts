@@ -55,7 +55,7 @@ describe("holt CLI", () => {
       "  status    Show each service: where it runs, its state and health, URL, image and datasets",
       "  dns       List the DNS records holt manages, with drift and conflicts",
       "  certs     List certificates with expiry, issuer and next renewal; renew one now",
-      "  backup    Snapshot the services' state and prune old snapshots by policy",
+      "  backup    Snapshot, replicate and copy offsite the services' state; show every copy",
       "  logs      Print a service's container logs (-f to follow)",
       "  restart   Restart a service's container and wait for its health check",
       "  adopt     Take over an existing resource that the config declares",

@@ -28,7 +28,7 @@ const SUBCOMMANDS =
 
 export const backupCommand: Command = {
   name: "backup",
-  summary: "Snapshot, prune and replicate the services' state; show where every copy stands",
+  summary: "Snapshot, replicate and copy offsite the services' state; show every copy",
   usage:
     "holt backup run|replicate|offsite [SERVICE...] [--reseed] [--json] | holt backup status [--json]",
   flags: [
