@@ -1,7 +1,7 @@
 /**
  * holt's benchmarks, behind `npm run bench`. Not part of the tests.
  *
- *   node bench/run.ts                  all: model, plan, services, startup, certificates
+ *   node bench/run.ts                  all: model, plan, services, startup, certificates, backup
  *   node bench/run.ts startup model    just these
  *   node bench/run.ts --json           the results as JSON (one object) on stdout
  *   node bench/run.ts --runs 3         fewer (or more) runs per case, for plan, services, startup
@@ -18,7 +18,7 @@ import { cpus, loadavg, release } from "node:os";
 import path from "node:path";
 import { type BenchResult, builtPackage, REPO, renderResult, table } from "./lib.ts";
 
-const ALL = ["model", "plan", "services", "startup", "certificates"] as const;
+const ALL = ["model", "plan", "services", "startup", "certificates", "backup"] as const;
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");

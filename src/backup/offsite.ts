@@ -1,8 +1,9 @@
 /**
  * Offsite copies with restic: each state dataset whose policy names an
  * offsite repository is copied from its newest holt snapshot, on the host
- * that holds it, then the repository is pruned by the policy and part of it
- * is read back to check it.
+ * that holds it, and copies the policy no longer keeps are forgotten; then
+ * part of each repository is read back to check it, and when the check
+ * passes, the forgotten copies' space is freed (`restic prune`).
  *
  * restic needs the snapshot at a path: zfs-fuse has no `.zfs/snapshot`, so
  * holt mounts a read-only clone of it at a path that is the same for every
@@ -111,7 +112,7 @@ async function copies(lab: ResolvedLab, options: OffsiteOptions): Promise<Copy[]
   return out;
 }
 
-/** Copies, prunes, then checks each repository once per host. */
+/** Copies and forgets by policy, then per repository and host: a check, and a prune when it passed. */
 export async function copyOffsite(
   lab: ResolvedLab,
   options: OffsiteOptions,
@@ -134,15 +135,26 @@ export async function copyOffsite(
   for (const { exec, repository, host } of checked.values()) {
     const subset = `${(hour % CHECK_SUBSETS) + 1}/${CHECK_SUBSETS}`;
     const restic = resticOn(exec, repository, options.secretValue);
-    const r = await restic(["check", `--read-data-subset=${subset}`]);
+    // The structure first: reading data from a repository with a missing pack makes
+    // restic 0.14 retry that pack for many minutes; the plain check finds it at once.
+    const structure = await restic(["check"]);
+    const r =
+      structure.code === 0 ? await restic(["check", `--read-data-subset=${subset}`]) : structure;
+    let pruneError: string | null = null;
+    if (r.code === 0) {
+      const pruned = await restic(["prune"]);
+      if (pruned.code !== 0) {
+        pruneError = resticError(repository, pruned, `pruning failed (${lastLines(pruned)})`);
+      }
+    }
     checks.push({
       host,
       repository: repository.name,
       subset,
-      ok: r.code === 0,
+      ok: r.code === 0 && pruneError === null,
       error:
         r.code === 0
-          ? null
+          ? pruneError
           : resticError(
               repository,
               r,
@@ -390,13 +402,17 @@ async function destroyClone(exec: Exec, clone: string): Promise<void> {
   }
 }
 
-/** `restic forget --prune` by the policy's keep, for this dataset's copies only. */
+/**
+ * `restic forget` by the policy's keep, for this dataset's copies only. The
+ * space is freed by `restic prune` after the repository's check passed: a
+ * prune reads packs, and on a damaged repository restic 0.14 retries a
+ * missing one for many minutes; repacking from damage is no good anyway.
+ */
 async function forget(lab: string, copy: Copy, restic: Restic, path: string): Promise<number> {
   const keep = copy.keep;
   const r = await restic([
     "forget",
     "--json",
-    "--prune",
     "--host",
     lab,
     "--tag",

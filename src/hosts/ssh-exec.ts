@@ -17,6 +17,7 @@ import {
   knownKeyTypes,
   parseKnownHosts,
 } from "./known-hosts.ts";
+import { hasOpenSsh, startWithOpenSsh } from "./openssh-stream.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
 import { shellQuote } from "./shell-quote.ts";
 
@@ -34,6 +35,12 @@ export interface SshExecOptions {
   readonly knownHostsFile?: string;
   /** Limit for TCP connect plus SSH handshake and login. @default 20000 */
   readonly connectTimeoutMs?: number;
+  /**
+   * What carries the bytes of `start()`: OpenSSH's client (several times
+   * faster for bulk transfers), or the ssh2 connection itself.
+   * @default "openssh" when `ssh` is installed, else "ssh2"
+   */
+  readonly streams?: "openssh" | "ssh2";
 }
 
 // sshd refuses sessions beyond MaxSessions (10 by default) per connection.
@@ -136,6 +143,15 @@ export function createSshExec(options: SshExecOptions): Exec {
   async function start(request: { readonly argv: readonly string[] }): Promise<RunningProgram> {
     checkUsable("start", request.argv);
     const client = await connection();
+    if ((options.streams ?? (hasOpenSsh() ? "openssh" : "ssh2")) === "openssh") {
+      // ssh2 stays the way to kill the remote process group.
+      return startWithOpenSsh(where, request.argv, (pgid) => {
+        void connection().then(
+          (live) => killGroup(live, pgid),
+          () => undefined,
+        );
+      });
+    }
     // The program holds its channel until it ends, not just until start returns.
     const release = await slots.acquire();
     try {

@@ -1,0 +1,192 @@
+/**
+ * Backups: replication of a large incremental through holt against a bare
+ * `zfs send -i | ssh host zfs receive` of the same snapshots, and one
+ * `holt backup run` that snapshots 50 services.
+ *
+ *   node bench/backup.bench.ts [--json] [--runs N]     (root, zfs-fuse, sshd)
+ *
+ * Replication: a source pool on this machine, a replica pool on an SSH host
+ * in its own network namespace (a veth link). The service's dataset gets a
+ * small snapshot (replicated once, the common base) and then INCREMENT_MB of
+ * random data in a second snapshot. Each run rolls the replica back to the
+ * base, then sends base → big:
+ *   - bare: `zfs send -i @base src@big | ssh -i key root@host zfs receive -u dst`
+ *     (OpenSSH, the same key and host);
+ *   - holt: `holt backup replicate` through the shipped entry (bin/holt.js →
+ *     dist/): CLI start, the lab's facts, listing both sides, the relay over
+ *     ssh2, the hold, the replica's marks and retention.
+ * Runs alternate, so drift in the machine's load hits both alike.
+ *
+ * Snapshots: `holt backup run` of a lab with 50 services, each with one
+ * state dataset: 50 `zfs snapshot -r`, the listings and retention.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startSshHost } from "../test/peers/sshd.ts";
+import { createTestPool, ensureZfsFuse } from "../test/peers/zfs.ts";
+import {
+  type BenchResult,
+  builtPackage,
+  isMain,
+  median,
+  type Row,
+  report,
+  runsArg,
+  stats,
+  timeChild,
+} from "./lib.ts";
+
+const BENCH = "backup";
+const INCREMENT_MB = 520;
+const SERVICES = 50;
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 1, 0, 0, 0);
+
+function zfs(...args: string[]): string {
+  const r = spawnSync("zfs", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`zfs ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(0)} MB`;
+}
+
+export async function runBackupBench(runs: number): Promise<BenchResult> {
+  await ensureZfsFuse();
+  const pkg = builtPackage();
+  const holt = [process.execPath, path.join(pkg, "bin", "holt.js")];
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const source = await createTestPool({ sizeMb: 1400, prefix: "holtbench" });
+  const target = await createTestPool({ sizeMb: 1400, prefix: "holtbench" });
+  const ssh = await startSshHost();
+  const lab = mkdtempSync(path.join(tmpdir(), "holt-bench-backup-"));
+  const env = { ...process.env, NO_COLOR: "1", HOLT_STATE_DIR: path.join(lab, ".state") };
+  const at = (ms: number) => ({ ...env, HOLT_TEST_NOW: new Date(ms).toISOString() });
+  const run = (args: string[], e: NodeJS.ProcessEnv = env) => {
+    const r = timeChild([...holt, ...args], { cwd: lab, env: e });
+    if (r.code !== 0) throw new Error(`holt ${args.join(" ")}: ${r.stderr}${r.stdout}`);
+    return r;
+  };
+  try {
+    writeFileSync(
+      path.join(lab, "holt.config.ts"),
+      `import { defineLab } from "holt";
+export default defineLab({
+  domain: "bench.example.com",
+  name: "bench",
+  hosts: {
+    box: { connect: "local", stateRoot: "${source.name}/holt" },
+    nas: {
+      address: "${ssh.address}",
+      connect: { ssh: { user: "root", port: ${ssh.port}, identityFile: "${ssh.identityFile}", knownHostsFile: "${ssh.knownHostsFile}" } },
+    },
+  },
+  backups: { policies: { default: { replica: { to: "nas:${target.name}/backup" } } } },
+  services: { app: { host: "box", state: { data: { path: "/data" } } } },
+});
+`,
+    );
+    run(["apply", "--yes"]);
+    const data = `${source.name}/holt/app/data`;
+    const replica = `${target.name}/backup/app/data`;
+    const mountpoint = zfs("get", "-H", "-o", "value", "mountpoint", data).trim();
+    writeFileSync(path.join(mountpoint, "small"), "base\n");
+    run(["backup", "run"], at(T0));
+    const base = "holt-20261101T000000Z";
+    console.error(`backup bench: writing ${INCREMENT_MB} MB of random data`);
+    const dd = spawnSync("dd", [
+      "if=/dev/urandom",
+      `of=${path.join(mountpoint, "big")}`,
+      "bs=1M",
+      `count=${INCREMENT_MB}`,
+      "status=none",
+    ]);
+    if (dd.status !== 0) throw new Error(`dd: ${dd.stderr}`);
+    run(["backup", "run"], at(T0 + HOUR)); // the snapshot, and a first (unmeasured) send
+    const big = "holt-20261101T010000Z";
+    const streamBytes = Number(
+      spawnSync("sh", ["-c", `zfs send -i @${base} ${data}@${big} | wc -c`], {
+        encoding: "utf8",
+      }).stdout.trim(),
+    );
+    const sshArgv = [
+      "ssh",
+      "-i",
+      ssh.identityFile,
+      "-o",
+      `UserKnownHostsFile=${ssh.knownHostsFile}`,
+      "-o",
+      "BatchMode=yes",
+      `root@${ssh.address}`,
+    ];
+    const samples = { bare: [] as number[], holt: [] as number[], transfer: [] as number[] };
+    for (let i = 0; i < runs; i++) {
+      zfs("rollback", "-r", `${replica}@${base}`);
+      const bare = timeChild([
+        "sh",
+        "-c",
+        `zfs send -i @${base} ${data}@${big} | ${sshArgv.join(" ")} zfs receive -u ${replica}`,
+      ]);
+      if (bare.code !== 0) throw new Error(`bare send/receive: ${bare.stderr}`);
+      samples.bare.push(bare.ms);
+      zfs("rollback", "-r", `${replica}@${base}`);
+      const r = run(["backup", "replicate", "--json"], at(T0 + HOUR));
+      samples.holt.push(r.ms);
+      const sent = (JSON.parse(r.stdout) as { replicas: { seconds: number }[] }).replicas[0];
+      samples.transfer.push((sent?.seconds ?? Number.NaN) * 1000);
+    }
+    const bare = stats(BENCH, "bare zfs send -i | ssh zfs receive", samples.bare, {
+      note: `${mb(streamBytes)} stream, ${mb(streamBytes / (Math.min(...samples.bare) / 1000))}/s best`,
+    });
+    const ratio = (median(samples.holt) / bare.medianMs - 1) * 100;
+    rows.push(
+      bare,
+      stats(BENCH, "holt backup replicate (same snapshots)", samples.holt, {
+        note: `${ratio >= 0 ? "+" : ""}${ratio.toFixed(1)} % vs bare (median)`,
+        goal: { text: "≤ 10 % overhead", pass: ratio <= 10 },
+      }),
+      stats(BENCH, "  of which: the stream (send → relay → receive)", samples.transfer, {
+        note: "the rest: CLI start, facts, listings on both sides, hold, marks, retention",
+      }),
+    );
+
+    // 50 services, one state dataset each: one `holt backup run`.
+    const services = Array.from({ length: SERVICES }, (_, i) => `s${i}`);
+    writeFileSync(
+      path.join(lab, "holt.config.ts"),
+      `import { defineLab } from "holt";
+export default defineLab({
+  domain: "bench.example.com",
+  name: "bench",
+  hosts: { box: { connect: "local", stateRoot: "${source.name}/holt" } },
+  services: {
+${services.map((s) => `    ${s}: { host: "box", state: { data: { path: "/data" } } },`).join("\n")}
+  },
+});
+`,
+    );
+    run(["apply", "--yes"]);
+    const snap: number[] = [];
+    for (let i = 0; i < runs; i++) snap.push(run(["backup", "run"], at(T0 + (10 + i) * HOUR)).ms);
+    rows.push(
+      stats(BENCH, `holt backup run: ${SERVICES} services, one dataset each`, snap, {
+        note: `${Math.round(median(snap) / SERVICES)} ms per service`,
+      }),
+    );
+    notes.push(
+      `Replica over SSH into a network namespace on this machine (veth); both pools zfs-fuse on sparse files. holt relays between a local zfs send and OpenSSH's client (ssh2 carries the control commands); bare pipes zfs send into OpenSSH directly.`,
+    );
+    return { bench: BENCH, rows, notes };
+  } finally {
+    await ssh.stop();
+    await source.destroy();
+    await target.destroy();
+    rmSync(lab, { recursive: true, force: true });
+  }
+}
+
+if (isMain(import.meta.url)) report(await runBackupBench(runsArg(3)));
