@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { digest, MiB, sendRandom } from "../../test/peers/streams.ts";
 import { isHoltError } from "../errors.ts";
 import { createLocalExec } from "./local-exec.ts";
 import type { ExecOutcome } from "./run-checked.ts";
@@ -119,37 +119,6 @@ test("rejects an empty argv as a bug", async () => {
     (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL",
   );
 });
-
-const MiB = 1024 * 1024;
-
-/** Writes `total` random bytes into `sink` in 1 MiB chunks and closes it; returns their sha256. */
-async function sendRandom(sink: WritableStream<Uint8Array>, total: number): Promise<string> {
-  const hash = createHash("sha256");
-  let sent = 0;
-  const source = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= total) return controller.close();
-      const chunk = randomBytes(Math.min(MiB, total - sent));
-      hash.update(chunk);
-      sent += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
-  await source.pipeTo(sink);
-  return hash.digest("hex");
-}
-
-async function digest(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of stream) {
-    hash.update(chunk);
-    bytes += chunk.byteLength;
-  }
-  return { sha256: hash.digest("hex"), bytes };
-}
 
 test("start: 64 MiB go through cat and come back unchanged", async () => {
   const program = await exec.start({ argv: ["cat"] });

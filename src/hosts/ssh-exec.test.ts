@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type SshHost, startSshHost } from "../../test/peers/sshd.ts";
+import { digest, MiB, sendRandom } from "../../test/peers/streams.ts";
 import { type ErrorCode, isHoltError } from "../errors.ts";
 import type { Exec } from "./exec.ts";
 import { fingerprint } from "./known-hosts.ts";
@@ -256,37 +256,6 @@ test("an unreadable identity file is named", async () => {
     holtError("HOLT_E_SSH", new RegExp(`${encrypted} .*not a usable unencrypted private key`)),
   );
 });
-
-const MiB = 1024 * 1024;
-
-/** Writes `total` random bytes into `sink` in 1 MiB chunks and closes it; returns their sha256. */
-async function sendRandom(sink: WritableStream<Uint8Array>, total: number): Promise<string> {
-  const hash = createHash("sha256");
-  let sent = 0;
-  const source = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= total) return controller.close();
-      const chunk = randomBytes(Math.min(MiB, total - sent));
-      hash.update(chunk);
-      sent += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
-  await source.pipeTo(sink);
-  return hash.digest("hex");
-}
-
-async function digest(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of stream) {
-    hash.update(chunk);
-    bytes += chunk.byteLength;
-  }
-  return { sha256: hash.digest("hex"), bytes };
-}
 
 for (const streams of ["openssh", "ssh2"] as const) {
   test(`start (${streams}): 32 MiB go through a remote cat and come back unchanged`, async () => {
