@@ -85,3 +85,26 @@ export async function backupStatus(
   }
   return out;
 }
+
+/**
+ * What the config alone says about 3-2-1, for `holt plan`: each state entry
+ * whose policy lacks a replica on another machine or an offsite copy. Entries
+ * with `backup: false` are listed apart, as a choice, not a gap.
+ */
+export function backupGaps(lab: ResolvedLab): { short: string[]; optedOut: string[] } {
+  const short: string[] = [];
+  const optedOut: string[] = [];
+  for (const service of Object.values(lab.services).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const entry of service.state) {
+      const name = `${service.name}/${entry.name}`;
+      if (entry.backup === null) {
+        optedOut.push(name);
+        continue;
+      }
+      const policy = lab.backups.policies[entry.backup];
+      const verdict = verdictOf(policy?.replica != null, policy?.offsite != null);
+      if (!verdict.ok) short.push(`${name} (${verdict.text})`);
+    }
+  }
+  return { short, optedOut };
+}

@@ -136,3 +136,14 @@ test("holt backup status: the newest snapshot per dataset and the 3-2-1 verdict"
     ],
   );
 });
+
+test("holt plan names the datasets short of 3-2-1 on stderr, and those left out by choice", () => {
+  const r = folder.holt(["plan", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  JSON.parse(r.stdout); // stdout stays the plan alone
+  assert.match(
+    r.stderr,
+    /Backups: 1 state dataset is short of 3-2-1 .*: app\/data \(1 copy \(no replica on another machine, no offsite copy\)\)/,
+  );
+  assert.match(r.stderr, /Not backed up, by choice \(backup: false\): app\/cache\./);
+});

@@ -1,3 +1,4 @@
+import { backupGaps } from "../../backup/status.ts";
 import { planLab } from "../../lab/plan.ts";
 import { writeSavedPlan } from "../../lab/saved-plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
@@ -62,6 +63,19 @@ export const planCommand: Command = {
         for (const line of human) ctx.output.err(line);
       } else {
         for (const line of human) ctx.output.out(line);
+      }
+      // On stderr in both modes: a note about the config, not part of the plan.
+      const gaps = backupGaps(lab);
+      if (gaps.short.length > 0) {
+        const shown = gaps.short.slice(0, 8).join(", ") + (gaps.short.length > 8 ? ", …" : "");
+        ctx.output.err(
+          ctx.output.style.yellow(
+            `Backups: ${gaps.short.length} state ${gaps.short.length === 1 ? "dataset is" : "datasets are"} short of 3-2-1 (three copies, two machines, one offsite): ${shown}. Give their policy a replica and an offsite repository (docs/backups.md).`,
+          ),
+        );
+      }
+      if (gaps.optedOut.length > 0) {
+        ctx.output.err(`Not backed up, by choice (backup: false): ${gaps.optedOut.join(", ")}.`);
       }
       if (values.out !== undefined) {
         writeSavedPlan(values.out, {
