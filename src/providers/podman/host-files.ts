@@ -1,11 +1,9 @@
 /**
- * The host-side lookups and writes a container needs besides Podman: where
- * its datasets are mounted, and writing a small file (a systemd unit). All
- * through `Exec`, so they work the same over SSH.
+ * The host-side lookup a container needs besides Podman: where
+ * its datasets are mounted. Through `Exec`, so it works the same over SSH.
  */
 import { HoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
-import { runChecked } from "../../hosts/run-checked.ts";
 import type { ContainerInputs } from "../../model/container.ts";
 import { parseZfsMounts } from "./podman-json.ts";
 
@@ -48,12 +46,4 @@ export async function resolveMountpoints(
     );
   }
   return found;
-}
-
-/** Writes a file on the host, replacing it in one step (a crash leaves the old or the new). */
-export async function writeHostFile(exec: Exec, path: string, content: string): Promise<void> {
-  const temporary = `${path}.holt-new`;
-  await runChecked(exec, { argv: ["dd", `of=${temporary}`, "status=none"], stdin: content });
-  await runChecked(exec, { argv: ["chmod", "0644", temporary] });
-  await runChecked(exec, { argv: ["mv", "-f", temporary, path] });
 }

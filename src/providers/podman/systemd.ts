@@ -9,10 +9,10 @@
  */
 import { HoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
+import { writeHostFile } from "../../hosts/host-file.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
 import { LABELS } from "../../model/container.ts";
 import { atLeast, type PodmanVersion } from "./host.ts";
-import { writeHostFile } from "./host-files.ts";
 import { type RunPlan, secretFlag } from "./run-args.ts";
 import { encodeSpec } from "./spec.ts";
 

@@ -19,6 +19,7 @@ import type {
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
+import { writeHostFile } from "../../hosts/host-file.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
 import { SYSCTL_TYPE, type SysctlInputs, sysctlAddress } from "../../model/sysctl.ts";
 
@@ -101,14 +102,8 @@ async function writeFile(
     await runChecked(ctx.exec, { argv: ["rm", "-f", file] });
     return;
   }
-  const temporary = `${file}.holt-new`;
   await runChecked(ctx.exec, { argv: ["mkdir", "-p", "/etc/sysctl.d"] });
-  await runChecked(ctx.exec, {
-    argv: ["dd", `of=${temporary}`, "status=none"],
-    stdin: renderSysctlFile(ctx.lab, entries),
-  });
-  await runChecked(ctx.exec, { argv: ["chmod", "0644", temporary] });
-  await runChecked(ctx.exec, { argv: ["mv", "-f", temporary, file] });
+  await writeHostFile(ctx.exec, file, renderSysctlFile(ctx.lab, entries));
 }
 
 async function converge(ctx: ProviderContext, desired: Resource<SysctlInputs>): Promise<void> {
