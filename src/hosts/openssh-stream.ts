@@ -11,10 +11,10 @@
  * with ssh2.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
 import type { ExecResult, RunningProgram } from "./exec.ts";
+import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 export interface OpenSshTarget {
@@ -83,8 +83,7 @@ export function startWithOpenSsh(
   argv: readonly string[],
   killGroup: (pgid: number) => void,
 ): Promise<RunningProgram> {
-  const marker = `holt-pgid-${randomBytes(6).toString("hex")}:`;
-  const command = `echo ${marker}$$ >&2; exec ${shellQuote(argv)}`;
+  const { marker, command } = markedCommand(argv);
   const child = spawn("ssh", openSshArgs(to, command), { stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   let pgid: number | undefined;
@@ -98,11 +97,10 @@ export function startWithOpenSsh(
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
     if (pgid !== undefined) return;
-    const at = stderr.indexOf(marker);
-    const end = stderr.indexOf("\n", at);
-    if (at === -1 || end === -1) return;
-    pgid = Number(stderr.slice(at + marker.length, end));
-    stderr = stderr.slice(0, at) + stderr.slice(end + 1);
+    const found = takeMarker(stderr, marker);
+    if (found === undefined) return;
+    pgid = found.pgid;
+    stderr = found.rest;
     if (killWanted) kill();
   });
   // The reader cancelled stdout: ssh then fails writing it, which is not a lost connection.
@@ -120,12 +118,7 @@ export function startWithOpenSsh(
         );
       } else if (code === 255 && !killWanted && !outputAbandoned()) {
         // ssh's own failure code: the connection went away under the program.
-        reject(
-          new HoltError(
-            "HOLT_E_SSH",
-            `The SSH connection to ${to.target} was lost while running: ${shellQuote(argv)}. The command may or may not have finished; check the host before retrying.`,
-          ),
-        );
+        reject(lostError(to.target, shellQuote(argv)));
       } else {
         resolve({ stdout: "", stderr, code, signal });
       }

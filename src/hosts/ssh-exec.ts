@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +17,7 @@ import {
   parseKnownHosts,
 } from "./known-hosts.ts";
 import { hasOpenSsh, startWithOpenSsh } from "./openssh-stream.ts";
+import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
 import { shellQuote } from "./shell-quote.ts";
 
@@ -286,8 +286,7 @@ function openExec<T>(
   argv: readonly string[],
   use: (channel: ClientChannel, marker: string) => T | Promise<T>,
 ): Promise<T> {
-  const marker = `holt-pgid-${randomBytes(6).toString("hex")}:`;
-  const command = `echo ${marker}$$ >&2; exec ${shellQuote(argv)}`;
+  const { marker, command } = markedCommand(argv);
   return new Promise((resolve, reject) => {
     try {
       client.exec(command, (error, channel) => {
@@ -310,19 +309,6 @@ function execOn(
   return openExec(client, request.argv, (channel, marker) =>
     collect(channel, request, marker, target, (pgid) => killGroup(client, pgid)),
   );
-}
-
-/**
- * Finds the `<marker><pgid>` line the shell printed on stderr. Login-shell
- * rc files may write to stderr first, so it searches rather than peeks.
- * Undefined until the whole line has arrived.
- */
-function takeMarker(stderr: string, marker: string): { pgid: number; rest: string } | undefined {
-  const at = stderr.indexOf(marker);
-  const end = stderr.indexOf("\n", at);
-  if (at === -1 || end === -1) return undefined;
-  const pgid = Number(stderr.slice(at + marker.length, end));
-  return { pgid, rest: stderr.slice(0, at) + stderr.slice(end + 1) };
 }
 
 function collect(
@@ -687,13 +673,6 @@ function hostKeyError(
     message = `The SSH host key of ${host}:${port} does not match ${file}: expected ${expected}, but the host offered ${offered}. Either the host was reinstalled or someone is intercepting the connection. If the change is expected, ${check}, then run: ssh-keygen -R '${name}' -f ${file} && ${scan}`;
   }
   return new HoltError("HOLT_E_SSH_HOSTKEY", message);
-}
-
-function lostError(target: string, command: string): HoltError {
-  return new HoltError(
-    "HOLT_E_SSH",
-    `The SSH connection to ${target} was lost while running: ${command}. The command may or may not have finished; check the host before retrying.`,
-  );
 }
 
 function exitedError(target: string, command: string): HoltError {
