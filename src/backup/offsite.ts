@@ -21,8 +21,8 @@ import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec, ExecResult } from "../hosts/exec.ts";
 import { runChecked } from "../hosts/run-checked.ts";
-import { readLabFacts } from "../lab/plan.ts";
-import { resolveStateRoot } from "../model/compile.ts";
+import type { LabFacts } from "../model/compile.ts";
+import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
 import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
 
 export type OffsiteStatus = "copied" | "up to date" | "no snapshot" | "failed";
@@ -60,6 +60,8 @@ export interface OffsiteOptions {
   readonly secretValue: (name: string) => string;
   readonly services?: readonly string[];
   readonly now?: () => Date;
+  /** The lab's host facts, when the caller already read them. */
+  readonly facts?: LabFacts;
 }
 
 /** restic's exit code for "snapshot created, but some files could not be read". */
@@ -67,11 +69,7 @@ const INCOMPLETE_SNAPSHOT = 3;
 /** Data subsets a check rotates through, one per hour of the day: all of it every day. */
 const CHECK_SUBSETS = 24;
 
-interface Copy {
-  readonly service: string;
-  readonly entry: string;
-  readonly host: string;
-  readonly dataset: string;
+interface Copy extends StateDataset {
   readonly repository: ResolvedRepository;
   readonly keep: ResolvedKeep;
 }
@@ -86,30 +84,13 @@ export function cloneName(dataset: string, lab: string, service: string, entry: 
 }
 
 async function copies(lab: ResolvedLab, options: OffsiteOptions): Promise<Copy[]> {
-  const facts = await readLabFacts(lab, options.connections);
-  const out: Copy[] = [];
-  for (const name of Object.keys(lab.services).sort()) {
-    if (options.services !== undefined && !options.services.includes(name)) continue;
-    const service = lab.services[name];
-    const host = service === undefined ? undefined : lab.hosts[service.host];
-    if (service === undefined || host === undefined) continue;
-    const root = resolveStateRoot(host, facts[host.name]);
-    if (root === null) continue;
-    for (const entry of service.state) {
-      const offsite = entry.backup === null ? null : lab.backups.policies[entry.backup]?.offsite;
-      const repository = offsite == null ? undefined : lab.backups.repositories[offsite.repository];
-      if (offsite == null || repository === undefined) continue;
-      out.push({
-        service: name,
-        entry: entry.name,
-        host: host.name,
-        dataset: `${root}/${name}/${entry.name}`,
-        repository,
-        keep: offsite.keep,
-      });
-    }
-  }
-  return out;
+  const facts = await factsFor(lab, options.connections, options.facts);
+  return stateDatasets(lab, facts, options.services).flatMap((d) => {
+    const offsite = d.policy?.offsite;
+    const repository = offsite == null ? undefined : lab.backups.repositories[offsite.repository];
+    if (offsite == null || repository === undefined) return [];
+    return [{ ...d, repository, keep: offsite.keep }];
+  });
 }
 
 /** Copies and forgets by policy, then per repository and host: a check, and a prune when it passed. */

@@ -18,14 +18,14 @@
  * zfs-fuse has no resumable receive (`receive -s`): a transfer cut short
  * leaves no partial state, and the next run sends the same snapshots again.
  */
-import type { ResolvedLab, ResolvedService } from "../config/types.ts";
+import type { ResolvedLab } from "../config/types.ts";
 import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec, ExecResult } from "../hosts/exec.ts";
 import { runChecked } from "../hosts/run-checked.ts";
-import { readLabFacts } from "../lab/plan.ts";
-import { resolveStateRoot } from "../model/compile.ts";
+import type { LabFacts } from "../model/compile.ts";
 import { decideRetention } from "../model/retention.ts";
+import { factsFor, stateDatasets } from "./datasets.ts";
 import {
   type DatasetSnapshot,
   destroySnapshot,
@@ -70,6 +70,8 @@ export interface ReplicateOptions {
   /** Called about once a second while bytes flow, and once at the end of each transfer. */
   readonly onProgress?: (progress: TransferProgress) => void;
   readonly now?: () => Date;
+  /** The lab's host facts, when the caller already read them. */
+  readonly facts?: LabFacts;
 }
 
 interface Pair {
@@ -82,41 +84,33 @@ interface Pair {
 }
 
 /** Every state dataset whose policy has a replica, with where its replica goes. */
-export async function replicationPairs(
+export function replicationPairs(
   lab: ResolvedLab,
-  connections: Connections,
+  facts: LabFacts,
   services?: readonly string[],
-): Promise<Pair[]> {
-  const facts = await readLabFacts(lab, connections);
-  const pairs: Pair[] = [];
-  for (const name of Object.keys(lab.services).sort()) {
-    if (services !== undefined && !services.includes(name)) continue;
-    const service = lab.services[name] as ResolvedService;
-    const host = lab.hosts[service.host];
-    if (host === undefined) continue;
-    const root = resolveStateRoot(host, facts[host.name]);
-    if (root === null) continue;
-    for (const entry of service.state) {
-      const replica = entry.backup === null ? null : lab.backups.policies[entry.backup]?.replica;
-      if (replica === null || replica === undefined) continue;
-      pairs.push({
-        service: name,
-        sourceHost: host.name,
-        sourceDataset: `${root}/${name}/${entry.name}`,
+): Pair[] {
+  return stateDatasets(lab, facts, services).flatMap((d) => {
+    const replica = d.policy?.replica;
+    if (replica == null) return [];
+    return [
+      {
+        service: d.service,
+        sourceHost: d.host,
+        sourceDataset: d.dataset,
         targetHost: replica.host,
-        targetDataset: `${replica.dataset}/${name}/${entry.name}`,
+        targetDataset: `${replica.dataset}/${d.service}/${d.entry}`,
         keep: replica.keep,
-      });
-    }
-  }
-  return pairs;
+      },
+    ];
+  });
 }
 
 export async function replicate(
   lab: ResolvedLab,
   options: ReplicateOptions,
 ): Promise<ReplicationResult[]> {
-  const pairs = await replicationPairs(lab, options.connections, options.services);
+  const facts = await factsFor(lab, options.connections, options.facts);
+  const pairs = replicationPairs(lab, facts, options.services);
   const results: ReplicationResult[] = [];
   // One transfer at a time: they share the disks and the link, and the order is predictable.
   for (const pair of pairs) results.push(await replicateOne(lab.name, pair, options));

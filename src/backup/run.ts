@@ -11,9 +11,9 @@
 import type { ResolvedLab, ResolvedService } from "../config/types.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec } from "../hosts/exec.ts";
-import { readLabFacts } from "../lab/plan.ts";
-import { resolveStateRoot } from "../model/compile.ts";
+import { type LabFacts, resolveStateRoot } from "../model/compile.ts";
 import { decideRetention } from "../model/retention.ts";
+import { factsFor } from "./datasets.ts";
 import {
   type DatasetSnapshot,
   destroySnapshot,
@@ -38,6 +38,8 @@ export interface BackupRunOptions {
   /** Only these services (default: all with state to back up). */
   readonly services?: readonly string[];
   readonly now?: () => Date;
+  /** The lab's host facts, when the caller already read them. */
+  readonly facts?: LabFacts;
 }
 
 async function hook(
@@ -67,7 +69,7 @@ export async function runBackups(
   options: BackupRunOptions,
 ): Promise<ServiceBackupResult[]> {
   const now = options.now ?? (() => new Date());
-  const facts = await readLabFacts(lab, options.connections);
+  const facts = await factsFor(lab, options.connections, options.facts);
   const results: ServiceBackupResult[] = [];
   const names = Object.keys(lab.services)
     .sort()

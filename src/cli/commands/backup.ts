@@ -11,6 +11,7 @@ import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
 import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
+import { readLabFacts } from "../../lab/plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
 import { formatSize } from "../../util/sizes.ts";
 import {
@@ -69,8 +70,11 @@ export const backupCommand: Command = {
       // HOLT_TEST_NOW (an ISO time) stands in for the clock, for retention tests.
       const testNow = ctx.env.HOLT_TEST_NOW;
       const now = testNow === undefined || testNow === "" ? undefined : () => new Date(testNow);
+      // Read once: snapshots, replication and offsite all need each host's state root.
+      const facts = await readLabFacts(lab, connections);
       const common = {
         connections,
+        facts,
         ...(now === undefined ? {} : { now }),
         ...(names.length === 0 ? {} : { services: names }),
       };
