@@ -20,7 +20,7 @@ import type { ResolvedKeep, ResolvedLab, ResolvedRepository } from "../config/ty
 import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec, ExecResult } from "../hosts/exec.ts";
-import { runChecked } from "../hosts/run-checked.ts";
+import { runChecked, runRetrying } from "../hosts/run-checked.ts";
 import type { LabFacts } from "../model/compile.ts";
 import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
 import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
@@ -368,19 +368,16 @@ async function mountClone(
 
 /** Destroys holt's clone (it holds nothing of its own), waiting out zfs-fuse's brief "busy". */
 async function destroyClone(exec: Exec, clone: string): Promise<void> {
-  const started = Date.now();
-  for (let delay = 100; ; delay = Math.min(delay * 2, 1_600)) {
-    const r = await exec.run({ argv: ["zfs", "destroy", clone] });
-    if (r.code === 0 || /does not exist/.test(r.stderr)) return;
-    if (!/busy/.test(r.stderr) || Date.now() - started > 10_000) {
-      throw new HoltError(
-        "HOLT_E_ZFS",
-        `Could not remove the clone ${clone} on ${exec.target}: ${r.stderr.trim()}`,
-      );
-    }
-    await exec.run({ argv: ["zfs", "unmount", clone] });
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
+  const r = await runRetrying(
+    exec,
+    { argv: ["zfs", "destroy", clone] },
+    { retryIf: /busy/, budgetMs: 10_000, between: ["zfs", "unmount", clone] },
+  );
+  if (r.code === 0 || /does not exist/.test(r.stderr)) return;
+  throw new HoltError(
+    "HOLT_E_ZFS",
+    `Could not remove the clone ${clone} on ${exec.target}: ${r.stderr.trim()}`,
+  );
 }
 
 /**

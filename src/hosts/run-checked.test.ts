@@ -2,16 +2,19 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HoltError } from "../errors.ts";
 import type { Exec, ExecRequest } from "./exec.ts";
-import { type ExecOutcome, runChecked } from "./run-checked.ts";
+import { type ExecOutcome, runChecked, runRetrying } from "./run-checked.ts";
 
-function fakeExec(outcome: Partial<ExecOutcome>): Exec & { requests: ExecRequest[] } {
+function fakeExec(
+  outcome: Partial<ExecOutcome> | ((request: ExecRequest) => Partial<ExecOutcome>),
+): Exec & { requests: ExecRequest[] } {
   const requests: ExecRequest[] = [];
   return {
     target: "root@nas:22",
     requests,
     async run(request) {
       requests.push(request);
-      return { stdout: "", stderr: "", code: 0, signal: null, ...outcome };
+      const answer = typeof outcome === "function" ? outcome(request) : outcome;
+      return { stdout: "", stderr: "", code: 0, signal: null, ...answer };
     },
     async start() {
       throw new Error("not used by this test");
@@ -85,4 +88,32 @@ test("shortens enormous command lines", async () => {
   const error = await failure({ code: 1 }, { argv: ["echo", "a".repeat(5000)] });
   assert.ok(error.message.length < 700);
   assert.ok(error.message.endsWith("…"));
+});
+
+test("runRetrying: again while the answer matches, with `between` before each retry; anything else at once", async () => {
+  let renames = 0;
+  const exec = fakeExec((request) => {
+    if (request.argv[1] !== "rename") return {};
+    renames += 1;
+    return renames < 3 ? { code: 1, stderr: "cannot rename: dataset is busy\n" } : {};
+  });
+  const options = { retryIf: /busy/, budgetMs: 5_000, between: ["zfs", "unmount", "t/a"] };
+  const done = await runRetrying(exec, { argv: ["zfs", "rename", "t/a", "t/b"] }, options);
+  assert.equal(done.code, 0);
+  assert.deepEqual(
+    exec.requests.map((r) => r.argv[1]),
+    ["rename", "unmount", "rename", "unmount", "rename"],
+  );
+  const other = fakeExec({ code: 1, stderr: "no such pool\n" });
+  const failed = await runRetrying(other, { argv: ["zfs", "rename", "x", "y"] }, options);
+  assert.equal(failed.code, 1);
+  assert.equal(other.requests.length, 1, "an answer that does not match is final");
+  const stuck = fakeExec({ code: 1, stderr: "dataset is busy\n" });
+  const gaveUp = await runRetrying(
+    stuck,
+    { argv: ["zfs", "destroy", "x"] },
+    { retryIf: /busy/, budgetMs: 50 },
+  );
+  assert.equal(gaveUp.code, 1);
+  assert.equal(stuck.requests.length, 2, "past the budget, the last answer is returned");
 });

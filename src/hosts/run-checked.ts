@@ -45,3 +45,24 @@ function lastLines(text: string, max: number): string[] {
     .filter((l) => l.trim() !== "");
   return lines.slice(-max);
 }
+
+/**
+ * Runs a program again while it fails with output matching `retryIf`, for up
+ * to `budgetMs` (backing off from 100 ms to 1.6 s, running `between` before
+ * each retry), and returns the last result. For answers that are known to
+ * pass, such as zfs-fuse's "dataset is busy" right after an unmount.
+ */
+export async function runRetrying(
+  exec: Exec,
+  request: ExecRequest,
+  options: { retryIf: RegExp; budgetMs: number; between?: readonly string[] },
+): Promise<ExecResult> {
+  const started = Date.now();
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1_600)) {
+    const result = await exec.run(request);
+    if (result.code === 0 || !options.retryIf.test(result.stderr)) return result;
+    if (Date.now() - started > options.budgetMs) return result;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (options.between !== undefined) await exec.run({ argv: options.between });
+  }
+}

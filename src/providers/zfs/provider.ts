@@ -17,7 +17,7 @@ import type {
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
-import { runChecked } from "../../hosts/run-checked.ts";
+import { runChecked, runRetrying } from "../../hosts/run-checked.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "../../model/dataset.ts";
 import { compressionUnsupported, poolCapabilities, recordsizeUnsupported } from "./capabilities.ts";
 import { type DatasetProperties, parseZfsGet, parseZpoolGet } from "./parse.ts";
@@ -335,15 +335,12 @@ const BUSY_WAIT_MS = 8_000;
  */
 async function renameWhenFree(exec: Exec, name: string, target: string): Promise<void> {
   const argv = ["zfs", "rename", name, target];
-  const started = Date.now();
-  for (let delay = 100; ; delay = Math.min(delay * 2, 1_600)) {
-    const result = await exec.run({ argv });
-    if (result.code === 0) return;
-    if (!/dataset is busy/i.test(result.stderr) || Date.now() - started > BUSY_WAIT_MS) break;
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    await exec.run({ argv: ["zfs", "unmount", name] });
-  }
-  await runChecked(exec, { argv });
+  const r = await runRetrying(
+    exec,
+    { argv },
+    { retryIf: /dataset is busy/i, budgetMs: BUSY_WAIT_MS, between: ["zfs", "unmount", name] },
+  );
+  if (r.code !== 0) await runChecked(exec, { argv });
 }
 
 async function converge(
