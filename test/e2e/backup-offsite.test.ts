@@ -8,13 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
+import { checksums, createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
 
 const lab = `os${process.pid}`;
 const HOUR = 3_600_000;
@@ -75,16 +75,6 @@ function restic(...args: string[]) {
 
 function mountpoint(): string {
   return zfsGet(data(), "mountpoint")?.[0] ?? "";
-}
-
-function checksums(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    out[name] = createHash("sha256")
-      .update(readFileSync(join(dir, name)))
-      .digest("hex");
-  }
-  return out;
 }
 
 describe("offsite copies with restic (zfs-fuse + a restic folder repository)", () => {

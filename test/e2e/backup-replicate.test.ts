@@ -10,15 +10,15 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
+import { checksums, createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
 
 const lab = `rp${process.pid}`;
 const HOUR = 3_600_000;
@@ -127,13 +127,7 @@ function manifest(snapshot: string): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), "holt-manifest-"));
   zfs("clone", "-o", `mountpoint=${dir}`, "-o", "readonly=on", snapshot, clone);
   try {
-    const out: Record<string, string> = {};
-    for (const name of readdirSync(dir).sort()) {
-      out[name] = createHash("sha256")
-        .update(readFileSync(join(dir, name)))
-        .digest("hex");
-    }
-    return out;
+    return checksums(dir);
   } finally {
     destroyWhenFree(clone);
     rmSync(dir, { recursive: true, force: true });

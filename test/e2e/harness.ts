@@ -3,7 +3,8 @@
  * `holt <command>` in a subprocess, and a private state dir.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -124,4 +125,15 @@ export function snapshotsUnder(pool: string): string[] {
     .split("\n")
     .filter((l) => l.includes("@"))
     .sort();
+}
+
+/** sha256 of every file directly in a folder, by name. */
+export function checksums(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    out[name] = createHash("sha256")
+      .update(readFileSync(join(dir, name)))
+      .digest("hex");
+  }
+  return out;
 }
