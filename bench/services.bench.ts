@@ -42,13 +42,14 @@ import { createConnections } from "../src/hosts/connect.ts";
 import { planLab } from "../src/lab/plan.ts";
 import { openLabSecrets } from "../src/lab/secrets.ts";
 import { defaultProviders } from "../src/providers/index.ts";
-import { type CaddyPeer, freePorts, startCaddy } from "../test/peers/caddy.ts";
+import { type CaddyPeer, startCaddy } from "../test/peers/caddy.ts";
 import {
   ensurePodman,
   ensureTestImages,
   removeLabResources,
   testLab,
 } from "../test/peers/podman.ts";
+import { freePorts } from "../test/peers/ports.ts";
 import { createTestPool, ensureZfsFuse, type TestPool } from "../test/peers/zfs.ts";
 import {
   type BenchResult,

@@ -14,10 +14,11 @@ import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePorts } from "../test/peers/caddy.ts";
+
 import { startKnot } from "../test/peers/knot.ts";
 import { startPebble } from "../test/peers/pebble.ts";
 import { ensureTestImages } from "../test/peers/podman.ts";
+import { freePorts } from "../test/peers/ports.ts";
 
 const keep = process.argv.includes("--keep");
 const bin = new URL("../src/cli/bin.ts", import.meta.url).pathname;

@@ -19,17 +19,12 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "node:tls";
-import {
-  type CaddyPeer,
-  curlThrough,
-  freePorts,
-  type HttpsAnswer,
-  startCaddy,
-} from "../peers/caddy.ts";
+import { type CaddyPeer, curlThrough, type HttpsAnswer, startCaddy } from "../peers/caddy.ts";
 import type { DnsPeer } from "../peers/dns-peer.ts";
 import { startKnot } from "../peers/knot.ts";
 import { type PebblePeer, startPebble } from "../peers/pebble.ts";
 import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
+import { freePorts } from "../peers/ports.ts";
 import { type ResolverPeer, startResolver } from "../peers/resolver.ts";
 import { BIN, createLabFolder, type LabFolder } from "./harness.ts";
 

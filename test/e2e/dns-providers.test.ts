@@ -15,10 +15,11 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startBind } from "../peers/bind.ts";
-import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import { type CaddyPeer, startCaddy } from "../peers/caddy.ts";
 import type { DnsPeer } from "../peers/dns-peer.ts";
 import { startKnot } from "../peers/knot.ts";
 import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
+import { freePorts } from "../peers/ports.ts";
 import { type PowerDnsPeer, startPowerDns } from "../peers/powerdns.ts";
 import { createLabFolder, type LabFolder } from "./harness.ts";
 

@@ -13,17 +13,12 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  type CaddyPeer,
-  curlThrough,
-  freePorts,
-  type HttpsAnswer,
-  startCaddy,
-} from "../peers/caddy.ts";
+import { type CaddyPeer, curlThrough, type HttpsAnswer, startCaddy } from "../peers/caddy.ts";
 import type { DnsPeer } from "../peers/dns-peer.ts";
 import { startKnot } from "../peers/knot.ts";
 import { type PebblePeer, startPebble } from "../peers/pebble.ts";
 import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
+import { freePorts } from "../peers/ports.ts";
 import { createLabFolder, type LabFolder } from "./harness.ts";
 
 const ZONE = "edge.test";

@@ -16,11 +16,11 @@ import { podmanVersion } from "../../src/providers/podman/host.ts";
 import { runArgv } from "../../src/providers/podman/run-args.ts";
 import { renderBootUnit, verifyBootUnit } from "../../src/providers/podman/systemd.ts";
 import { ensureTestImages, podman, podmanOk, type TestImages } from "../peers/podman.ts";
+import { freePort } from "../peers/ports.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import { zfs } from "./harness.ts";
 import {
   createPodmanLab,
-  freePort,
   get,
   HOST,
   type PodmanLab,

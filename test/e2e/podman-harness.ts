@@ -4,7 +4,6 @@
  * labelled containers, networks and secrets on the shared Podman, removed by
  * `cleanup()` even when the test failed.
  */
-import { createServer } from "node:net";
 import { applyPlan } from "../../src/engine/apply.ts";
 import { computePlan } from "../../src/engine/plan.ts";
 import type { Plan } from "../../src/engine/plan-types.ts";
@@ -30,20 +29,6 @@ import { createPodmanNetworkProvider } from "../../src/providers/podman/network-
 import { removeLabResources, testLab } from "../peers/podman.ts";
 
 export const HOST = "box";
-
-/** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === "object" && address !== null ? address.port : 0),
-      );
-    });
-  });
-}
 
 let services = 0;
 

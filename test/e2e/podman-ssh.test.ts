@@ -10,8 +10,9 @@ import { after, before, test } from "node:test";
 import type { Exec } from "../../src/hosts/exec.ts";
 import { createSshExec } from "../../src/hosts/ssh-exec.ts";
 import { ensureTestImages, podman, removeLabResources } from "../peers/podman.ts";
+import { freePort } from "../peers/ports.ts";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
-import { createPodmanLab, freePort, quickHealth, uniqueService } from "./podman-harness.ts";
+import { createPodmanLab, quickHealth, uniqueService } from "./podman-harness.ts";
 
 let ssh: SshHost;
 let exec: Exec;

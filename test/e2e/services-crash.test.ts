@@ -6,8 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type CaddyPeer, curlThrough, freePorts, startCaddy } from "../peers/caddy.ts";
+import { type CaddyPeer, curlThrough, startCaddy } from "../peers/caddy.ts";
 import { ensureTestImages, podmanOk, removeLabResources, testLab } from "../peers/podman.ts";
+import { freePorts } from "../peers/ports.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import { createLabFolder, type LabFolder } from "./harness.ts";
 

@@ -9,13 +9,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  type CaddyPeer,
-  curlThrough,
-  freePorts,
-  type HttpsAnswer,
-  startCaddy,
-} from "../peers/caddy.ts";
+import { type CaddyPeer, curlThrough, type HttpsAnswer, startCaddy } from "../peers/caddy.ts";
 import {
   ensureTestImages,
   podman,
@@ -24,6 +18,7 @@ import {
   type TestImages,
   testLab,
 } from "../peers/podman.ts";
+import { freePorts } from "../peers/ports.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import { createLabFolder, type LabFolder, zfsGet } from "./harness.ts";
 

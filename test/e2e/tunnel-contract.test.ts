@@ -21,7 +21,7 @@ import {
   type ContractServer,
   startContractServer,
 } from "../../src/dns/cloudflare-contract-server.test.ts";
-import { type CaddyPeer, freePorts, startCaddy } from "../peers/caddy.ts";
+import { type CaddyPeer, startCaddy } from "../peers/caddy.ts";
 import {
   ensureTestImages,
   podman,
@@ -30,6 +30,7 @@ import {
   type TestImages,
   testLab,
 } from "../peers/podman.ts";
+import { freePorts } from "../peers/ports.ts";
 import { createLabFolder, type LabFolder } from "./harness.ts";
 
 const ZONE = "tun.example.com";

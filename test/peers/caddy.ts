@@ -24,10 +24,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { request } from "node:http";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePorts } from "./ports.ts";
 import { findProgram, pidAlive } from "./process.ts";
 
 export interface CaddyPeerOptions {
@@ -66,28 +66,6 @@ interface Instance {
 }
 const live = new Set<Instance>();
 let exitHooked = false;
-
-/** Free TCP ports, all held at once while choosing so they differ. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "0.0.0.0", resolve);
-      });
-      const address = server.address();
-      if (address === null || typeof address === "string") throw new Error("no port");
-      ports.push(address.port);
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  }
-}
 
 /** Folders of test processes that died before cleaning up (their Caddy died with them). */
 function removeStaleDirs(): void {

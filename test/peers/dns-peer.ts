@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { TsigAlgorithm, TsigKey } from "../../src/dns/connection.ts";
 import { type QueryResult, queryServer } from "../../src/dns/query.ts";
 import type { QueryType } from "../../src/dns/wire.ts";
-import { freePorts } from "./caddy.ts";
+import { freePorts } from "./ports.ts";
 import { findProgram, pidAlive } from "./process.ts";
 
 export interface DnsPeerOptions {

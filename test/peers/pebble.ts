@@ -41,7 +41,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AcmeDnsBackend } from "../../src/acme/types.ts";
-import { freePorts } from "./caddy.ts";
+import { freePorts } from "./ports.ts";
 import { findProgram, pidAlive } from "./process.ts";
 import { selfSignedCertificate } from "./self-signed.ts";
 
