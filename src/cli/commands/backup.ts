@@ -13,6 +13,8 @@ import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
 import { readLabFacts } from "../../lab/plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
+import { BackupCatalog } from "../../store/backup-catalog.ts";
+import { labStateDir } from "../../store/state-dir.ts";
 import { formatSize } from "../../util/sizes.ts";
 import {
   CONFIG_FLAG,
@@ -22,6 +24,8 @@ import {
   connectionsFor,
   openLab,
   parseFlags,
+  STATE_FLAG,
+  stateDirFor,
 } from "../context.ts";
 
 const SUBCOMMANDS =
@@ -45,7 +49,7 @@ export const backupCommand: Command = {
     const { values, positionals } = parseFlags(
       "backup",
       args,
-      { ...CONFIG_FLAG, json: { type: "boolean" }, reseed: { type: "boolean" } },
+      { ...CONFIG_FLAG, ...STATE_FLAG, json: { type: "boolean" }, reseed: { type: "boolean" } },
       true,
     );
     const [sub, ...names] = positionals;
@@ -94,6 +98,12 @@ export const backupCommand: Command = {
               ...common,
               secretValue: await secretsFor(lab, ctx),
             });
+      recordInCatalog(labStateDir(stateDirFor(ctx, values["state-dir"]), lab.name), {
+        at: (now ?? (() => new Date()))().toISOString(),
+        snapshots,
+        replicas,
+        offsite,
+      });
       if (json) {
         const body = {
           ...(sub === "run" ? { services: snapshots } : {}),
@@ -242,5 +252,80 @@ function printOffsite(
     const verdict = c.ok ? style.green("ok") : style.red("DAMAGED");
     ctx.output.out(`check ${c.repository} from ${c.host} (data ${c.subset}): ${verdict}`);
     if (c.error !== null) ctx.output.out(`  ${c.error}`);
+  }
+}
+
+/** Every step of this run into the catalog, for status and alerting. */
+function recordInCatalog(
+  dir: string,
+  run: {
+    at: string;
+    snapshots: Awaited<ReturnType<typeof runBackups>>;
+    replicas: readonly ReplicationResult[];
+    offsite: { copies: readonly OffsiteResult[]; checks: readonly CheckResult[] };
+  },
+): void {
+  const catalog = new BackupCatalog(dir);
+  try {
+    for (const s of run.snapshots) {
+      catalog.record({
+        kind: "snapshot",
+        subject: `${s.host}:${s.service}`,
+        service: s.service,
+        snapshot: s.snapshot,
+        target: null,
+        at: run.at,
+        ok: s.error === null,
+        bytes: 0,
+        seconds: 0,
+        error: s.error,
+      });
+    }
+    for (const r of run.replicas) {
+      if (r.status === "no snapshot") continue;
+      catalog.record({
+        kind: "replica",
+        subject: r.source,
+        service: r.service,
+        snapshot: r.to,
+        target: r.target,
+        at: run.at,
+        ok: r.error === null,
+        bytes: r.bytes,
+        seconds: r.seconds,
+        error: r.error,
+      });
+    }
+    for (const c of run.offsite.copies) {
+      if (c.status === "no snapshot") continue;
+      catalog.record({
+        kind: "offsite",
+        subject: c.source,
+        service: c.service,
+        snapshot: c.snapshot,
+        target: c.repository,
+        at: run.at,
+        ok: c.error === null,
+        bytes: c.bytesAdded,
+        seconds: c.seconds,
+        error: c.error,
+      });
+    }
+    for (const c of run.offsite.checks) {
+      catalog.record({
+        kind: "check",
+        subject: `${c.host}:${c.repository}`,
+        service: null,
+        snapshot: null,
+        target: c.repository,
+        at: run.at,
+        ok: c.ok,
+        bytes: 0,
+        seconds: 0,
+        error: c.error,
+      });
+    }
+  } finally {
+    catalog.close();
   }
 }
