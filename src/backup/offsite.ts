@@ -20,9 +20,9 @@ import type { ResolvedKeep, ResolvedLab, ResolvedRepository } from "../config/ty
 import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec, ExecResult } from "../hosts/exec.ts";
-import { runChecked, runRetrying } from "../hosts/run-checked.ts";
 import type { LabFacts } from "../model/compile.ts";
 import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
+import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
 import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
 
 export type OffsiteStatus = "copied" | "up to date" | "no snapshot" | "failed";
@@ -74,13 +74,9 @@ interface Copy extends StateDataset {
   readonly keep: ResolvedKeep;
 }
 
+/** The path restic reads from, the same for every run: `/var/lib/holt/offsite/<lab>/<service>/<entry>`. */
 export function offsitePath(lab: string, service: string, entry: string): string {
-  return `/var/lib/holt/offsite/${lab}/${service}/${entry}`;
-}
-
-/** The clone restic reads from: `<pool>/holt-offsite/<lab>-<service>-<entry>`. */
-export function cloneName(dataset: string, lab: string, service: string, entry: string): string {
-  return `${dataset.split("/")[0]}/holt-offsite/${lab}-${service}-${entry}`;
+  return scratchPath("offsite", lab, service, entry);
 }
 
 async function copies(lab: ResolvedLab, options: OffsiteOptions): Promise<Copy[]> {
@@ -294,7 +290,7 @@ async function backupSnapshot(
   snapshot: string,
   path: string,
 ): Promise<{ id: string; bytesAdded: number }> {
-  const clone = cloneName(copy.dataset, lab, copy.service, copy.entry);
+  const clone = scratchName(copy.dataset, "holt-offsite", lab, copy.service, copy.entry);
   await mountClone(exec, `${copy.dataset}@${snapshot}`, clone, path);
   try {
     const at = timeOfName(snapshot) ?? Date.now();
@@ -341,43 +337,8 @@ async function backupSnapshot(
       .find((m) => m.message_type === "summary");
     return { id: summary?.snapshot_id ?? "", bytesAdded: summary?.data_added ?? 0 };
   } finally {
-    await destroyClone(exec, clone);
+    await destroyScratch(exec, clone);
   }
-}
-
-/** A read-only clone of the snapshot, mounted at `path`; a leftover from a killed run is replaced. */
-async function mountClone(
-  exec: Exec,
-  snapshot: string,
-  clone: string,
-  path: string,
-): Promise<void> {
-  const parent = clone.slice(0, clone.lastIndexOf("/"));
-  const hasParent = await exec.run({ argv: ["zfs", "list", "-H", "-o", "name", parent] });
-  if (hasParent.code !== 0) {
-    await runChecked(exec, {
-      argv: ["zfs", "create", "-o", "canmount=off", "-o", "mountpoint=none", parent],
-    });
-  }
-  await destroyClone(exec, clone);
-  await runChecked(exec, { argv: ["mkdir", "-p", path] });
-  await runChecked(exec, {
-    argv: ["zfs", "clone", "-o", "readonly=on", "-o", `mountpoint=${path}`, snapshot, clone],
-  });
-}
-
-/** Destroys holt's clone (it holds nothing of its own), waiting out zfs-fuse's brief "busy". */
-async function destroyClone(exec: Exec, clone: string): Promise<void> {
-  const r = await runRetrying(
-    exec,
-    { argv: ["zfs", "destroy", clone] },
-    { retryIf: /busy/, budgetMs: 10_000, between: ["zfs", "unmount", clone] },
-  );
-  if (r.code === 0 || /does not exist/.test(r.stderr)) return;
-  throw new HoltError(
-    "HOLT_E_ZFS",
-    `Could not remove the clone ${clone} on ${exec.target}: ${r.stderr.trim()}`,
-  );
 }
 
 /**

@@ -387,13 +387,45 @@ async function transfer(
   const snapshot = `${pair.sourceDataset}@${to.name}`;
   const sendArgv =
     from === null ? ["zfs", "send", snapshot] : ["zfs", "send", "-i", `@${from.name}`, snapshot];
-  const started = Date.now();
   const source = `${pair.sourceHost}:${pair.sourceDataset}`;
   const target = `${pair.targetHost}:${pair.targetDataset}`;
+  const r = await relay(
+    src,
+    sendArgv,
+    dst,
+    ["zfs", "receive", "-u", pair.targetDataset],
+    (bytes, seconds) => onProgress?.({ source, target, bytes, seconds }),
+  );
+  if (r.received.code === 0 && r.sent.code === 0) return r;
+  // A receiver that gave up made holt kill the sender: the receiver's reason is the one.
+  throw transferError(pair, r.abandoned && r.received.code !== 0 ? null : r.sent, r.received);
+}
+
+export interface Relayed {
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly sent: ExecResult;
+  readonly received: ExecResult;
+  /** The pipe broke (one side stopped) and holt ended the sender. */
+  readonly abandoned: boolean;
+}
+
+/**
+ * Runs `sendArgv` on one host and `receiveArgv` on another, with holt
+ * carrying the bytes from the first's stdout to the second's stdin and
+ * counting them (`onProgress` about once a second and at the end).
+ */
+export async function relay(
+  src: Exec,
+  sendArgv: readonly string[],
+  dst: Exec,
+  receiveArgv: readonly string[],
+  onProgress?: (bytes: number, seconds: number) => void,
+): Promise<Relayed> {
+  const started = Date.now();
   let bytes = 0;
   let reported = started;
-  const report = () =>
-    onProgress?.({ source, target, bytes, seconds: (Date.now() - started) / 1000 });
+  const report = () => onProgress?.(bytes, (Date.now() - started) / 1000);
   const counter = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       bytes += chunk.byteLength;
@@ -405,7 +437,7 @@ async function transfer(
       controller.enqueue(chunk);
     },
   });
-  const receiver = await dst.start({ argv: ["zfs", "receive", "-u", pair.targetDataset] });
+  const receiver = await dst.start({ argv: receiveArgv });
   // zfs receive prints nothing on stdout; drained anyway, so output could never stall it.
   const drained = receiver.stdout.pipeTo(new WritableStream()).catch(() => undefined);
   const sender = await src.start({ argv: sendArgv });
@@ -422,10 +454,7 @@ async function transfer(
     });
   const [sent, received] = await Promise.all([sender.done, receiver.done, piped, drained]);
   report();
-  const seconds = (Date.now() - started) / 1000;
-  if (received.code === 0 && sent.code === 0) return { bytes, seconds };
-  // A receiver that gave up made holt kill the sender: the receiver's reason is the one.
-  throw transferError(pair, abandoned && received.code !== 0 ? null : sent, received);
+  return { bytes, seconds: (Date.now() - started) / 1000, sent, received, abandoned };
 }
 
 function transferError(pair: Pair, sent: ExecResult | null, received: ExecResult): Error {

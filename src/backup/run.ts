@@ -8,12 +8,19 @@
  * consistent) and is reported; the other services go on. The post-snapshot
  * hook runs whenever the pre-snapshot hook did.
  */
-import type { ResolvedLab, ResolvedService } from "../config/types.ts";
+import type {
+  ResolvedBackupPolicy,
+  ResolvedKeep,
+  ResolvedLab,
+  ResolvedService,
+} from "../config/types.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec } from "../hosts/exec.ts";
 import { type LabFacts, resolveStateRoot } from "../model/compile.ts";
 import { decideRetention } from "../model/retention.ts";
 import { factsFor } from "./datasets.ts";
+import { type ManifestStore, readManifest } from "./manifest.ts";
+import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
 import {
   type DatasetSnapshot,
   destroySnapshot,
@@ -40,6 +47,8 @@ export interface BackupRunOptions {
   readonly now?: () => Date;
   /** The lab's host facts, when the caller already read them. */
   readonly facts?: LabFacts;
+  /** Where each new snapshot's checksum manifest is kept; none are made without it. */
+  readonly manifests?: ManifestStore;
 }
 
 async function hook(
@@ -101,6 +110,18 @@ export async function runBackups(
           const post = await hook(exec, name, service.hooks.postSnapshot);
           if (post !== null) result.error = `postSnapshot hook failed: ${post}`;
         }
+        if (options.manifests !== undefined) {
+          const failed = await recordManifests(
+            exec,
+            lab,
+            service,
+            t,
+            snap,
+            now(),
+            options.manifests,
+          );
+          if (failed !== null) result.error = failed;
+        }
       }
       result.pruned.push(...(await prune(exec, lab, service, t.root)));
     } catch (error) {
@@ -109,6 +130,53 @@ export async function runBackups(
     results.push(result);
   }
   return results;
+}
+
+/**
+ * The checksum manifest of each backed-up entry at the new snapshot, read
+ * from a read-only clone of it, and old manifests forgotten once no copy can
+ * still hold their snapshot. A failure is reported; the snapshot stays.
+ */
+async function recordManifests(
+  exec: Exec,
+  lab: ResolvedLab,
+  service: ResolvedService,
+  t: { root: string; kept: ResolvedService["state"] },
+  snap: string,
+  now: Date,
+  store: ManifestStore,
+): Promise<string | null> {
+  for (const entry of t.kept) {
+    const dataset = `${t.root}/${entry.name}`;
+    const subject = `${service.host}:${dataset}`;
+    const clone = scratchName(dataset, "holt-manifest", lab.name, service.name, entry.name);
+    const path = scratchPath("manifest", lab.name, service.name, entry.name);
+    try {
+      await mountClone(exec, `${dataset}@${snap}`, clone, path);
+      const manifest = await readManifest(exec, path, store.load(subject));
+      store.save(subject, snap, manifest);
+    } catch (error) {
+      return `no checksum manifest for ${dataset}@${snap}: ${(error as Error).message}`;
+    } finally {
+      await destroyScratch(exec, clone).catch(() => undefined);
+    }
+    const policy = entry.backup === null ? undefined : lab.backups.policies[entry.backup];
+    if (policy !== undefined) store.forget(subject, snapshotName(oldestKept(policy, now)));
+  }
+  return null;
+}
+
+/** The oldest time any copy of this policy may still hold a snapshot of (with a month to spare). */
+export function oldestKept(policy: ResolvedBackupPolicy, now: Date): Date {
+  const DAY = 86_400_000;
+  const span = (k: ResolvedKeep) =>
+    Math.max(k.hourly * 3_600_000, k.daily * DAY, k.weekly * 7 * DAY, k.monthly * 31 * DAY);
+  const longest = Math.max(
+    span(policy.snapshots),
+    policy.replica === null ? 0 : span(policy.replica.keep),
+    policy.offsite === null ? 0 : span(policy.offsite.keep),
+  );
+  return new Date(now.getTime() - longest - 31 * DAY);
 }
 
 /**

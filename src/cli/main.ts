@@ -14,6 +14,7 @@ import { initCommand } from "./commands/init.ts";
 import { logsCommand } from "./commands/logs.ts";
 import { planCommand } from "./commands/plan.ts";
 import { restartCommand } from "./commands/restart.ts";
+import { restoreCommand } from "./commands/restore.ts";
 import { secretsCommand } from "./commands/secrets.ts";
 import { statusCommand } from "./commands/status.ts";
 import { validateCommand } from "./commands/validate.ts";
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   backupCommand,
   logsCommand,
   restartCommand,
+  restoreCommand,
   adoptCommand,
   historyCommand,
   secretsCommand,

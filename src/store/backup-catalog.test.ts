@@ -39,3 +39,24 @@ test("the newest step of a kind, and the newest that succeeded, per subject; kep
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("manifests: one body per distinct content, the newest by name, forgotten by age", () => {
+  const dir = mkdtempSync(join(tmpdir(), "holt-catalog-"));
+  try {
+    const catalog = new BackupCatalog(dir);
+    const subject = "box:tank/holt/app/data";
+    catalog.saveManifest(subject, "holt-20261101T000000Z", '[["a","f"]]');
+    catalog.saveManifest(subject, "holt-20261102T000000Z", '[["a","f"]]');
+    catalog.saveManifest(subject, "holt-20261103T000000Z", '[["b","f"]]');
+    assert.equal(catalog.loadManifest(subject), '[["b","f"]]', "the newest");
+    assert.equal(catalog.loadManifest(subject, "holt-20261101T000000Z"), '[["a","f"]]');
+    assert.equal(catalog.loadManifest(subject, "holt-20991101T000000Z"), null);
+    assert.equal(catalog.loadManifest("box:other"), null);
+    catalog.forgetManifests(subject, "holt-20261102T000000Z");
+    assert.equal(catalog.loadManifest(subject, "holt-20261101T000000Z"), null);
+    assert.equal(catalog.loadManifest(subject, "holt-20261102T000000Z"), '[["a","f"]]');
+    catalog.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,11 +5,13 @@
  * systems. `holt backup status` reads the newest row of each kind per
  * dataset for ages and failures; the alerting work reads failures from it.
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { HoltError } from "../errors.ts";
 
-export type CatalogKind = "snapshot" | "replica" | "offsite" | "check" | "verify";
+export type CatalogKind = "snapshot" | "replica" | "offsite" | "check" | "verify" | "restore";
 
 export interface CatalogEntry {
   readonly kind: CatalogKind;
@@ -42,6 +44,16 @@ CREATE TABLE IF NOT EXISTS backup_steps (
   error TEXT
 );
 CREATE INDEX IF NOT EXISTS backup_steps_subject ON backup_steps (subject, kind, id);
+CREATE TABLE IF NOT EXISTS manifests (
+  subject TEXT NOT NULL,
+  snapshot TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (subject, snapshot)
+);
+CREATE TABLE IF NOT EXISTS manifest_bodies (
+  digest TEXT PRIMARY KEY,
+  body BLOB NOT NULL
+);
 `;
 
 export class BackupCatalog {
@@ -93,6 +105,62 @@ export class BackupCatalog {
       last: toEntry(row(`${base} ORDER BY id DESC LIMIT 1`)),
       lastOk: toEntry(row(`${base} AND ok = 1 ORDER BY id DESC LIMIT 1`)),
     };
+  }
+
+  /**
+   * Keeps a checksum manifest (compact JSON) for a dataset's snapshot. Bodies
+   * are stored once by digest: the hourly manifests of a dataset that did not
+   * change share one.
+   */
+  saveManifest(subject: string, snapshot: string, json: string): void {
+    const digest = createHash("sha256").update(json).digest("hex");
+    this.#db
+      .prepare("INSERT OR IGNORE INTO manifest_bodies (digest, body) VALUES (?, ?)")
+      .run(digest, gzipSync(json));
+    this.#db
+      .prepare("INSERT OR REPLACE INTO manifests (subject, snapshot, digest) VALUES (?, ?, ?)")
+      .run(subject, snapshot, digest);
+  }
+
+  /** The manifest kept for this snapshot, or the newest one (by snapshot name) when none is named. */
+  loadManifest(subject: string, snapshot?: string): string | null {
+    const row = (
+      snapshot === undefined
+        ? this.#db
+            .prepare(
+              "SELECT b.body FROM manifests m JOIN manifest_bodies b ON b.digest = m.digest WHERE m.subject = ? ORDER BY m.snapshot DESC LIMIT 1",
+            )
+            .get(subject)
+        : this.#db
+            .prepare(
+              "SELECT b.body FROM manifests m JOIN manifest_bodies b ON b.digest = m.digest WHERE m.subject = ? AND m.snapshot = ?",
+            )
+            .get(subject, snapshot)
+    ) as { body: Uint8Array } | undefined;
+    return row === undefined ? null : gunzipSync(row.body).toString("utf8");
+  }
+
+  /** Forgets manifests of snapshots named before `oldest` (holt's names sort by time), and unused bodies. */
+  forgetManifests(subject: string, oldest: string): void {
+    this.#db
+      .prepare("DELETE FROM manifests WHERE subject = ? AND snapshot < ?")
+      .run(subject, oldest);
+    this.#db.exec(
+      "DELETE FROM manifest_bodies WHERE digest NOT IN (SELECT DISTINCT digest FROM manifests)",
+    );
+  }
+
+  /** Every subject's newest step of each kind, for status and alerting. */
+  newestSteps(): CatalogEntry[] {
+    const rows = this.#db
+      .prepare(
+        "SELECT s.* FROM backup_steps s JOIN (SELECT subject, kind, target, MAX(id) AS id FROM backup_steps GROUP BY subject, kind, target) n ON n.id = s.id ORDER BY s.id",
+      )
+      .all() as Record<string, unknown>[];
+    return rows.flatMap((r) => {
+      const e = toEntry(r);
+      return e === null ? [] : [e];
+    });
   }
 
   close(): void {

@@ -13,9 +13,9 @@ import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
 import { readLabFacts } from "../../lab/plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
-import { BackupCatalog } from "../../store/backup-catalog.ts";
-import { labStateDir } from "../../store/state-dir.ts";
+import type { BackupCatalog } from "../../store/backup-catalog.ts";
 import { formatSize } from "../../util/sizes.ts";
+import { manifestStore, openCatalog } from "../catalog.ts";
 import {
   CONFIG_FLAG,
   CONFIG_HELP,
@@ -25,7 +25,6 @@ import {
   openLab,
   parseFlags,
   STATE_FLAG,
-  stateDirFor,
 } from "../context.ts";
 
 const SUBCOMMANDS =
@@ -82,46 +81,54 @@ export const backupCommand: Command = {
         ...(now === undefined ? {} : { now }),
         ...(names.length === 0 ? {} : { services: names }),
       };
-      const snapshots = sub === "run" ? await runBackups(lab, common) : [];
-      const replicas =
-        sub === "offsite"
-          ? []
-          : await replicate(lab, {
-              ...common,
-              reseed: values.reseed === true,
-              ...(json ? {} : { onProgress: progressLine(ctx) }),
-            });
-      const offsite =
-        sub === "replicate" || !hasOffsite(lab, names)
-          ? { copies: [], checks: [] }
-          : await copyOffsite(lab, {
-              ...common,
-              secretValue: await secretsFor(lab, ctx),
-            });
-      recordInCatalog(labStateDir(stateDirFor(ctx, values["state-dir"]), lab.name), {
-        at: (now ?? (() => new Date()))().toISOString(),
-        snapshots,
-        replicas,
-        offsite,
-      });
-      if (json) {
-        const body = {
-          ...(sub === "run" ? { services: snapshots } : {}),
-          ...(sub === "offsite" ? {} : { replicas }),
-          ...(sub === "replicate" ? {} : { offsite: offsite.copies, checks: offsite.checks }),
-        };
-        ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, ...body }));
-      } else {
-        printSnapshots(ctx, snapshots, sub === "run");
-        printReplicas(ctx, replicas);
-        printOffsite(ctx, offsite.copies, offsite.checks);
+      const catalog = openCatalog(ctx, values["state-dir"], lab.name);
+      try {
+        const snapshots =
+          sub === "run"
+            ? await runBackups(lab, { ...common, manifests: manifestStore(catalog) })
+            : [];
+        const replicas =
+          sub === "offsite"
+            ? []
+            : await replicate(lab, {
+                ...common,
+                reseed: values.reseed === true,
+                ...(json ? {} : { onProgress: progressLine(ctx) }),
+              });
+        const offsite =
+          sub === "replicate" || !hasOffsite(lab, names)
+            ? { copies: [], checks: [] }
+            : await copyOffsite(lab, {
+                ...common,
+                secretValue: await secretsFor(lab, ctx),
+              });
+        recordInCatalog(catalog, {
+          at: (now ?? (() => new Date()))().toISOString(),
+          snapshots,
+          replicas,
+          offsite,
+        });
+        if (json) {
+          const body = {
+            ...(sub === "run" ? { services: snapshots } : {}),
+            ...(sub === "offsite" ? {} : { replicas }),
+            ...(sub === "replicate" ? {} : { offsite: offsite.copies, checks: offsite.checks }),
+          };
+          ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, ...body }));
+        } else {
+          printSnapshots(ctx, snapshots, sub === "run");
+          printReplicas(ctx, replicas);
+          printOffsite(ctx, offsite.copies, offsite.checks);
+        }
+        const failed =
+          snapshots.some((r) => r.error !== null) ||
+          replicas.some((r) => r.status === "failed" || r.status === "diverged") ||
+          offsite.copies.some((r) => r.status === "failed") ||
+          offsite.checks.some((c) => !c.ok);
+        return failed ? 1 : 0;
+      } finally {
+        catalog.close();
       }
-      const failed =
-        snapshots.some((r) => r.error !== null) ||
-        replicas.some((r) => r.status === "failed" || r.status === "diverged") ||
-        offsite.copies.some((r) => r.status === "failed") ||
-        offsite.checks.some((c) => !c.ok);
-      return failed ? 1 : 0;
     } finally {
       await connections.closeAll();
     }
@@ -257,7 +264,7 @@ function printOffsite(
 
 /** Every step of this run into the catalog, for status and alerting. */
 function recordInCatalog(
-  dir: string,
+  catalog: BackupCatalog,
   run: {
     at: string;
     snapshots: Awaited<ReturnType<typeof runBackups>>;
@@ -265,67 +272,62 @@ function recordInCatalog(
     offsite: { copies: readonly OffsiteResult[]; checks: readonly CheckResult[] };
   },
 ): void {
-  const catalog = new BackupCatalog(dir);
-  try {
-    for (const s of run.snapshots) {
-      catalog.record({
-        kind: "snapshot",
-        subject: `${s.host}:${s.service}`,
-        service: s.service,
-        snapshot: s.snapshot,
-        target: null,
-        at: run.at,
-        ok: s.error === null,
-        bytes: 0,
-        seconds: 0,
-        error: s.error,
-      });
-    }
-    for (const r of run.replicas) {
-      if (r.status === "no snapshot") continue;
-      catalog.record({
-        kind: "replica",
-        subject: r.source,
-        service: r.service,
-        snapshot: r.to,
-        target: r.target,
-        at: run.at,
-        ok: r.error === null,
-        bytes: r.bytes,
-        seconds: r.seconds,
-        error: r.error,
-      });
-    }
-    for (const c of run.offsite.copies) {
-      if (c.status === "no snapshot") continue;
-      catalog.record({
-        kind: "offsite",
-        subject: c.source,
-        service: c.service,
-        snapshot: c.snapshot,
-        target: c.repository,
-        at: run.at,
-        ok: c.error === null,
-        bytes: c.bytesAdded,
-        seconds: c.seconds,
-        error: c.error,
-      });
-    }
-    for (const c of run.offsite.checks) {
-      catalog.record({
-        kind: "check",
-        subject: `${c.host}:${c.repository}`,
-        service: null,
-        snapshot: null,
-        target: c.repository,
-        at: run.at,
-        ok: c.ok,
-        bytes: 0,
-        seconds: 0,
-        error: c.error,
-      });
-    }
-  } finally {
-    catalog.close();
+  for (const s of run.snapshots) {
+    catalog.record({
+      kind: "snapshot",
+      subject: `${s.host}:${s.service}`,
+      service: s.service,
+      snapshot: s.snapshot,
+      target: null,
+      at: run.at,
+      ok: s.error === null,
+      bytes: 0,
+      seconds: 0,
+      error: s.error,
+    });
+  }
+  for (const r of run.replicas) {
+    if (r.status === "no snapshot") continue;
+    catalog.record({
+      kind: "replica",
+      subject: r.source,
+      service: r.service,
+      snapshot: r.to,
+      target: r.target,
+      at: run.at,
+      ok: r.error === null,
+      bytes: r.bytes,
+      seconds: r.seconds,
+      error: r.error,
+    });
+  }
+  for (const c of run.offsite.copies) {
+    if (c.status === "no snapshot") continue;
+    catalog.record({
+      kind: "offsite",
+      subject: c.source,
+      service: c.service,
+      snapshot: c.snapshot,
+      target: c.repository,
+      at: run.at,
+      ok: c.error === null,
+      bytes: c.bytesAdded,
+      seconds: c.seconds,
+      error: c.error,
+    });
+  }
+  for (const c of run.offsite.checks) {
+    catalog.record({
+      kind: "check",
+      subject: `${c.host}:${c.repository}`,
+      service: null,
+      snapshot: null,
+      target: c.repository,
+      at: run.at,
+      ok: c.ok,
+      bytes: 0,
+      seconds: 0,
+      error: c.error,
+    });
   }
 }

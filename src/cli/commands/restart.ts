@@ -1,8 +1,9 @@
 import type { ResolvedLab, ResolvedService } from "../../config/types.ts";
 import { readActual } from "../../engine/read.ts";
 import { HoltError } from "../../errors.ts";
+import type { Connections } from "../../hosts/connect.ts";
 import { readLabFacts } from "../../lab/plan.ts";
-import { openLabSecrets } from "../../lab/secrets.ts";
+import { type LabSecrets, openLabSecrets } from "../../lab/secrets.ts";
 import { compileLab } from "../../model/compile.ts";
 import { CONTAINER_TYPE, containerAddress } from "../../model/container.ts";
 import { defaultProviders } from "../../providers/index.ts";
@@ -53,44 +54,15 @@ export const restartCommand: Command = {
     const secrets = await openLabSecrets(lab, ctx.env);
     const connections = connectionsFor(lab);
     try {
-      const exec = await connections.execFor(service.host);
-      const facts = await readLabFacts(lab, connections, [service.host]);
-      const { graph } = compileLab(lab, facts, { secrets: secrets.digests });
-      const address = containerAddress(service.host, service.name);
-      const resource = graph.resources.find((r) => r.address === address);
-      const provider = defaultProviders().find((p) => p.type === CONTAINER_TYPE);
-      if (resource === undefined || provider === undefined) {
-        throw new HoltError(
-          "HOLT_E_INTERNAL",
-          `No container resource for service "${service.name}".`,
-        );
-      }
-      const actual = await readActual(
-        { lab: graph.lab, resources: [resource] },
-        { providers: [provider], hosts: [service.host], execFor: async () => exec },
-      );
-      const observed = actual.observed.get(address);
-      if (observed === undefined || !observed.managed) {
-        throw new HoltError(
-          "HOLT_E_USAGE",
-          `Service "${service.name}" has no container of this lab on host "${service.host}" yet${observed === undefined ? "" : " (a container of that name exists but is not holt's)"}. Run \`holt apply\` first.`,
-        );
-      }
       ctx.output.err(`Restarting ${service.name} on ${service.host}…`);
       const started = Date.now();
-      // Asking the provider to converge a container seen as unhealthy stops,
-      // starts and health-gates it: exactly a restart.
-      const state = observed.state as ContainerState;
-      await provider.update(
-        {
-          host: service.host,
-          exec,
-          lab: lab.name,
-          secretValue: (name) => secrets.value(name),
-        },
-        resource,
-        { ...observed, state: { ...state, running: true, health: "failing" } },
-      );
+      const found = await restartService(lab, service, connections, secrets);
+      if (!found) {
+        throw new HoltError(
+          "HOLT_E_USAGE",
+          `Service "${service.name}" has no container of this lab on host "${service.host}" yet. Run \`holt apply\` first.`,
+        );
+      }
       ctx.output.err(
         `Restarted ${service.name} in ${((Date.now() - started) / 1000).toFixed(1)} s; it is up.`,
       );
@@ -100,3 +72,44 @@ export const restartCommand: Command = {
     }
   },
 };
+
+/**
+ * Stops, starts and health-gates the service's container, as the provider
+ * converges one seen as unhealthy. False when the lab has no container for
+ * it on its host yet (a container of that name that is not holt's is an error).
+ */
+export async function restartService(
+  lab: ResolvedLab,
+  service: ResolvedService,
+  connections: Connections,
+  secrets: LabSecrets,
+): Promise<boolean> {
+  const exec = await connections.execFor(service.host);
+  const facts = await readLabFacts(lab, connections, [service.host]);
+  const { graph } = compileLab(lab, facts, { secrets: secrets.digests });
+  const address = containerAddress(service.host, service.name);
+  const resource = graph.resources.find((r) => r.address === address);
+  const provider = defaultProviders().find((p) => p.type === CONTAINER_TYPE);
+  if (resource === undefined || provider === undefined) {
+    throw new HoltError("HOLT_E_INTERNAL", `No container resource for service "${service.name}".`);
+  }
+  const actual = await readActual(
+    { lab: graph.lab, resources: [resource] },
+    { providers: [provider], hosts: [service.host], execFor: async () => exec },
+  );
+  const observed = actual.observed.get(address);
+  if (observed === undefined) return false;
+  if (!observed.managed) {
+    throw new HoltError(
+      "HOLT_E_USAGE",
+      `A container named like service "${service.name}" exists on host "${service.host}" but is not holt's; holt leaves it alone.`,
+    );
+  }
+  const state = observed.state as ContainerState;
+  await provider.update(
+    { host: service.host, exec, lab: lab.name, secretValue: (name) => secrets.value(name) },
+    resource,
+    { ...observed, state: { ...state, running: true, health: "failing" } },
+  );
+  return true;
+}

@@ -1,0 +1,587 @@
+/**
+ * `holt restore`: a service's state put back to a snapshot, from the local
+ * pool, the replica, or the offsite repository. A snapshot name means the
+ * same point in time in every copy.
+ *
+ * The order keeps the service's data safe at every step, and a rerun of the
+ * same command finishes a restore that was cut short:
+ *   1. Each dataset's copy is put into a scratch dataset (a clone, a
+ *      `zfs send | zfs receive` from the replica, or `restic restore`) and
+ *      verified against the checksum manifest recorded when the snapshot was
+ *      taken, and the service's `hooks.verify`, while the service still runs.
+ *   2. The service is stopped; each live dataset gets a safety snapshot
+ *      (`@restore-safety-<time>`, never pruned) and a mark naming it.
+ *   3. The live dataset's contents are replaced with the scratch copy's, then
+ *      checked against the same checksums; the mark is removed.
+ *   4. The service is started and must pass its health check.
+ * The live dataset itself stays (same name, properties, snapshots), so
+ * replication continues from the newest snapshot both sides have: the
+ * replica never sees a rollback.
+ *
+ * A rerun after a crash finds the mark: it keeps the first safety snapshot
+ * (the real pre-restore state), not one of half-restored data.
+ */
+import type { ResolvedLab, ResolvedRepository } from "../config/types.ts";
+import { HoltError } from "../errors.ts";
+import type { Connections } from "../hosts/connect.ts";
+import type { Exec } from "../hosts/exec.ts";
+import { runChecked } from "../hosts/run-checked.ts";
+import type { LabFacts } from "../model/compile.ts";
+import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
+import {
+  type Manifest,
+  type ManifestStore,
+  manifestDifferences,
+  manifestSize,
+  readManifest,
+} from "./manifest.ts";
+import { offsitePath, parseSnapshots, resticOn } from "./offsite.ts";
+import { relay, replicationPairs } from "./replicate.ts";
+import {
+  clearScratch,
+  createScratch,
+  destroyScratch,
+  mountClone,
+  scratchName,
+  scratchPath,
+} from "./scratch.ts";
+import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
+
+export type RestoreSource = "local" | "replica" | "offsite";
+export const RESTORE_SOURCES: readonly RestoreSource[] = ["local", "replica", "offsite"];
+
+/** On a live dataset while its contents are being replaced: the safety snapshot's name. */
+export const RESTORING_PROPERTY = "holt:restoring";
+const SAFETY_PREFIX = "restore-safety-";
+
+export interface RestoreRequest {
+  readonly service: string;
+  /** State entries (default: every entry with a copy in the source). */
+  readonly entries?: readonly string[];
+  /** A snapshot by name, or the newest at or before a time. */
+  readonly snapshot?: string;
+  readonly at?: Date;
+  /** Default: the first of local, replica, offsite that has the snapshot. */
+  readonly from?: RestoreSource;
+}
+
+export interface RestoreStep {
+  readonly service: string;
+  readonly entry: string;
+  readonly host: string;
+  readonly dataset: string;
+  /** The container path it is mounted at. */
+  readonly path: string;
+  readonly snapshot: string;
+  readonly from: RestoreSource;
+  /** `host:dataset` of the replica, or the repository's name. */
+  readonly where: string;
+  /** The restic snapshot id (offsite only). */
+  readonly resticId: string | null;
+  /** Files and bytes in the recorded manifest, or null when none was recorded. */
+  readonly manifest: { readonly files: number; readonly bytes: number } | null;
+  /** A restore of this dataset was cut short: its safety snapshot (kept from then). */
+  readonly resuming: string | null;
+}
+
+export interface RestorePlan {
+  readonly service: string;
+  readonly host: string;
+  readonly steps: readonly RestoreStep[];
+  /** The safety snapshot name this restore takes (resumed steps keep theirs). */
+  readonly safety: string;
+}
+
+export interface RestoreOptions {
+  readonly connections: Connections;
+  readonly manifests: ManifestStore;
+  readonly secretValue: (name: string) => string;
+  readonly facts?: LabFacts;
+  readonly now?: () => Date;
+}
+
+export interface RestoreHooks {
+  /** Stops the service's container (nothing when it has none). */
+  stopService(service: string): Promise<void>;
+  /** Starts it and waits for its health check; throws when it fails. */
+  startService(service: string): Promise<void>;
+  /** One line per step, for the terminal. */
+  onStep?(line: string): void;
+  /** Called after each named stage, so tests can stop the process there. */
+  onStage?(stage: string): void;
+}
+
+export interface RestoreResult {
+  readonly service: string;
+  readonly datasets: readonly {
+    readonly dataset: string;
+    readonly snapshot: string;
+    readonly from: RestoreSource;
+    readonly safety: string;
+    readonly files: number;
+    readonly bytes: number;
+    /** How the data was checked: "manifest" (recorded checksums) or "copy" (equal to the source copy). */
+    readonly verified: "manifest" | "copy";
+  }[];
+  readonly seconds: number;
+}
+
+function stamp(at: Date): string {
+  return at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+}
+
+interface Candidate {
+  readonly name: string;
+  readonly atMs: number;
+  readonly resticId: string | null;
+}
+
+/** The copies a dataset has in one source, oldest first. */
+async function candidates(
+  lab: ResolvedLab,
+  d: StateDataset,
+  from: RestoreSource,
+  options: RestoreOptions,
+  facts: LabFacts,
+): Promise<{ where: string; list: Candidate[] } | null> {
+  if (from === "local") {
+    const exec = await options.connections.execFor(d.host);
+    const snaps = (await listSnapshots(exec, d.dataset, lab.name)).filter(
+      (s) => s.dataset === d.dataset,
+    );
+    return {
+      where: `${d.host}:${d.dataset}`,
+      list: snaps.map((s) => ({ name: s.name, atMs: s.createdMs, resticId: null })),
+    };
+  }
+  if (from === "replica") {
+    const pair = replicationPairs(lab, facts, [d.service]).find(
+      (p) => p.sourceDataset === d.dataset,
+    );
+    if (pair === undefined) return null;
+    const dst = await options.connections.execFor(pair.targetHost);
+    const snaps = (await listSnapshots(dst, pair.targetDataset, lab.name)).filter(
+      (s) => s.dataset === pair.targetDataset,
+    );
+    return {
+      where: `${pair.targetHost}:${pair.targetDataset}`,
+      list: snaps.map((s) => ({
+        name: s.name,
+        atMs: timeOfName(s.name) ?? s.createdMs,
+        resticId: null,
+      })),
+    };
+  }
+  const repository = repositoryOf(lab, d);
+  if (repository === null) return null;
+  const exec = await options.connections.execFor(d.host);
+  const restic = resticOn(exec, repository, options.secretValue);
+  const path = offsitePath(lab.name, d.service, d.entry);
+  const r = await restic([
+    "snapshots",
+    "--json",
+    "--host",
+    lab.name,
+    "--tag",
+    `holt:${lab.name}`,
+    "--path",
+    path,
+  ]);
+  if (r.code !== 0) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      /wrong password or no key found/.test(r.stderr)
+        ? `Repository "${repository.name}": the password (secret "${repository.password}") does not open it. Set the right one with \`holt secrets set ${repository.password}\`.`
+        : `Repository "${repository.name}": listing its snapshots failed (${r.stderr.trim().split("\n").slice(-2).join(" | ")}).`,
+    );
+  }
+  const list = parseSnapshots(r.stdout).flatMap((s) => {
+    const tag = s.tags.find((t) => t.startsWith("snapshot:"));
+    if (tag === undefined) return [];
+    const name = tag.slice("snapshot:".length);
+    return [{ name, atMs: timeOfName(name) ?? Date.parse(s.time), resticId: s.id }];
+  });
+  list.sort((a, b) => a.atMs - b.atMs);
+  return { where: repository.name, list };
+}
+
+function repositoryOf(lab: ResolvedLab, d: StateDataset): ResolvedRepository | null {
+  const name = d.policy?.offsite?.repository;
+  return name === undefined ? null : (lab.backups.repositories[name] ?? null);
+}
+
+/**
+ * Which snapshot of which copy each dataset is restored from. Every dataset
+ * of the service gets the same snapshot name, so the service comes back as
+ * one consistent point in time.
+ */
+export async function planRestore(
+  lab: ResolvedLab,
+  request: RestoreRequest,
+  options: RestoreOptions,
+): Promise<RestorePlan> {
+  const service = lab.services[request.service];
+  if (service === undefined) {
+    throw new HoltError("HOLT_E_USAGE", `"${request.service}" is not a service of this lab.`);
+  }
+  const facts = await factsFor(lab, options.connections, options.facts);
+  const all = stateDatasets(lab, facts, [service.name]);
+  for (const e of request.entries ?? []) {
+    if (!all.some((d) => d.entry === e)) {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        `Service "${service.name}" has no state entry "${e}". Its entries: ${all.map((d) => d.entry).join(", ") || "(none)"}.`,
+      );
+    }
+  }
+  const chosen = all.filter((d) =>
+    request.entries === undefined ? d.policy !== null : request.entries.includes(d.entry),
+  );
+  if (chosen.length === 0) {
+    throw new HoltError(
+      "HOLT_E_USAGE",
+      `Service "${service.name}" has no state that is backed up, so there is nothing to restore.`,
+    );
+  }
+  const sources = request.from === undefined ? RESTORE_SOURCES : [request.from];
+  const tried: string[] = [];
+  for (const from of sources) {
+    const found = await Promise.all(
+      chosen.map(async (d) => ({ d, c: await candidates(lab, d, from, options, facts) })),
+    );
+    const missing = found.filter((f) => f.c === null);
+    if (missing.length > 0) {
+      tried.push(
+        `${from}: the policy of ${missing.map((f) => f.d.entry).join(", ")} has no ${from === "replica" ? "replica" : "offsite repository"}`,
+      );
+      continue;
+    }
+    const name = pickSnapshot(
+      found.map((f) => f.c?.list ?? []),
+      request,
+      from,
+    );
+    if (name === null) {
+      tried.push(
+        `${from}: no snapshot ${request.snapshot !== undefined ? `named ${request.snapshot}` : `at or before ${request.at?.toISOString() ?? "now"}`} in every dataset (${found.map((f) => f.c?.where).join(", ")})`,
+      );
+      continue;
+    }
+    const host = chosen[0]?.host ?? service.host;
+    const exec = await options.connections.execFor(host);
+    const steps: RestoreStep[] = [];
+    for (const f of found) {
+      const c = f.c?.list.find((x) => x.name === name);
+      const entry = service.state.find((e) => e.name === f.d.entry);
+      const recorded = options.manifests.load(`${f.d.host}:${f.d.dataset}`, name);
+      steps.push({
+        service: service.name,
+        entry: f.d.entry,
+        host: f.d.host,
+        dataset: f.d.dataset,
+        path: entry?.path ?? "",
+        snapshot: name,
+        from,
+        where: f.c?.where ?? "",
+        resticId: c?.resticId ?? null,
+        manifest: recorded === null ? null : manifestSize(recorded),
+        resuming: await restoringMark(exec, f.d.dataset),
+      });
+    }
+    return {
+      service: service.name,
+      host,
+      steps,
+      safety: `${SAFETY_PREFIX}${stamp((options.now ?? (() => new Date()))())}`,
+    };
+  }
+  throw new HoltError(
+    "HOLT_E_BACKUP",
+    `No copy to restore ${service.name} from. ${tried.join("; ")}. \`holt backup status\` shows the copies.`,
+  );
+}
+
+/** The snapshot name every dataset has: the one asked for, or the newest at or before the time. */
+function pickSnapshot(
+  lists: readonly (readonly Candidate[])[],
+  request: RestoreRequest,
+  from: RestoreSource,
+): string | null {
+  const [first, ...rest] = lists;
+  if (first === undefined) return null;
+  const everywhere = first.filter((c) => rest.every((l) => l.some((x) => x.name === c.name)));
+  if (request.snapshot !== undefined) {
+    return everywhere.some((c) => c.name === request.snapshot) ? request.snapshot : null;
+  }
+  const limit = request.at?.getTime() ?? Number.POSITIVE_INFINITY;
+  // By time, holt's own snapshots only: a safety snapshot is restored by its name.
+  const fitting = everywhere.filter(
+    (c) => c.atMs <= limit && (from !== "local" || timeOfName(c.name) !== null),
+  );
+  fitting.sort((a, b) => a.atMs - b.atMs);
+  return fitting.at(-1)?.name ?? null;
+}
+
+async function restoringMark(exec: Exec, dataset: string): Promise<string | null> {
+  const r = await exec.run({
+    argv: ["zfs", "get", "-H", "-o", "value,source", RESTORING_PROPERTY, dataset],
+  });
+  const [value = "", source = ""] = r.stdout.trim().split("\t");
+  return r.code === 0 && source === "local" && value.startsWith(SAFETY_PREFIX) ? value : null;
+}
+
+/** Carries out a plan; see the file's comment for the order. */
+export async function executeRestore(
+  lab: ResolvedLab,
+  plan: RestorePlan,
+  options: RestoreOptions,
+  hooks: RestoreHooks,
+): Promise<RestoreResult> {
+  const started = Date.now();
+  const say = (line: string) => hooks.onStep?.(line);
+  const stage = (name: string) => hooks.onStage?.(name);
+  const exec = await options.connections.execFor(plan.host);
+  const service = lab.services[plan.service];
+  const staged: { step: RestoreStep; scratch: string; path: string; copy: Manifest }[] = [];
+  try {
+    // 1. Every dataset's copy into scratch, verified, while the service runs.
+    for (const step of plan.steps) {
+      const scratch = scratchName(step.dataset, "holt-restore", lab.name, step.service, step.entry);
+      const path = scratchPath("restore", lab.name, step.service, step.entry);
+      say(`${step.dataset}: restoring ${step.snapshot} from ${step.from} (${step.where})`);
+      await fetchCopy(lab, step, exec, scratch, path, options, say);
+      stage(`fetched:${step.entry}`);
+      const copy = await readManifest(exec, path);
+      const recorded = options.manifests.load(`${step.host}:${step.dataset}`, step.snapshot);
+      if (recorded !== null) {
+        const diff = manifestDifferences(recorded, copy);
+        if (diff.length > 0) {
+          throw new HoltError(
+            "HOLT_E_BACKUP",
+            `The ${step.from} copy of ${step.dataset}@${step.snapshot} does not match the checksums recorded when the snapshot was taken; nothing live was changed. ${diff.join("; ")}`,
+          );
+        }
+        say(`  verified against the recorded manifest: ${describe(copy)}`);
+      } else {
+        say(
+          `  no manifest was recorded for ${step.snapshot} here (a new machine, or a snapshot from before manifests); ${step.from === "offsite" ? "restic verified what it restored" : "ZFS checksummed the stream"}: ${describe(copy)}`,
+        );
+      }
+      staged.push({ step, scratch, path, copy });
+    }
+    if (service !== undefined && service.hooks.verify !== null && service.container !== null) {
+      await runVerifyHook(exec, service.container.image, service.hooks.verify, staged);
+      say(`  hooks.verify passed: ${service.hooks.verify.join(" ")}`);
+    }
+    stage("verified");
+    // 2. Stop, safety snapshot, mark.
+    await hooks.stopService(plan.service);
+    say(`${plan.service} stopped`);
+    stage("stopped");
+    const safeties = new Map<string, string>();
+    for (const { step } of staged) {
+      const safety = step.resuming ?? (await restoringMark(exec, step.dataset)) ?? plan.safety;
+      if (step.resuming === null) {
+        const r = await exec.run({
+          argv: [
+            "zfs",
+            "snapshot",
+            "-o",
+            `holt:restore-safety=${lab.name}`,
+            `${step.dataset}@${safety}`,
+          ],
+        });
+        if (r.code !== 0 && !/already exists/.test(r.stderr)) {
+          throw new HoltError(
+            "HOLT_E_ZFS",
+            `Could not take the safety snapshot ${step.dataset}@${safety} on ${exec.target}: ${r.stderr.trim()}. Nothing was changed; the service is stopped: \`holt restart ${plan.service}\` starts it again.`,
+          );
+        }
+        await runChecked(exec, {
+          argv: ["zfs", "set", `${RESTORING_PROPERTY}=${safety}`, step.dataset],
+        });
+      }
+      safeties.set(step.dataset, safety);
+      say(`${step.dataset}: safety snapshot @${safety}`);
+    }
+    stage("safety");
+    // 3. Replace the contents, check them, unmark.
+    for (const { step, path, copy } of staged) {
+      const live = await liveMountpoint(exec, step.dataset);
+      await runChecked(exec, {
+        argv: [
+          "sh",
+          "-c",
+          'find "$1" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + && cp -a -- "$2/." "$1/"',
+          "holt-restore",
+          live,
+          path,
+        ],
+        timeoutMs: 0,
+      });
+      stage(`copied:${step.entry}`);
+      const now = await readManifest(exec, live);
+      const diff = manifestDifferences(copy, now);
+      if (diff.length > 0) {
+        throw new HoltError(
+          "HOLT_E_BACKUP",
+          `After copying into ${step.dataset}, its contents differ from the verified copy: ${diff.join("; ")}. The service stays stopped; run the same command again. The state before the restore is ${step.dataset}@${safeties.get(step.dataset)}.`,
+        );
+      }
+      await runChecked(exec, { argv: ["zfs", "inherit", RESTORING_PROPERTY, step.dataset] });
+      say(`${step.dataset}: contents replaced and checked (${describe(now)})`);
+    }
+    stage("swapped");
+    for (const { scratch } of staged) await destroyScratch(exec, scratch);
+    // 4. Start and health-gate.
+    await hooks.startService(plan.service);
+    stage("started");
+    return {
+      service: plan.service,
+      datasets: staged.map(({ step, copy }) => ({
+        dataset: step.dataset,
+        snapshot: step.snapshot,
+        from: step.from,
+        safety: safeties.get(step.dataset) ?? plan.safety,
+        ...manifestSize(copy),
+        verified: step.manifest === null ? ("copy" as const) : ("manifest" as const),
+      })),
+      seconds: (Date.now() - started) / 1000,
+    };
+  } catch (error) {
+    // Scratch copies hold nothing of the user's: removed, the live data is untouched or marked.
+    for (const { scratch } of staged) await destroyScratch(exec, scratch).catch(() => undefined);
+    throw error;
+  }
+}
+
+function describe(m: Manifest): string {
+  const { files, bytes } = manifestSize(m);
+  return `${files} ${files === 1 ? "file" : "files"}, ${bytes} bytes`;
+}
+
+/** The live dataset's mountpoint; it must be mounted, or the copy would land beneath it. */
+async function liveMountpoint(exec: Exec, dataset: string): Promise<string> {
+  const r = await runChecked(exec, {
+    argv: ["zfs", "get", "-H", "-o", "property,value", "mounted,mountpoint", dataset],
+  });
+  const values = new Map(r.stdout.split("\n").map((l) => l.split("\t") as [string, string]));
+  const mounted = values.get("mounted");
+  const mountpoint = values.get("mountpoint") ?? "";
+  if (mounted !== "yes" || !mountpoint.startsWith("/")) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      `${dataset} on ${exec.target} is not mounted (mountpoint ${mountpoint}), so its contents cannot be replaced. Mount it (\`zfs mount ${dataset}\`), then run the same command again.`,
+    );
+  }
+  return mountpoint;
+}
+
+/** Puts the step's copy into the scratch dataset, mounted at `path`. */
+async function fetchCopy(
+  lab: ResolvedLab,
+  step: RestoreStep,
+  exec: Exec,
+  scratch: string,
+  path: string,
+  options: RestoreOptions,
+  say: (line: string) => void,
+): Promise<void> {
+  if (step.from === "local") {
+    await mountClone(exec, `${step.dataset}@${step.snapshot}`, scratch, path, true);
+    return;
+  }
+  if (step.from === "replica") {
+    const [replicaHost = "", replicaDataset = ""] = step.where.split(/:(.*)/s);
+    const dst = await options.connections.execFor(replicaHost);
+    await clearScratch(exec, scratch);
+    const r = await relay(dst, ["zfs", "send", `${replicaDataset}@${step.snapshot}`], exec, [
+      "zfs",
+      "receive",
+      "-u",
+      scratch,
+    ]);
+    if (r.sent.code !== 0 || r.received.code !== 0) {
+      const why = (r.received.code !== 0 ? r.received : r.sent).stderr.trim().replace(/\s+/g, " ");
+      throw new HoltError(
+        "HOLT_E_BACKUP",
+        `Copying ${step.where}@${step.snapshot} back to ${exec.target} failed (${why}); nothing live was changed. Run the same command again.`,
+      );
+    }
+    say(`  received ${r.bytes} bytes in ${r.seconds.toFixed(1)} s`);
+    await runChecked(exec, { argv: ["zfs", "set", `mountpoint=${path}`, scratch] });
+    await runChecked(exec, { argv: ["zfs", "mount", scratch] });
+    return;
+  }
+  const service = lab.services[step.service];
+  const entry = service?.state.find((e) => e.name === step.entry);
+  const policy = entry?.backup == null ? undefined : lab.backups.policies[entry.backup];
+  const repository =
+    policy?.offsite == null ? undefined : lab.backups.repositories[policy.offsite.repository];
+  if (repository === undefined || step.resticId === null) {
+    throw new HoltError("HOLT_E_INTERNAL", `No repository for ${step.dataset}.`);
+  }
+  await createScratch(exec, scratch, path);
+  const restic = resticOn(exec, repository, options.secretValue);
+  const source = offsitePath(lab.name, step.service, step.entry);
+  // restic restores the full path it backed up; `ID:subfolder` needs restic ≥ 0.15. So into a
+  // folder beside, then the contents moved up (renames within the scratch dataset).
+  const staging = `${path}/.holt-restic`;
+  const r = await restic(["restore", step.resticId, "--target", staging, "--verify"]);
+  if (r.code !== 0) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      `Repository "${repository.name}": restoring ${step.snapshot} (${step.resticId}) failed (${r.stderr.trim().split("\n").slice(-3).join(" | ")}); nothing live was changed.`,
+    );
+  }
+  await runChecked(exec, {
+    argv: [
+      "sh",
+      "-c",
+      'find "$1$2" -mindepth 1 -maxdepth 1 -exec mv -t "$3" -- {} + && rm -rf -- "$1"',
+      "holt-restore",
+      staging,
+      source,
+      path,
+    ],
+    timeoutMs: 0,
+  });
+}
+
+/**
+ * The service's `hooks.verify` in a throwaway container of its image, with
+ * the restored copies mounted where the service sees its state, no network.
+ */
+async function runVerifyHook(
+  exec: Exec,
+  image: string,
+  argv: readonly string[],
+  staged: readonly { step: RestoreStep; path: string }[],
+): Promise<void> {
+  const [program = "", ...args] = argv;
+  const volumes = staged.flatMap(({ step, path }) => ["-v", `${path}:${step.path}:ro`]);
+  const r = await exec.run({
+    argv: [
+      "podman",
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      ...volumes,
+      "--entrypoint",
+      program,
+      image,
+      ...args,
+    ],
+    timeoutMs: 600_000,
+  });
+  if (r.code !== 0) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      `The service's hooks.verify (${argv.join(" ")}) failed on the restored copy (exit ${r.code ?? r.signal}: ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" | ")}); nothing live was changed.`,
+    );
+  }
+}

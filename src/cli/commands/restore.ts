@@ -1,0 +1,350 @@
+/**
+ * `holt restore SERVICE | --all`: put a service's state back to a snapshot
+ * from the local pool, the replica or the offsite repository, verified,
+ * with a safety snapshot of what was there. `--all` on a new machine
+ * creates the state datasets first (disaster recovery); `holt apply` then
+ * starts the services on their restored data.
+ */
+import {
+  executeRestore,
+  planRestore,
+  RESTORE_SOURCES,
+  type RestorePlan,
+  type RestoreRequest,
+  type RestoreSource,
+} from "../../backup/restore.ts";
+import type { ResolvedLab } from "../../config/types.ts";
+import { HoltError } from "../../errors.ts";
+import type { Connections } from "../../hosts/connect.ts";
+import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
+import { hostConnections, planGraph, readLabFacts } from "../../lab/plan.ts";
+import { type LabSecrets, openLabSecrets } from "../../lab/secrets.ts";
+import { compileLab } from "../../model/compile.ts";
+import { containerName } from "../../model/container.ts";
+import { DATASET_TYPE } from "../../model/dataset.ts";
+import { defaultProviders } from "../../providers/index.ts";
+import type { BackupCatalog } from "../../store/backup-catalog.ts";
+import { formatSize } from "../../util/sizes.ts";
+import { manifestStore, openCatalog } from "../catalog.ts";
+import {
+  CONFIG_FLAG,
+  CONFIG_HELP,
+  type Command,
+  type CommandContext,
+  connectionsFor,
+  openLab,
+  parseFlags,
+  providerStoreFor,
+  STATE_FLAG,
+  STATE_HELP,
+  stateDirFor,
+} from "../context.ts";
+import { restartService } from "./restart.ts";
+
+const USAGE =
+  "holt restore SERVICE [--dataset ENTRY]... (--at TIME | --snapshot NAME) [--from local|replica|offsite] [--dry-run] [--yes] | holt restore --all --from offsite [--at TIME]";
+
+export const restoreCommand: Command = {
+  name: "restore",
+  summary: "Put a service's state back to a snapshot (local, replica or offsite), verified",
+  usage: USAGE,
+  flags: [
+    "--dataset ENTRY        only this state entry (repeatable; default: every backed-up entry)",
+    "--snapshot NAME        this snapshot (holt-…, or a restore-safety-… one to undo a restore)",
+    "--at TIME              the newest snapshot at or before TIME: 2026-11-26T08:00Z, or 6h / 2d ago",
+    "--from SOURCE          local, replica or offsite (default: the first of them that has it)",
+    "--all                  every service with backed-up state (disaster recovery; creates missing datasets)",
+    "--dry-run              show what would be restored and stop",
+    "-y, --yes              do not ask for confirmation",
+    CONFIG_HELP,
+    STATE_HELP,
+  ],
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      "restore",
+      args,
+      {
+        ...CONFIG_FLAG,
+        ...STATE_FLAG,
+        dataset: { type: "string", multiple: true },
+        snapshot: { type: "string" },
+        at: { type: "string" },
+        from: { type: "string" },
+        all: { type: "boolean" },
+        "dry-run": { type: "boolean" },
+        yes: { type: "boolean", short: "y" },
+      },
+      true,
+    );
+    const all = values.all === true;
+    if (all ? positionals.length > 0 : positionals.length !== 1) {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        all
+          ? "--all restores every service: name none."
+          : "holt restore takes one service name (or --all), like `holt restore jellyfin --at 6h`.",
+      );
+    }
+    if (values.snapshot !== undefined && values.at !== undefined) {
+      throw new HoltError("HOLT_E_USAGE", "Give --snapshot or --at, not both.");
+    }
+    if (all && (values.snapshot !== undefined || values.dataset !== undefined)) {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        "--all goes with --at (or nothing, for the newest copy), not --snapshot or --dataset: each service has its own snapshot names.",
+      );
+    }
+    const from = parseSource(values.from);
+    const at = values.at === undefined ? undefined : parseTime(values.at, new Date());
+    const lab = await openLab(ctx, values.config);
+    const names = all ? servicesToRestore(lab, from) : [positionals[0] ?? ""];
+    if (!all && lab.services[names[0] ?? ""] === undefined) {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        `"${names[0]}" is not a service of this lab. Services: ${Object.keys(lab.services).sort().join(", ") || "(none)"}.`,
+      );
+    }
+    if (names.length === 0) {
+      throw new HoltError("HOLT_E_USAGE", "No service has backed-up state to restore.");
+    }
+    const stateDir = stateDirFor(ctx, values["state-dir"]);
+    const secrets = await openLabSecrets(lab, ctx.env);
+    const connections = connectionsFor(lab);
+    const lock = lockLab(stateDir, lab.name, `holt restore ${args.join(" ")}`);
+    const catalog = openCatalog(ctx, values["state-dir"], lab.name);
+    try {
+      const facts = await readLabFacts(lab, connections);
+      const options = {
+        connections,
+        facts,
+        manifests: manifestStore(catalog),
+        secretValue: (name: string) => secrets.value(name),
+      };
+      const plans: RestorePlan[] = [];
+      for (const service of names) {
+        const request: RestoreRequest = {
+          service,
+          ...(values.dataset === undefined ? {} : { entries: values.dataset }),
+          ...(values.snapshot === undefined ? {} : { snapshot: values.snapshot }),
+          ...(at === undefined ? {} : { at }),
+          ...(from === undefined ? {} : { from }),
+        };
+        plans.push(await planRestore(lab, request, options));
+      }
+      for (const line of renderRestorePlans(plans, all)) ctx.output.err(line);
+      if (values["dry-run"] === true) return 0;
+      await confirm(ctx, values.yes === true);
+      if (all) await createStateDatasets(lab, ctx, connections, secrets, stateDir, values);
+      const crashAt = ctx.env.HOLT_TEST_CRASH_AT_STAGE;
+      for (const plan of plans) {
+        const result = await executeRestore(lab, plan, options, {
+          stopService: (name) => stopService(lab, name, connections),
+          startService: async (name) => {
+            const service = lab.services[name];
+            if (service === undefined || service.container === null) return;
+            ctx.output.err(`Starting ${name} and waiting for its health check…`);
+            const started = await restartService(lab, service, connections, secrets);
+            if (!started) ctx.output.err(`${name} has no container yet: \`holt apply\` starts it.`);
+          },
+          onStep: (line) => ctx.output.err(line),
+          ...(crashAt === undefined || crashAt === ""
+            ? {}
+            : {
+                onStage: (stage: string) => {
+                  if (stage === crashAt) process.kill(process.pid, "SIGKILL");
+                },
+              }),
+        });
+        record(catalog, plan, result.seconds);
+        ctx.output.out(
+          `Restored ${plan.service} in ${result.seconds.toFixed(1)} s: ${result.datasets
+            .map(
+              (d) =>
+                `${d.dataset} to ${d.snapshot} from ${d.from} (${d.files} files, ${formatSize(d.bytes)}, checked against ${d.verified === "manifest" ? "the recorded manifest" : "the copy"}; before: @${d.safety})`,
+            )
+            .join("; ")}`,
+        );
+      }
+      if (all) ctx.output.out("Every dataset is restored. Run `holt apply` to start the services.");
+      return 0;
+    } finally {
+      catalog.close();
+      lock.release();
+      await connections.closeAll();
+    }
+  },
+};
+
+function parseSource(value: string | undefined): RestoreSource | undefined {
+  if (value === undefined) return undefined;
+  if ((RESTORE_SOURCES as readonly string[]).includes(value)) return value as RestoreSource;
+  throw new HoltError(
+    "HOLT_E_USAGE",
+    `--from "${value}" is not a copy holt keeps. Use local, replica or offsite.`,
+  );
+}
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** An ISO time (UTC unless it says), or a span ago: `30m`, `6h`, `2d`, `1w`. */
+export function parseTime(text: string, now: Date): Date {
+  const span = /^(\d+)\s*([mhdw])(?:\s+ago)?$/.exec(text.trim());
+  if (span !== null) {
+    return new Date(now.getTime() - Number(span[1]) * (UNITS[span[2] ?? "h"] ?? 0));
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) || !text.includes("T") ? text : `${text}Z`;
+    const ms = Date.parse(iso.includes("T") || iso.length > 10 ? iso : `${iso}T23:59:59Z`);
+    if (Number.isFinite(ms)) return new Date(ms);
+  }
+  throw new HoltError(
+    "HOLT_E_USAGE",
+    `--at "${text}" is not a time. Use an ISO time like 2026-11-26T08:00Z (UTC unless it says), a date (its end), or a span ago like 30m, 6h, 2d, 1w.`,
+  );
+}
+
+/** Services with state under a policy (with that source, when one is named). */
+function servicesToRestore(lab: ResolvedLab, from: RestoreSource | undefined): string[] {
+  return Object.values(lab.services)
+    .filter((s) =>
+      s.state.some((e) => {
+        const policy = e.backup === null ? undefined : lab.backups.policies[e.backup];
+        if (policy === undefined) return false;
+        if (from === "replica") return policy.replica !== null;
+        if (from === "offsite") return policy.offsite !== null;
+        return true;
+      }),
+    )
+    .map((s) => s.name)
+    .sort();
+}
+
+export function renderRestorePlans(plans: readonly RestorePlan[], all: boolean): string[] {
+  const lines: string[] = [];
+  for (const plan of plans) {
+    const first = plan.steps[0];
+    lines.push(
+      `Restore ${plan.service} on ${plan.host} to ${first?.snapshot ?? "?"} from ${first?.from ?? "?"}:`,
+    );
+    for (const step of plan.steps) {
+      const manifest =
+        step.manifest === null
+          ? "no manifest recorded here"
+          : `${step.manifest.files} files, ${formatSize(step.manifest.bytes)} in its manifest`;
+      lines.push(`  ~ ${step.dataset}  ← ${step.where}@${step.snapshot}  (${manifest})`);
+      if (step.resuming !== null) {
+        lines.push(
+          `    finishing a restore that was cut short; its safety snapshot @${step.resuming} stays`,
+        );
+      }
+    }
+    lines.push(
+      `  ${plan.service} is stopped while its data is replaced, then started and health-checked. What is there now is kept as @${plan.steps.find((s) => s.resuming !== null)?.resuming ?? plan.safety}.`,
+    );
+  }
+  if (all)
+    lines.push("Missing state datasets are created first; `holt apply` starts the services after.");
+  return lines;
+}
+
+async function confirm(ctx: CommandContext, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!ctx.output.stdinIsTTY) {
+    throw new HoltError(
+      "HOLT_E_USAGE",
+      "Refusing to restore without confirmation: standard input is not a terminal. Review the plan above (or run with --dry-run), then pass --yes.",
+    );
+  }
+  const answer = await ctx.prompt("Restore? Only 'yes' is accepted: ");
+  if (answer.trim() !== "yes") {
+    throw new HoltError("HOLT_E_ABORTED", "Restore cancelled. Nothing was changed.");
+  }
+}
+
+/** Stops the service's container when it has one and it runs. */
+async function stopService(lab: ResolvedLab, name: string, connections: Connections) {
+  const service = lab.services[name];
+  if (service === undefined || service.container === null) return;
+  const exec = await connections.execFor(service.host);
+  const container = containerName(name);
+  const exists = await exec.run({ argv: ["podman", "container", "exists", container] });
+  if (exists.code !== 0) return;
+  const r = await exec.run({ argv: ["podman", "stop", "-t", "30", container], timeoutMs: 60_000 });
+  if (r.code !== 0) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      `Could not stop ${container} on ${exec.target} (${r.stderr.trim()}); nothing was changed.`,
+    );
+  }
+}
+
+/**
+ * The lab's datasets (only those) created or converged through the engine,
+ * as `holt apply` would: on a new machine the state datasets must exist,
+ * with their owners and quotas, before their contents come back.
+ */
+async function createStateDatasets(
+  lab: ResolvedLab,
+  ctx: CommandContext,
+  connections: Connections,
+  secrets: LabSecrets,
+  stateDir: string,
+  values: { "state-dir"?: string | undefined },
+): Promise<void> {
+  const facts = await readLabFacts(lab, connections);
+  const { graph } = compileLab(lab, facts, { secrets: secrets.digests });
+  const datasets = {
+    ...graph,
+    resources: graph.resources.filter((r) => r.type === DATASET_TYPE),
+  };
+  const providers = defaultProviders();
+  const store = providerStoreFor(ctx, values["state-dir"], lab.name);
+  const { plan } = await planGraph(datasets, lab.file, hostConnections(lab), {
+    connections,
+    providers,
+    allowDataLoss: false,
+    store,
+    secrets,
+  });
+  const creates = plan.changes.filter((c) => c.action === "create");
+  if (plan.changes.length === 0) return;
+  if (creates.length !== plan.changes.length) {
+    throw new HoltError(
+      "HOLT_E_USAGE",
+      "The lab's datasets differ from the config in more than missing ones. Run `holt plan` and `holt apply` for the datasets first, or restore service by service.",
+    );
+  }
+  ctx.output.err(`Creating ${creates.length} missing datasets…`);
+  const result = await applyBoundPlan(plan, datasets, {
+    connections,
+    providers,
+    stateDir,
+    allowDataLoss: false,
+    command: "holt restore --all",
+    secrets,
+    store,
+  });
+  if (!result.ok) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      "Creating the state datasets failed (see above); nothing was restored. Fix it and run the same command again.",
+    );
+  }
+}
+
+function record(catalog: BackupCatalog, plan: RestorePlan, seconds: number): void {
+  for (const step of plan.steps) {
+    catalog.record({
+      kind: "restore",
+      subject: `${step.host}:${step.dataset}`,
+      service: step.service,
+      snapshot: step.snapshot,
+      target: step.where,
+      at: new Date().toISOString(),
+      ok: true,
+      bytes: step.manifest?.bytes ?? 0,
+      seconds,
+      error: null,
+    });
+  }
+}
