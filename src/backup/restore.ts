@@ -513,7 +513,11 @@ async function fetchCopy(
     }
     say(`  received ${r.bytes} bytes in ${r.seconds.toFixed(1)} s`);
     await runChecked(exec, { argv: ["zfs", "set", `mountpoint=${path}`, scratch] });
-    await runChecked(exec, { argv: ["zfs", "mount", scratch] });
+    // Setting the mountpoint mounts it on some systems (zfs-fuse), not on others.
+    const mounted = await exec.run({ argv: ["zfs", "mount", scratch] });
+    if (mounted.code !== 0 && !/already mounted/.test(mounted.stderr)) {
+      await runChecked(exec, { argv: ["zfs", "mount", scratch] });
+    }
     return;
   }
   const service = lab.services[step.service];

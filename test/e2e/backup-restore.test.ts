@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -38,6 +38,7 @@ let repo: string;
 let image: string;
 let port: number;
 let hour = 0;
+let nasBin: string;
 const points = new Map<string, Record<string, string>>();
 
 const data = () => `${source.name}/holt/${service}/data`;
@@ -79,6 +80,19 @@ export default defineLab({
     },
   },
 });
+`;
+}
+
+/** `zfs` on the replica host: listings of every dataset show only its own pool. */
+function nasZfs(pool: string): string {
+  return `#!/bin/sh
+for last; do :; done
+if [ "$1" = get ] && [ "$last" = all ]; then
+  out="$(/usr/sbin/zfs "$@")" || exit $?
+  printf '%s\\n' "$out" | grep -E '^${pool}([/@[:space:]]|$)' || true
+  exit 0
+fi
+exec /usr/sbin/zfs "$@"
 `;
 }
 
@@ -127,14 +141,14 @@ function filesOf(snapshot: string): Record<string, string> {
   }
 }
 
+/** Running and passing its health check, as `holt status` sees it. */
 function healthy(): boolean {
-  const r = podman([
-    "inspect",
-    "--format",
-    "{{.State.Running}} {{.State.Health.Status}}",
-    `holt-${service}`,
-  ]);
-  return r.code === 0 && r.stdout.trim() === "true healthy";
+  const r = holt(["status", "--json"]);
+  if (r.code !== 0) return false;
+  const s = (
+    JSON.parse(r.stdout) as { services: { service: string; state: string; health: string }[] }
+  ).services.find((x) => x.service === service);
+  return s?.state === "running" && s.health === "passing";
 }
 
 function running(): boolean {
@@ -175,7 +189,7 @@ function assertRestored(r: ReturnType<typeof holt>, snapshot: string): void {
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.deepEqual(checksums(live()), points.get(snapshot), `the data equals ${snapshot}'s`);
   assert.ok(healthy(), "the service is running and healthy after the restore");
-  assert.equal(zfsGet(data(), "holt:restoring")?.[1], "default", "no restore is left marked");
+  assert.equal(zfsGet(data(), "holt:restoring")?.[0], "-", "no restore is left marked");
 }
 
 describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, sshd, restic, Podman)", () => {
@@ -185,7 +199,15 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
       createTestPool({ sizeMb: 256 }),
       createTestPool({ sizeMb: 256 }),
     ]);
-    ssh = await startSshHost();
+    // The replica host is this machine seen over SSH; through PATH it sees only its own pool and
+    // has no Podman, as a separate NAS would (else the lab's apply would find box's datasets and
+    // network there too, and plan to release them).
+    nasBin = mkdtempSync(join(tmpdir(), "holt-nas-bin-"));
+    writeFileSync(join(nasBin, "zfs"), nasZfs(target.name));
+    writeFileSync(join(nasBin, "podman"), 'echo "podman: program not found" >&2; exit 127\n');
+    for (const f of ["zfs", "podman"]) chmodSync(join(nasBin, f), 0o755);
+    chmodSync(nasBin, 0o755);
+    ssh = await startSshHost({ pathPrefix: nasBin });
     port = await freePort();
     lab = testLab("rst");
     repo = mkdtempSync(join(tmpdir(), "holt-restic-"));
@@ -204,6 +226,7 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     await ssh?.stop();
     await Promise.all([source?.destroy(), target?.destroy()]);
     folder?.remove();
+    if (nasBin !== undefined) rmSync(nasBin, { recursive: true, force: true });
     if (repo !== undefined) rmSync(repo, { recursive: true, force: true });
   });
 
@@ -237,7 +260,7 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     assert.notEqual(unasked.code, 0);
     assert.match(unasked.stderr, /standard input is not a terminal.*--yes/);
     const badTime = holt(["restore", service, "--at", "last tuesday", "--yes"]);
-    assert.equal(badTime.code, 2, badTime.stderr);
+    assert.equal(badTime.code, 1, badTime.stderr);
     assert.match(badTime.stderr, /--at "last tuesday" is not a time/);
     const badFrom = holt(["restore", service, "--from", "tape", "--yes"]);
     assert.match(badFrom.stderr, /--from "tape" is not a copy holt keeps/);

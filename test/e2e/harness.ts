@@ -4,7 +4,14 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -127,13 +134,22 @@ export function snapshotsUnder(pool: string): string[] {
     .sort();
 }
 
-/** sha256 of every file directly in a folder, by name. */
-export function checksums(dir: string): Record<string, string> {
+/** sha256 of every file under a folder, by relative path; folders show as "<dir>", symlinks as "-> target". */
+export function checksums(dir: string, prefix = ""): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    out[name] = createHash("sha256")
-      .update(readFileSync(join(dir, name)))
-      .digest("hex");
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  )) {
+    const full = join(dir, entry.name);
+    const name = `${prefix}${entry.name}`;
+    if (entry.isDirectory()) {
+      out[name] = "<dir>";
+      Object.assign(out, checksums(full, `${name}/`));
+    } else if (entry.isSymbolicLink()) {
+      out[name] = `-> ${readlinkSync(full)}`;
+    } else {
+      out[name] = createHash("sha256").update(readFileSync(full)).digest("hex");
+    }
   }
   return out;
 }

@@ -297,7 +297,8 @@ async function createStateDatasets(
     ...graph,
     resources: graph.resources.filter((r) => r.type === DATASET_TYPE),
   };
-  const providers = defaultProviders();
+  // Only the dataset provider reads: the others would plan their own resources' removal.
+  const providers = defaultProviders().filter((p) => p.type === DATASET_TYPE);
   const store = providerStoreFor(ctx, values["state-dir"], lab.name);
   const { plan } = await planGraph(datasets, lab.file, hostConnections(lab), {
     connections,
@@ -312,6 +313,11 @@ async function createStateDatasets(
     throw new HoltError(
       "HOLT_E_USAGE",
       "The lab's datasets differ from the config in more than missing ones. Run `holt plan` and `holt apply` for the datasets first, or restore service by service.",
+      {
+        details: plan.changes
+          .filter((c) => c.action !== "create")
+          .map((c) => `${c.action} ${c.address}`),
+      },
     );
   }
   ctx.output.err(`Creating ${creates.length} missing datasets…`);
