@@ -12,7 +12,7 @@ import { runChecked, runRetrying } from "../hosts/run-checked.ts";
 /** `<pool>/<area>/<lab>-<service>-<entry>`: one name per purpose and dataset. */
 export function scratchName(
   dataset: string,
-  area: "holt-offsite" | "holt-restore" | "holt-manifest",
+  area: "holt-offsite" | "holt-restore" | "holt-manifest" | "holt-verify",
   lab: string,
   service: string,
   entry: string,
@@ -22,7 +22,7 @@ export function scratchName(
 
 /** Where a scratch dataset of this purpose is mounted. */
 export function scratchPath(
-  area: "offsite" | "restore" | "manifest",
+  area: "offsite" | "restore" | "manifest" | "verify",
   lab: string,
   service: string,
   entry: string,

@@ -1,10 +1,12 @@
 /**
  * `holt backup status`: per state dataset, its policy, its newest local
- * snapshot and its age, and the 3-2-1 verdict (three copies, on two
- * machines, one offsite) from what the policy asks for. Replica and offsite
- * copies are not read yet: they show as what the policy configures.
+ * snapshot (read live), its newest replica and offsite copy and its last
+ * verified restore (from the catalog the backup commands write), each with
+ * its age, the 3-2-1 verdict (three copies, on two machines, one offsite),
+ * and its problems: a copy older than twice the policy's shortest period
+ * (stale), or a last attempt that failed. The alerting work pages on those.
  */
-import type { ResolvedLab } from "../config/types.ts";
+import type { ResolvedKeep, ResolvedLab } from "../config/types.ts";
 import type { Connections } from "../hosts/connect.ts";
 import { readLabFacts } from "../lab/plan.ts";
 import { resolveStateRoot } from "../model/compile.ts";
@@ -17,13 +19,62 @@ export interface DatasetBackupStatus {
   /** Policy name, or null for `backup: false`. */
   readonly policy: string | null;
   /** holt's newest snapshot here, and when it was taken (ISO); null for none. */
-  readonly newest: { readonly name: string; readonly at: string } | null;
+  readonly newest: { readonly name: string; readonly at: string; readonly age: string } | null;
   readonly snapshots: number;
+  /** Where the policy sends copies: `host:dataset`, a repository's name. */
   readonly replica: string | null;
   readonly offsite: string | null;
+  /** The newest copy there (or drill) the catalog recorded as done. */
+  readonly replicaCopy: CopyAge | null;
+  readonly offsiteCopy: CopyAge | null;
+  readonly verified: CopyAge | null;
+  /** Stale or failing copies, one line each; empty when all is well. */
+  readonly problems: readonly string[];
   /** "3-2-1", or what is missing, e.g. "1 copy (no replica, no offsite)". */
   readonly verdict: string;
   readonly ok: boolean;
+}
+
+export interface CopyAge {
+  readonly snapshot: string | null;
+  /** When the step ran (ISO). */
+  readonly at: string;
+  /** "3h", "2d": how long ago. */
+  readonly age: string;
+}
+
+/** A backup step as the catalog keeps it (the backup layer only reads through this). */
+export interface StepRecord {
+  readonly snapshot: string | null;
+  readonly at: string;
+  readonly ok: boolean;
+  readonly error: string | null;
+}
+
+export interface StatusOptions {
+  /** Steps of a kind for `host:dataset`, newest first. */
+  readonly history?: (
+    subject: string,
+    kind: "replica" | "offsite" | "verify",
+  ) => readonly StepRecord[];
+  readonly now?: () => Date;
+}
+
+export function formatAge(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  if (minutes < 120) return `${minutes}m`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours}h`;
+  return `${Math.round(hours / 24)}d`;
+}
+
+/** Twice the shortest period the keep counts: past it, a copy is stale. */
+export function staleAfterMs(keep: ResolvedKeep): number {
+  const HOUR = 3_600_000;
+  if (keep.hourly > 0) return 2 * HOUR;
+  if (keep.daily > 0) return 48 * HOUR;
+  if (keep.weekly > 0) return 14 * 24 * HOUR;
+  return 62 * 24 * HOUR;
 }
 
 export function verdictOf(replica: boolean, offsite: boolean): { text: string; ok: boolean } {
@@ -41,8 +92,11 @@ export function verdictOf(replica: boolean, offsite: boolean): { text: string; o
 export async function backupStatus(
   lab: ResolvedLab,
   connections: Connections,
+  options: StatusOptions = {},
 ): Promise<DatasetBackupStatus[]> {
   const facts = await readLabFacts(lab, connections);
+  const now = (options.now ?? (() => new Date()))().getTime();
+  const ageOf = (at: string) => formatAge(now - Date.parse(at));
   const out: DatasetBackupStatus[] = [];
   for (const service of Object.values(lab.services).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const host = lab.hosts[service.host];
@@ -66,6 +120,37 @@ export async function backupStatus(
           : newest === undefined
             ? { text: "no snapshot yet: run holt backup run", ok: false }
             : verdictOf(replica !== null, offsite !== null);
+      const subject = `${host.name}:${dataset}`;
+      const problems: string[] = [];
+      const newestOk = (
+        kind: "replica" | "offsite" | "verify",
+        what: string,
+        stale: number | null,
+      ) => {
+        const steps = options.history?.(subject, kind) ?? [];
+        const last = steps[0];
+        const good = steps.find((x) => x.ok);
+        if (last !== undefined && !last.ok) {
+          problems.push(`${what} failed ${ageOf(last.at)} ago: ${last.error ?? "see holt backup"}`);
+        }
+        if (good !== undefined && stale !== null && now - Date.parse(good.at) > stale) {
+          problems.push(`${what} is stale: the newest is ${ageOf(good.at)} old`);
+        }
+        return good === undefined
+          ? null
+          : { snapshot: good.snapshot, at: good.at, age: ageOf(good.at) };
+      };
+      const stale = policy === undefined ? null : staleAfterMs(policy.snapshots);
+      if (
+        policy !== undefined &&
+        newest !== undefined &&
+        stale !== null &&
+        now - newest.createdMs > stale
+      ) {
+        problems.push(
+          `local snapshots are stale: the newest is ${formatAge(now - newest.createdMs)} old`,
+        );
+      }
       out.push({
         service: service.name,
         host: host.name,
@@ -74,10 +159,32 @@ export async function backupStatus(
         newest:
           newest === undefined
             ? null
-            : { name: newest.name, at: new Date(newest.createdMs).toISOString() },
+            : {
+                name: newest.name,
+                at: new Date(newest.createdMs).toISOString(),
+                age: formatAge(now - newest.createdMs),
+              },
         snapshots: ours.length,
         replica,
         offsite,
+        replicaCopy:
+          replica === null
+            ? null
+            : newestOk(
+                "replica",
+                "replication",
+                policy?.replica == null ? null : staleAfterMs(policy.replica.keep),
+              ),
+        offsiteCopy:
+          offsite === null
+            ? null
+            : newestOk(
+                "offsite",
+                "the offsite copy",
+                policy?.offsite == null ? null : staleAfterMs(policy.offsite.keep),
+              ),
+        verified: policy === undefined ? null : newestOk("verify", "the last restore drill", null),
+        problems,
         verdict: verdict.text,
         ok: verdict.ok,
       });

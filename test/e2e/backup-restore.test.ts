@@ -41,6 +41,24 @@ let hour = 0;
 let nasBin: string;
 const points = new Map<string, Record<string, string>>();
 
+interface Drill {
+  ok: boolean;
+  from: string;
+  snapshot: string;
+  compared: string;
+  files: number;
+  error: string | null;
+}
+
+interface StatusRow {
+  dataset: string;
+  verdict: string;
+  replicaCopy: { snapshot: string } | null;
+  offsiteCopy: { snapshot: string } | null;
+  verified: { snapshot: string } | null;
+  problems: string[];
+}
+
 const data = () => `${source.name}/holt/${service}/data`;
 const cache = () => `${source.name}/holt/${service}/cache`;
 const keyEnv = (): NodeJS.ProcessEnv => ({ HOLT_AGE_KEY_FILE: join(folder.dir, "age.key") });
@@ -341,6 +359,58 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
       before,
       "and it holds the state before the first run",
     );
+  });
+
+  test("a drill restores the newest offsite copy into scratch and finds it equal to its checksums; status shows every copy", () => {
+    const newest = snapshotName(hour);
+    const r = holt(["backup", "verify", "--json"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const [d] = (JSON.parse(r.stdout) as { drills: Drill[] }).drills;
+    assert.equal(d?.ok, true, JSON.stringify(d));
+    assert.equal(d?.from, "offsite");
+    assert.equal(d?.snapshot, newest);
+    assert.equal(d?.compared, "manifest");
+    assert.ok((d?.files ?? 0) >= 3);
+    assert.deepEqual(
+      zfs("list", "-H", "-o", "name", "-r", source.name)
+        .split("\n")
+        .filter((n) => n.includes("holt-verify/")),
+      [],
+      "the scratch copy is gone",
+    );
+    const status = holt(["backup", "status", "--json"]);
+    assert.equal(status.code, 0, `${status.stdout}\n${status.stderr}`);
+    const row = (JSON.parse(status.stdout) as { datasets: StatusRow[] }).datasets.find(
+      (x) => x.dataset === data(),
+    );
+    assert.equal(row?.verdict, "3-2-1");
+    assert.equal(row?.replicaCopy?.snapshot, newest);
+    assert.equal(row?.offsiteCopy?.snapshot, newest);
+    assert.equal(row?.verified?.snapshot, newest);
+    assert.deepEqual(row?.problems, []);
+    const human = holt(["backup", "status"]);
+    assert.match(human.stdout, new RegExp(`verified ${newest}`));
+  });
+
+  test("a drill whose hooks.verify fails is recorded; status names it and exits 2", () => {
+    const keep = join(live(), "keep.txt");
+    rmSync(keep);
+    try {
+      backupNextHour();
+      const r = holt(["backup", "verify", "--json"]);
+      assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+      const [d] = (JSON.parse(r.stdout) as { drills: Drill[] }).drills;
+      assert.equal(d?.ok, false);
+      assert.match(d?.error ?? "", /hooks\.verify \(sh -c test -s \/data\/keep\.txt\) failed/);
+      const status = holt(["backup", "status", "--json"]);
+      assert.equal(status.code, 2);
+      const row = (JSON.parse(status.stdout) as { datasets: StatusRow[] }).datasets.find(
+        (x) => x.dataset === data(),
+      );
+      assert.match(row?.problems.join("\n") ?? "", /the last restore drill failed/);
+    } finally {
+      writeFileSync(keep, "version 3\n");
+    }
   });
 
   test("disaster: the pool is lost; restore --all --from offsite and apply bring the service back", () => {

@@ -7,6 +7,7 @@
 import { type CheckResult, copyOffsite, type OffsiteResult } from "../../backup/offsite.ts";
 import type { ReplicationResult, TransferProgress } from "../../backup/replicate.ts";
 import { replicate } from "../../backup/replicate.ts";
+import { drill, RESTORE_SOURCES, type RestoreSource } from "../../backup/restore.ts";
 import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
 import type { ResolvedLab } from "../../config/types.ts";
@@ -28,19 +29,21 @@ import {
 } from "../context.ts";
 
 const SUBCOMMANDS =
-  "`holt backup run [SERVICE...]`, `holt backup replicate [SERVICE...]` or `holt backup status`";
+  "`holt backup run [SERVICE...]`, `holt backup replicate [SERVICE...]`, `holt backup offsite [SERVICE...]`, `holt backup verify [SERVICE...]` or `holt backup status`";
 
 export const backupCommand: Command = {
   name: "backup",
   summary: "Snapshot, replicate and copy offsite the services' state; show every copy",
   usage:
-    "holt backup run|replicate|offsite [SERVICE...] [--reseed] [--json] | holt backup status [--json]",
+    "holt backup run|replicate|offsite|verify [SERVICE...] [--reseed] [--from SOURCE] [--json] | holt backup status [--json]",
   flags: [
     "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), prune, replicate, copy offsite",
     "replicate [SERVICE...] send new snapshots to each policy's replica host",
     "offsite [SERVICE...]   copy the newest snapshots to each policy's restic repository, prune it, check part of it",
-    "status                 per dataset: policy, newest snapshot and its age, the 3-2-1 verdict",
+    "verify [SERVICE...]    restore drill: the newest copy into scratch, compared with its recorded checksums, hooks.verify",
+    "status                 per dataset: newest snapshot, replica and offsite copy with ages, last verified, 3-2-1 verdict",
     "--reseed               (replicate) move a diverged replica aside, kept, and send a full copy",
+    "--from SOURCE          (verify) local, replica or offsite (default: the copy furthest away)",
     CONFIG_HELP,
     "--json                 print JSON on stdout (formatVersion 1)",
   ],
@@ -48,11 +51,23 @@ export const backupCommand: Command = {
     const { values, positionals } = parseFlags(
       "backup",
       args,
-      { ...CONFIG_FLAG, ...STATE_FLAG, json: { type: "boolean" }, reseed: { type: "boolean" } },
+      {
+        ...CONFIG_FLAG,
+        ...STATE_FLAG,
+        json: { type: "boolean" },
+        reseed: { type: "boolean" },
+        from: { type: "string" },
+      },
       true,
     );
     const [sub, ...names] = positionals;
-    if (sub !== "run" && sub !== "replicate" && sub !== "offsite" && sub !== "status") {
+    if (
+      sub !== "run" &&
+      sub !== "replicate" &&
+      sub !== "offsite" &&
+      sub !== "verify" &&
+      sub !== "status"
+    ) {
       throw new HoltError(
         "HOLT_E_USAGE",
         `${sub === undefined ? "Missing subcommand" : `Unknown subcommand "${sub}"`}. Use ${SUBCOMMANDS}.`,
@@ -61,6 +76,13 @@ export const backupCommand: Command = {
     if (values.reseed === true && sub !== "replicate") {
       throw new HoltError("HOLT_E_USAGE", "--reseed goes with `holt backup replicate`.");
     }
+    if (values.from !== undefined && sub !== "verify") {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        "--from goes with `holt backup verify` (and `holt restore`).",
+      );
+    }
+    const from = parseSource(values.from);
     if (sub === "status" && names.length > 0) {
       throw new HoltError("HOLT_E_USAGE", `Unexpected argument "${names[0]}".`);
     }
@@ -69,7 +91,12 @@ export const backupCommand: Command = {
     const connections = connectionsFor(lab);
     const json = values.json === true;
     try {
-      if (sub === "status") return await status(lab, connections, json, ctx);
+      if (sub === "status") {
+        return await status(lab, connections, json, ctx, values["state-dir"]);
+      }
+      if (sub === "verify") {
+        return await verify(lab, connections, json, ctx, values["state-dir"], names, from);
+      }
       // HOLT_TEST_NOW (an ISO time) stands in for the clock, for retention tests.
       const testNow = ctx.env.HOLT_TEST_NOW;
       const now = testNow === undefined || testNow === "" ? undefined : () => new Date(testNow);
@@ -168,8 +195,22 @@ async function status(
   connections: ReturnType<typeof connectionsFor>,
   json: boolean,
   ctx: CommandContext,
+  stateFlag: string | undefined,
 ): Promise<number> {
-  const rows = await backupStatus(lab, connections);
+  const catalog = openCatalog(ctx, stateFlag, lab.name);
+  let rows: Awaited<ReturnType<typeof backupStatus>>;
+  try {
+    const steps = catalog.newestSteps();
+    rows = await backupStatus(lab, connections, {
+      history: (subject, kind) =>
+        steps
+          .filter((e) => e.subject === subject && e.kind === kind)
+          .sort((a, b) => (a.at < b.at ? 1 : -1)),
+      ...(ctx.env.HOLT_TEST_NOW ? { now: () => new Date(ctx.env.HOLT_TEST_NOW as string) } : {}),
+    });
+  } finally {
+    catalog.close();
+  }
   if (json) {
     ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, datasets: rows }));
   } else if (rows.length === 0) {
@@ -177,13 +218,90 @@ async function status(
   } else {
     const style = ctx.output.style;
     for (const r of rows) {
-      const newest =
-        r.newest === null ? "no snapshot" : `newest ${r.newest.name} (${r.snapshots} kept)`;
       const verdict = r.ok ? style.green(r.verdict) : style.yellow(r.verdict);
-      ctx.output.out(`${style.bold(r.dataset)}  ${r.policy ?? "-"}  ${newest}  ${verdict}`);
+      ctx.output.out(`${style.bold(r.dataset)}  ${r.policy ?? "-"}  ${verdict}`);
+      const copy = (c: { snapshot: string | null; age: string | null } | null, none: string) =>
+        c === null || c.snapshot === null ? none : `${c.snapshot} (${c.age} ago)`;
+      if (r.policy === null) continue;
+      ctx.output.out(
+        `  local    ${r.newest === null ? "no snapshot" : `${r.newest.name} (${r.newest.age} ago), ${r.snapshots} kept`}`,
+      );
+      if (r.replica !== null)
+        ctx.output.out(`  replica  ${copy(r.replicaCopy, "no copy recorded")}  on ${r.replica}`);
+      if (r.offsite !== null)
+        ctx.output.out(`  offsite  ${copy(r.offsiteCopy, "no copy recorded")}  in ${r.offsite}`);
+      ctx.output.out(`  verified ${copy(r.verified, "never (run holt backup verify)")}`);
+      for (const p of r.problems) ctx.output.out(`  ${style.red(p)}`);
     }
   }
-  return rows.every((r) => r.ok) ? 0 : 2;
+  return rows.every((r) => r.ok && r.problems.length === 0) ? 0 : 2;
+}
+
+async function verify(
+  lab: ResolvedLab,
+  connections: ReturnType<typeof connectionsFor>,
+  json: boolean,
+  ctx: CommandContext,
+  stateFlag: string | undefined,
+  names: readonly string[],
+  from: RestoreSource | undefined,
+): Promise<number> {
+  const catalog = openCatalog(ctx, stateFlag, lab.name);
+  try {
+    const secrets = await secretsFor(lab, ctx);
+    const results = await drill(
+      lab,
+      {
+        ...(names.length === 0 ? {} : { services: names }),
+        ...(from === undefined ? {} : { from }),
+      },
+      { connections, manifests: manifestStore(catalog), secretValue: secrets },
+    );
+    const at = new Date().toISOString();
+    for (const r of results) {
+      catalog.record({
+        kind: "verify",
+        subject: r.subject,
+        service: r.service,
+        snapshot: r.snapshot,
+        target: r.where,
+        at,
+        ok: r.ok,
+        bytes: r.bytes,
+        seconds: r.seconds,
+        error: r.error,
+      });
+    }
+    if (json) {
+      ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, drills: results }));
+    } else {
+      const style = ctx.output.style;
+      if (results.length === 0) ctx.output.out("No service has backed-up state to verify.");
+      for (const r of results) {
+        const verdict = r.ok ? style.green("ok") : style.red("FAILED");
+        const what =
+          r.compared === "manifest"
+            ? "equal to its recorded checksums"
+            : "no checksums were recorded for it here";
+        ctx.output.out(
+          `${style.bold(r.subject)}: ${r.snapshot ?? "-"} from ${r.from ?? "-"} (${r.where ?? "-"}) ${verdict}${r.ok ? `, ${r.files} files, ${formatSize(r.bytes)}, ${what}` : ""}`,
+        );
+        if (r.error !== null) ctx.output.out(`  ${r.error}`);
+      }
+    }
+    return results.every((r) => r.ok) ? 0 : 1;
+  } finally {
+    catalog.close();
+  }
+}
+
+export function parseSource(value: string | undefined): RestoreSource | undefined {
+  if (value === undefined) return undefined;
+  if ((RESTORE_SOURCES as readonly string[]).includes(value)) return value as RestoreSource;
+  throw new HoltError(
+    "HOLT_E_USAGE",
+    `--from "${value}" is not a copy holt keeps. Use local, replica or offsite.`,
+  );
 }
 
 function rate(bytes: number, seconds: number): string {

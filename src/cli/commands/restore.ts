@@ -39,6 +39,7 @@ import {
   STATE_HELP,
   stateDirFor,
 } from "../context.ts";
+import { parseSource } from "./backup.ts";
 import { restartService } from "./restart.ts";
 
 const USAGE =
@@ -174,15 +175,6 @@ export const restoreCommand: Command = {
     }
   },
 };
-
-function parseSource(value: string | undefined): RestoreSource | undefined {
-  if (value === undefined) return undefined;
-  if ((RESTORE_SOURCES as readonly string[]).includes(value)) return value as RestoreSource;
-  throw new HoltError(
-    "HOLT_E_USAGE",
-    `--from "${value}" is not a copy holt keeps. Use local, replica or offsite.`,
-  );
-}
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
