@@ -46,7 +46,7 @@ describe("holt CLI", () => {
     const lines = run.stdout.split("\n");
     assert.equal(lines[0], "holt: a declarative control plane for your homelab.");
     assert.ok(lines.includes("Usage: holt <command> [flags]"), run.stdout);
-    const commands = lines.slice(lines.indexOf("Commands:") + 1, lines.indexOf("Commands:") + 14);
+    const commands = lines.slice(lines.indexOf("Commands:") + 1, lines.indexOf("Commands:") + 15);
     assert.deepEqual(commands, [
       "  init      Write a commented starter holt.config.ts",
       "  validate  Check the config without contacting any host",
@@ -56,6 +56,7 @@ describe("holt CLI", () => {
       "  dns       List the DNS records holt manages, with drift and conflicts",
       "  certs     List certificates with expiry, issuer and next renewal; renew one now",
       "  backup    Snapshot, replicate and copy offsite the services' state; show every copy",
+      "  restore   Put a service's state back to a snapshot (local, replica or offsite), verified",
       "  logs      Print a service's container logs (-f to follow)",
       "  restart   Restart a service's container and wait for its health check",
       "  adopt     Take over an existing resource that the config declares",
@@ -122,7 +123,7 @@ describe("holt CLI", () => {
     assert.equal(run.stdout, "");
     assert.ok(
       run.stderr.startsWith(
-        'Error [HOLT_E_USAGE] Unknown command "plna". Commands: init, validate, plan, apply, status, dns, certs, backup, logs, restart, adopt, history, secrets. Run `holt --help`.\n',
+        'Error [HOLT_E_USAGE] Unknown command "plna". Commands: init, validate, plan, apply, status, dns, certs, backup, restore, logs, restart, adopt, history, secrets. Run `holt --help`.\n',
       ),
       run.stderr,
     );
