@@ -18,6 +18,7 @@
  * zfs-fuse has no resumable receive (`receive -s`): a transfer cut short
  * leaves no partial state, and the next run sends the same snapshots again.
  */
+import { pipeline } from "node:stream/promises";
 import type { ResolvedLab } from "../config/types.ts";
 import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
@@ -426,32 +427,44 @@ export async function relay(
   let bytes = 0;
   let reported = started;
   const report = () => onProgress?.(bytes, (Date.now() - started) / 1000);
-  const counter = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      bytes += chunk.byteLength;
-      const now = Date.now();
-      if (now - reported >= 1000) {
-        reported = now;
-        report();
-      }
-      controller.enqueue(chunk);
-    },
-  });
+  const count = (n: number) => {
+    bytes += n;
+    const now = Date.now();
+    if (now - reported >= 1000) {
+      reported = now;
+      report();
+    }
+  };
   const receiver = await dst.start({ argv: receiveArgv });
-  // zfs receive prints nothing on stdout; drained anyway, so output could never stall it.
-  const drained = receiver.stdout.pipeTo(new WritableStream()).catch(() => undefined);
   const sender = await src.start({ argv: sendArgv });
-  // If either side stops, the other must not wait for ever: end both.
   let abandoned = false;
-  const piped = sender.stdout
-    .pipeThrough(counter)
-    .pipeTo(receiver.stdin)
-    .catch(() => {
-      // The receiver is not killed: the aborted pipe gives it end-of-file, so ZFS discards
-      // the partial stream itself (zfs-fuse leaves debris behind a killed receive).
-      abandoned = true;
-      sender.kill();
+  // If either side stops, the other must not wait for ever: end both. The receiver is not
+  // killed: the broken pipe gives it end-of-file, so ZFS discards the partial stream itself
+  // (zfs-fuse leaves debris behind a killed receive).
+  const giveUp = () => {
+    abandoned = true;
+    sender.kill();
+  };
+  let piped: Promise<void>;
+  let drained: Promise<void>;
+  if (sender.node !== undefined && receiver.node !== undefined) {
+    // Both ends are child processes of holt: Node's own streams, much faster than web streams.
+    const from = sender.node.stdout;
+    receiver.node.stdout.resume();
+    drained = Promise.resolve();
+    piped = pipeline(from, receiver.node.stdin).catch(giveUp);
+    from.on("data", (chunk: Buffer) => count(chunk.byteLength));
+  } else {
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        count(chunk.byteLength);
+        controller.enqueue(chunk);
+      },
     });
+    // zfs receive prints nothing on stdout; drained anyway, so output could never stall it.
+    drained = receiver.stdout.pipeTo(new WritableStream()).catch(() => undefined);
+    piped = sender.stdout.pipeThrough(counter).pipeTo(receiver.stdin).catch(giveUp);
+  }
   const [sent, received] = await Promise.all([sender.done, receiver.done, piped, drained]);
   report();
   return { bytes, seconds: (Date.now() - started) / 1000, sent, received, abandoned };

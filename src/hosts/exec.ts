@@ -3,6 +3,7 @@
  * touch `child_process` or SSH themselves, so the same provider code runs
  * locally, over SSH, and against a recorded fake in tests.
  */
+import type { Readable, Writable } from "node:stream";
 
 /** One program invocation. `argv[0]` is the program; no shell is involved locally. */
 export interface ExecRequest {
@@ -73,6 +74,13 @@ export interface RunningProgram {
   readonly done: Promise<ExecResult>;
   /** Kills the program (and, over SSH, its process group). Safe to call more than once. */
   kill(): void;
+  /**
+   * The same input and output as Node streams, when the program runs as a
+   * child process of holt (locally, or through OpenSSH's client). For bulk
+   * bytes they are much faster than the web streams. Use one pair or the
+   * other, never both: the web streams are made on first use and read too.
+   */
+  readonly node?: { readonly stdin: Writable; readonly stdout: Readable };
 }
 
 export interface Exec {

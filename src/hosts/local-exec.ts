@@ -93,9 +93,19 @@ function startLocal(request: { readonly argv: readonly string[] }): Promise<Runn
   const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
   // Writing to a program that has exited fails with EPIPE; the adapter turns
   // that into an error of the web stream, not an uncaught exception.
+  // The web adapters start reading at once, so they are made only when asked for.
+  let webIn: WritableStream<Uint8Array> | undefined;
+  let webOut: ReadableStream<Uint8Array> | undefined;
   const running: RunningProgram = {
-    stdin: Writable.toWeb(child.stdin),
-    stdout: Readable.toWeb(child.stdout),
+    get stdin() {
+      webIn ??= Writable.toWeb(child.stdin);
+      return webIn;
+    },
+    get stdout() {
+      webOut ??= Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
+      return webOut;
+    },
+    node: { stdin: child.stdin, stdout: child.stdout },
     done: outcomeOf(child, program),
     kill: () => {
       child.kill("SIGKILL");

@@ -124,9 +124,19 @@ export function startWithOpenSsh(
       }
     });
   });
+  // The web adapters start reading at once, so they are made only when asked for.
+  let webIn: WritableStream<Uint8Array> | undefined;
+  let webOut: ReadableStream<Uint8Array> | undefined;
   const running: RunningProgram = {
-    stdin: Writable.toWeb(child.stdin),
-    stdout: Readable.toWeb(child.stdout),
+    get stdin() {
+      webIn ??= Writable.toWeb(child.stdin);
+      return webIn;
+    },
+    get stdout() {
+      webOut ??= Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
+      return webOut;
+    },
+    node: { stdin: child.stdin, stdout: child.stdout },
     done,
     kill,
   };
