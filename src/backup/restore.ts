@@ -415,7 +415,7 @@ export async function executeRestore(
         argv: [
           "sh",
           "-c",
-          'find "$1" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + && cp -a -- "$2/." "$1/"',
+          'find "$1" -xdev -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system -- {} + && cp -a -- "$2/." "$1/"',
           "holt-restore",
           live,
           path,

@@ -8,7 +8,6 @@
 import {
   executeRestore,
   planRestore,
-  RESTORE_SOURCES,
   type RestorePlan,
   type RestoreRequest,
   type RestoreSource,
@@ -16,6 +15,7 @@ import {
 import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
 import type { Connections } from "../../hosts/connect.ts";
+import { runChecked } from "../../hosts/run-checked.ts";
 import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
 import { hostConnections, planGraph, readLabFacts } from "../../lab/plan.ts";
 import { type LabSecrets, openLabSecrets } from "../../lab/secrets.ts";
@@ -23,6 +23,7 @@ import { compileLab } from "../../model/compile.ts";
 import { containerName } from "../../model/container.ts";
 import { DATASET_TYPE } from "../../model/dataset.ts";
 import { defaultProviders } from "../../providers/index.ts";
+import { installedBootUnits, serviceName } from "../../providers/podman/systemd.ts";
 import type { BackupCatalog } from "../../store/backup-catalog.ts";
 import { formatSize } from "../../util/sizes.ts";
 import { manifestStore, openCatalog } from "../catalog.ts";
@@ -139,14 +140,10 @@ export const restoreCommand: Command = {
       const crashAt = ctx.env.HOLT_TEST_CRASH_AT_STAGE;
       for (const plan of plans) {
         const result = await executeRestore(lab, plan, options, {
-          stopService: (name) => stopService(lab, name, connections),
-          startService: async (name) => {
-            const service = lab.services[name];
-            if (service === undefined || service.container === null) return;
-            ctx.output.err(`Starting ${name} and waiting for its health check…`);
-            const started = await restartService(lab, service, connections, secrets);
-            if (!started) ctx.output.err(`${name} has no container yet: \`holt apply\` starts it.`);
+          stopService: async (name) => {
+            await stopService(lab, name, connections);
           },
+          startService: (name) => startService(lab, name, connections, secrets, ctx),
           onStep: (line) => ctx.output.err(line),
           ...(crashAt === undefined || crashAt === ""
             ? {}
@@ -253,14 +250,35 @@ async function confirm(ctx: CommandContext, yes: boolean): Promise<void> {
   }
 }
 
-/** Stops the service's container when it has one and it runs. */
-async function stopService(lab: ResolvedLab, name: string, connections: Connections) {
+/**
+ * Stops the service's container when it has one. A container with a boot
+ * unit is stopped through systemd (its unit restarts a container stopped
+ * behind its back); the answer says which, so the start can match it.
+ */
+async function stopService(
+  lab: ResolvedLab,
+  name: string,
+  connections: Connections,
+): Promise<"systemd" | "podman" | "none"> {
   const service = lab.services[name];
-  if (service === undefined || service.container === null) return;
+  if (service === undefined || service.container === null) return "none";
   const exec = await connections.execFor(service.host);
   const container = containerName(name);
+  if ((await installedBootUnits(exec)).has(container)) {
+    const r = await exec.run({
+      argv: ["systemctl", "stop", serviceName(container)],
+      timeoutMs: 120_000,
+    });
+    if (r.code !== 0) {
+      throw new HoltError(
+        "HOLT_E_BACKUP",
+        `Could not stop ${serviceName(container)} on ${exec.target} (${r.stderr.trim()}); nothing was changed.`,
+      );
+    }
+    return "systemd";
+  }
   const exists = await exec.run({ argv: ["podman", "container", "exists", container] });
-  if (exists.code !== 0) return;
+  if (exists.code !== 0) return "none";
   const r = await exec.run({ argv: ["podman", "stop", "-t", "30", container], timeoutMs: 60_000 });
   if (r.code !== 0) {
     throw new HoltError(
@@ -268,6 +286,27 @@ async function stopService(lab: ResolvedLab, name: string, connections: Connecti
       `Could not stop ${container} on ${exec.target} (${r.stderr.trim()}); nothing was changed.`,
     );
   }
+  return "podman";
+}
+
+/** Starts the service again as it was stopped, then health-gates it as `holt restart` does. */
+async function startService(
+  lab: ResolvedLab,
+  name: string,
+  connections: Connections,
+  secrets: LabSecrets,
+  ctx: CommandContext,
+): Promise<void> {
+  const service = lab.services[name];
+  if (service === undefined || service.container === null) return;
+  const exec = await connections.execFor(service.host);
+  const container = containerName(name);
+  if ((await installedBootUnits(exec)).has(container)) {
+    await runChecked(exec, { argv: ["systemctl", "start", serviceName(container)] });
+  }
+  ctx.output.err(`Starting ${name} and waiting for its health check…`);
+  const started = await restartService(lab, service, connections, secrets);
+  if (!started) ctx.output.err(`${name} has no container yet: \`holt apply\` starts it.`);
 }
 
 /**
