@@ -47,7 +47,15 @@ export async function readManifest(
   previous: Manifest | null = null,
 ): Promise<Manifest> {
   const listed = await exec.run({
-    argv: ["find", dir, "-mindepth", "1", "-printf", "%y\\0%P\\0%s\\0%T@\\0%m\\0%U\\0%G\\0%l\\0"],
+    argv: [
+      "find",
+      dir,
+      "-xdev",
+      "-mindepth",
+      "1",
+      "-printf",
+      "%y\\0%P\\0%s\\0%T@\\0%m\\0%U\\0%G\\0%l\\0",
+    ],
     timeoutMs: 0,
   });
   if (listed.code !== 0) {

@@ -22,7 +22,7 @@ import { pipeline } from "node:stream/promises";
 import type { ResolvedLab } from "../config/types.ts";
 import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
-import type { Exec, ExecResult } from "../hosts/exec.ts";
+import type { Exec, ExecResult, RunningProgram, WiredProgram } from "../hosts/exec.ts";
 import { runChecked } from "../hosts/run-checked.ts";
 import type { LabFacts } from "../model/compile.ts";
 import { decideRetention } from "../model/retention.ts";
@@ -412,6 +412,62 @@ export interface Relayed {
 }
 
 /**
+ * The sender on this machine and the receiver a child process of holt (a
+ * local program, or OpenSSH's client): `zfs send` writes into `dd`, which
+ * writes into the receiver, all through the kernel as in a shell pipeline.
+ * dd counts the bytes (its own report at the end; what the system says it
+ * wrote while it runs). If the receiver stops, dd and then the sender get a
+ * broken pipe; if holt dies, both are killed, and the receiver gets
+ * end-of-file.
+ */
+async function wiredRelay(
+  src: Exec,
+  sendArgv: readonly string[],
+  receiver: RunningProgram,
+  started: number,
+  count: (n: number) => void,
+  report: () => void,
+): Promise<Relayed> {
+  const node = receiver.node;
+  const wire = src.startWired;
+  if (node === undefined || wire === undefined) throw new Error("not wired");
+  node.stdout.resume();
+  let counter: WiredProgram | undefined;
+  let sender: WiredProgram;
+  try {
+    counter = await wire({ argv: ["dd", "bs=1M"], stdout: node.stdin });
+    sender = await wire({ argv: sendArgv, stdout: counter.stdin });
+  } catch (error) {
+    counter?.kill();
+    throw error;
+  } finally {
+    // holt's own copies of the pipes: closed, so each reader sees end-of-file when its writer ends.
+    node.stdin.destroy();
+    counter?.stdin.destroy();
+  }
+  let seen = 0;
+  const poll = setInterval(() => {
+    const written = counter.written();
+    if (written > seen) {
+      count(written - seen);
+      seen = written;
+    }
+  }, 500);
+  try {
+    const [sent, counted, received] = await Promise.all([sender.done, counter.done, receiver.done]);
+    const total = /^(\d+) bytes/m.exec(counted.stderr);
+    if (total !== null && Number(total[1]) > seen) count(Number(total[1]) - seen);
+    report();
+    // dd failing means it could not write on: the receiver stopped first.
+    const abandoned = counted.code !== 0 && received.code !== 0;
+    const bytes = total === null ? seen : Number(total[1]);
+    return { bytes, seconds: (Date.now() - started) / 1000, sent, received, abandoned };
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+/**
  * Runs `sendArgv` on one host and `receiveArgv` on another, with holt
  * carrying the bytes from the first's stdout to the second's stdin and
  * counting them (`onProgress` about once a second and at the end).
@@ -436,6 +492,9 @@ export async function relay(
     }
   };
   const receiver = await dst.start({ argv: receiveArgv });
+  if (src.startWired !== undefined && receiver.node !== undefined) {
+    return wiredRelay(src, sendArgv, receiver, started, count, report);
+  }
   const sender = await src.start({ argv: sendArgv });
   let abandoned = false;
   // If either side stops, the other must not wait for ever: end both. The receiver is not

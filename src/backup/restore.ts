@@ -90,6 +90,11 @@ export interface RestorePlan {
   readonly steps: readonly RestoreStep[];
   /** The safety snapshot name this restore takes (resumed steps keep theirs). */
   readonly safety: string;
+  /**
+   * An earlier restore of these datasets was cut short and another point in
+   * time is asked now: that restore's safety snapshot (still there).
+   */
+  readonly cutShort: string | null;
 }
 
 export interface RestoreOptions {
@@ -220,9 +225,10 @@ function repositoryOf(lab: ResolvedLab, d: StateDataset): ResolvedRepository | n
  */
 export async function planRestore(
   lab: ResolvedLab,
-  request: RestoreRequest,
+  asked: RestoreRequest,
   options: RestoreOptions,
 ): Promise<RestorePlan> {
+  let request = asked;
   const service = lab.services[request.service];
   if (service === undefined) {
     throw new HoltError("HOLT_E_USAGE", `"${request.service}" is not a service of this lab.`);
@@ -246,6 +252,18 @@ export async function planRestore(
       `Service "${service.name}" has no state that is backed up, so there is nothing to restore.`,
     );
   }
+  const markExec = await options.connections.execFor(chosen[0]?.host ?? service.host);
+  const marks = new Map<string, RestoringMark>();
+  for (const d of chosen) {
+    const mark = await restoringMark(markExec, d.dataset);
+    if (mark !== null) marks.set(d.dataset, mark);
+  }
+  // A restore cut short is finished as it was asked, unless another point in time is asked now.
+  const [cutShort] = marks.values();
+  const explicit = request.snapshot !== undefined || request.at !== undefined;
+  if (cutShort !== undefined && !explicit) {
+    request = { ...request, snapshot: cutShort.snapshot, from: request.from ?? cutShort.from };
+  }
   const sources = request.from === undefined ? RESTORE_SOURCES : [request.from];
   const tried: string[] = [];
   for (const from of sources) {
@@ -262,7 +280,6 @@ export async function planRestore(
     const name = pickSnapshot(
       found.map((f) => f.c?.list ?? []),
       request,
-      from,
     );
     if (name === null) {
       tried.push(
@@ -271,7 +288,8 @@ export async function planRestore(
       continue;
     }
     const host = chosen[0]?.host ?? service.host;
-    const exec = await options.connections.execFor(host);
+    // The same point from the same copy as the restore cut short: finish that one.
+    const resume = cutShort !== undefined && cutShort.snapshot === name && cutShort.from === from;
     const steps: RestoreStep[] = [];
     for (const f of found) {
       const c = f.c?.list.find((x) => x.name === name);
@@ -288,7 +306,7 @@ export async function planRestore(
         where: f.c?.where ?? "",
         resticId: c?.resticId ?? null,
         manifest: recorded === null ? null : manifestSize(recorded),
-        resuming: await restoringMark(exec, f.d.dataset),
+        resuming: resume ? (marks.get(f.d.dataset)?.safety ?? null) : null,
       });
     }
     return {
@@ -296,6 +314,7 @@ export async function planRestore(
       host,
       steps,
       safety: `${SAFETY_PREFIX}${stamp((options.now ?? (() => new Date()))())}`,
+      cutShort: cutShort === undefined || resume ? null : cutShort.safety,
     };
   }
   throw new HoltError(
@@ -308,7 +327,6 @@ export async function planRestore(
 function pickSnapshot(
   lists: readonly (readonly Candidate[])[],
   request: RestoreRequest,
-  from: RestoreSource,
 ): string | null {
   const [first, ...rest] = lists;
   if (first === undefined) return null;
@@ -317,20 +335,31 @@ function pickSnapshot(
     return everywhere.some((c) => c.name === request.snapshot) ? request.snapshot : null;
   }
   const limit = request.at?.getTime() ?? Number.POSITIVE_INFINITY;
-  // By time, holt's own snapshots only: a safety snapshot is restored by its name.
-  const fitting = everywhere.filter(
-    (c) => c.atMs <= limit && (from !== "local" || timeOfName(c.name) !== null),
-  );
+  // By time, holt's own snapshots only: a safety snapshot (or another tool's) is restored by name.
+  const fitting = everywhere.filter((c) => c.atMs <= limit && timeOfName(c.name) !== null);
   fitting.sort((a, b) => a.atMs - b.atMs);
   return fitting.at(-1)?.name ?? null;
 }
 
-async function restoringMark(exec: Exec, dataset: string): Promise<string | null> {
+/** What a restore cut short left on a dataset: its safety snapshot, and what it restored. */
+export interface RestoringMark {
+  readonly safety: string;
+  readonly snapshot: string;
+  readonly from: RestoreSource;
+}
+
+/** The mark on a dataset, or null. Its value is `<safety>|<snapshot>|<source>` (`|` is in no ZFS name). */
+export async function restoringMark(exec: Exec, dataset: string): Promise<RestoringMark | null> {
   const r = await exec.run({
     argv: ["zfs", "get", "-H", "-o", "value,source", RESTORING_PROPERTY, dataset],
   });
   const [value = "", source = ""] = r.stdout.trim().split("\t");
-  return r.code === 0 && source === "local" && value.startsWith(SAFETY_PREFIX) ? value : null;
+  if (r.code !== 0 || source !== "local") return null;
+  const [safety = "", snapshot = "", from = ""] = value.split("|");
+  if (!safety.startsWith(SAFETY_PREFIX) || !(RESTORE_SOURCES as readonly string[]).includes(from)) {
+    return null;
+  }
+  return { safety, snapshot, from: from as RestoreSource };
 }
 
 /** Carries out a plan; see the file's comment for the order. */
@@ -377,68 +406,81 @@ export async function executeRestore(
       say(`  hooks.verify passed: ${service.hooks.verify.join(" ")}`);
     }
     stage("verified");
+    await checkRoom(exec, staged);
     // 2. Stop, safety snapshot, mark.
     await hooks.stopService(plan.service);
     say(`${plan.service} stopped`);
     stage("stopped");
     const safeties = new Map<string, string>();
-    for (const { step } of staged) {
-      const safety = step.resuming ?? (await restoringMark(exec, step.dataset)) ?? plan.safety;
-      if (step.resuming === null) {
-        const r = await exec.run({
+    try {
+      for (const { step } of staged) {
+        const safety = step.resuming ?? plan.safety;
+        if (step.resuming === null) {
+          // Never an existing snapshot: it would not hold what is there now.
+          const r = await exec.run({
+            argv: [
+              "zfs",
+              "snapshot",
+              "-o",
+              `holt:restore-safety=${lab.name}`,
+              `${step.dataset}@${safety}`,
+            ],
+          });
+          if (r.code !== 0) {
+            throw new HoltError(
+              "HOLT_E_ZFS",
+              `Could not take the safety snapshot ${step.dataset}@${safety} on ${exec.target}: ${r.stderr.trim()}. Nothing was replaced.`,
+            );
+          }
+          await runChecked(exec, {
+            argv: [
+              "zfs",
+              "set",
+              `${RESTORING_PROPERTY}=${safety}|${step.snapshot}|${step.from}`,
+              step.dataset,
+            ],
+          });
+        }
+        safeties.set(step.dataset, safety);
+        say(`${step.dataset}: safety snapshot @${safety}`);
+      }
+      stage("safety");
+      // 3. Replace the contents and check them.
+      for (const { step, path, copy } of staged) {
+        const live = await liveMountpoint(exec, step.dataset);
+        await runChecked(exec, {
           argv: [
-            "zfs",
-            "snapshot",
-            "-o",
-            `holt:restore-safety=${lab.name}`,
-            `${step.dataset}@${safety}`,
+            "sh",
+            "-c",
+            'find "$1" -xdev -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system -- {} + && cp -a -- "$2/." "$1/"',
+            "holt-restore",
+            live,
+            path,
           ],
+          timeoutMs: 0,
         });
-        if (r.code !== 0 && !/already exists/.test(r.stderr)) {
+        stage(`copied:${step.entry}`);
+        const now = await readManifest(exec, live);
+        const diff = manifestDifferences(copy, now);
+        if (diff.length > 0) {
           throw new HoltError(
-            "HOLT_E_ZFS",
-            `Could not take the safety snapshot ${step.dataset}@${safety} on ${exec.target}: ${r.stderr.trim()}. Nothing was changed; the service is stopped: \`holt restart ${plan.service}\` starts it again.`,
+            "HOLT_E_BACKUP",
+            `After copying into ${step.dataset}, its contents differ from the verified copy: ${diff.join("; ")}.`,
           );
         }
-        await runChecked(exec, {
-          argv: ["zfs", "set", `${RESTORING_PROPERTY}=${safety}`, step.dataset],
-        });
+        say(`${step.dataset}: contents replaced and checked (${describe(now)})`);
       }
-      safeties.set(step.dataset, safety);
-      say(`${step.dataset}: safety snapshot @${safety}`);
-    }
-    stage("safety");
-    // 3. Replace the contents, check them, unmark.
-    for (const { step, path, copy } of staged) {
-      const live = await liveMountpoint(exec, step.dataset);
-      await runChecked(exec, {
-        argv: [
-          "sh",
-          "-c",
-          'find "$1" -xdev -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system -- {} + && cp -a -- "$2/." "$1/"',
-          "holt-restore",
-          live,
-          path,
-        ],
-        timeoutMs: 0,
-      });
-      stage(`copied:${step.entry}`);
-      const now = await readManifest(exec, live);
-      const diff = manifestDifferences(copy, now);
-      if (diff.length > 0) {
-        throw new HoltError(
-          "HOLT_E_BACKUP",
-          `After copying into ${step.dataset}, its contents differ from the verified copy: ${diff.join("; ")}. The service stays stopped; run the same command again. The state before the restore is ${step.dataset}@${safeties.get(step.dataset)}.`,
-        );
+      stage("swapped");
+      // 4. Start and health-gate; the marks go only when all of it is done.
+      await hooks.startService(plan.service);
+      stage("started");
+      for (const { step } of staged) {
+        await runChecked(exec, { argv: ["zfs", "inherit", RESTORING_PROPERTY, step.dataset] });
       }
-      await runChecked(exec, { argv: ["zfs", "inherit", RESTORING_PROPERTY, step.dataset] });
-      say(`${step.dataset}: contents replaced and checked (${describe(now)})`);
+    } catch (error) {
+      throw stoppedError(error, plan, safeties);
     }
-    stage("swapped");
-    for (const { scratch } of staged) await destroyScratch(exec, scratch);
-    // 4. Start and health-gate.
-    await hooks.startService(plan.service);
-    stage("started");
+    for (const { scratch } of staged) await destroyScratch(exec, scratch).catch(() => undefined);
     return {
       service: plan.service,
       datasets: staged.map(({ step, copy }) => ({
@@ -455,6 +497,48 @@ export async function executeRestore(
     // Scratch copies hold nothing of the user's: removed, the live data is untouched or marked.
     for (const { scratch } of staged) await destroyScratch(exec, scratch).catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * The reason a restore stopped after the service was stopped, with where it
+ * stands: the service is down, the state before is the safety snapshot, the
+ * same command finishes it and a restore of the safety snapshot undoes it.
+ */
+function stoppedError(error: unknown, plan: RestorePlan, safeties: Map<string, string>): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const safety = [...new Set(safeties.values())];
+  const where =
+    safety.length === 0
+      ? "Nothing was replaced yet."
+      : `What was there before is kept as @${safety.join(", @")} on each dataset. Run the same command again to finish the restore, or \`holt restore ${plan.service} --snapshot ${safety[0]} --from local\` to put the state before back.`;
+  return new HoltError(
+    error instanceof HoltError ? error.code : "HOLT_E_BACKUP",
+    `${message.replace(/\.?$/, ".")} The restore of ${plan.service} stopped with the service stopped. ${where}`,
+    error instanceof HoltError ? { details: error.details } : {},
+  );
+}
+
+/**
+ * Room for the copy: the old contents stay in the safety snapshot, so each
+ * dataset must have the copy's size available (its quota and the pool).
+ */
+async function checkRoom(
+  exec: Exec,
+  staged: readonly { step: RestoreStep; copy: Manifest }[],
+): Promise<void> {
+  for (const { step, copy } of staged) {
+    const r = await runChecked(exec, {
+      argv: ["zfs", "get", "-H", "-p", "-o", "value", "available", step.dataset],
+    });
+    const available = Number(r.stdout.trim());
+    const needed = Math.ceil(manifestSize(copy).bytes * 1.05);
+    if (Number.isFinite(available) && available < needed) {
+      throw new HoltError(
+        "HOLT_E_BACKUP",
+        `${step.dataset} has ${available} bytes available (its quota and its pool), and the restored copy needs about ${needed}, while the current contents stay in the safety snapshot. Raise its quota (\`quota\` in the config, then holt apply) or free space in the pool, then run the same command again. Nothing was changed; the service still runs.`,
+      );
+    }
   }
 }
 
@@ -505,7 +589,10 @@ async function fetchCopy(
       scratch,
     ]);
     if (r.sent.code !== 0 || r.received.code !== 0) {
-      const why = (r.received.code !== 0 ? r.received : r.sent).stderr.trim().replace(/\s+/g, " ");
+      // A receiver that gave up made holt end the sender: then the receiver's reason is the one.
+      const failed = r.sent.code !== 0 && !r.abandoned ? r.sent : r.received;
+      const why =
+        failed.stderr.trim().replace(/\s+/g, " ") || `exit ${failed.code ?? failed.signal}`;
       throw new HoltError(
         "HOLT_E_BACKUP",
         `Copying ${step.where}@${step.snapshot} back to ${exec.target} failed (${why}); nothing live was changed. Run the same command again.`,

@@ -20,6 +20,7 @@ import { type LabFacts, resolveStateRoot } from "../model/compile.ts";
 import { decideRetention } from "../model/retention.ts";
 import { factsFor } from "./datasets.ts";
 import { type ManifestStore, readManifest } from "./manifest.ts";
+import { RESTORING_PROPERTY } from "./restore.ts";
 import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
 import {
   type DatasetSnapshot,
@@ -99,6 +100,12 @@ export async function runBackups(
       error: null as string | null,
     };
     try {
+      const cutShort = await restoreCutShort(exec, t.root);
+      if (cutShort !== null) {
+        result.error = `a restore of ${cutShort} was cut short, so its contents are half replaced: no snapshot taken. Finish it with \`holt restore ${name}\` (the same command again).`;
+        results.push(result);
+        continue;
+      }
       const pre = await hook(exec, name, service.hooks.preSnapshot);
       if (pre !== null) {
         result.error = `preSnapshot hook failed, no snapshot taken: ${pre}`;
@@ -132,6 +139,19 @@ export async function runBackups(
   return results;
 }
 
+/** A dataset under `root` that a restore cut short left marked, or null. */
+async function restoreCutShort(exec: Exec, root: string): Promise<string | null> {
+  const r = await exec.run({
+    argv: ["zfs", "get", "-r", "-H", "-o", "name,source", RESTORING_PROPERTY, root],
+  });
+  if (r.code !== 0) return null;
+  for (const line of r.stdout.split("\n")) {
+    const [name = "", source = ""] = line.split("\t");
+    if (source === "local" && !name.includes("@")) return name;
+  }
+  return null;
+}
+
 /**
  * The checksum manifest of each backed-up entry at the new snapshot, read
  * from a read-only clone of it, and old manifests forgotten once no copy can
@@ -146,6 +166,7 @@ async function recordManifests(
   now: Date,
   store: ManifestStore,
 ): Promise<string | null> {
+  const failures: string[] = [];
   for (const entry of t.kept) {
     const dataset = `${t.root}/${entry.name}`;
     const subject = `${service.host}:${dataset}`;
@@ -155,15 +176,15 @@ async function recordManifests(
       await mountClone(exec, `${dataset}@${snap}`, clone, path);
       const manifest = await readManifest(exec, path, store.load(subject));
       store.save(subject, snap, manifest);
+      const policy = entry.backup === null ? undefined : lab.backups.policies[entry.backup];
+      if (policy !== undefined) store.forget(subject, snapshotName(oldestKept(policy, now)));
     } catch (error) {
-      return `no checksum manifest for ${dataset}@${snap}: ${(error as Error).message}`;
+      failures.push(`no checksum manifest for ${dataset}@${snap}: ${(error as Error).message}`);
     } finally {
       await destroyScratch(exec, clone).catch(() => undefined);
     }
-    const policy = entry.backup === null ? undefined : lab.backups.policies[entry.backup];
-    if (policy !== undefined) store.forget(subject, snapshotName(oldestKept(policy, now)));
   }
-  return null;
+  return failures.length === 0 ? null : failures.join("; ");
 }
 
 /** The oldest time any copy of this policy may still hold a snapshot of (with a month to spare). */

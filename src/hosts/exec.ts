@@ -83,6 +83,18 @@ export interface RunningProgram {
   readonly node?: { readonly stdin: Writable; readonly stdout: Readable };
 }
 
+/** A program from `Exec.startWired`. */
+export interface WiredProgram {
+  readonly pid: number;
+  /** Its stdin, to hand to another wired program; holt writes nothing into it. */
+  readonly stdin: Writable;
+  /** Its exit, with its stderr. */
+  readonly done: Promise<ExecResult>;
+  /** Bytes it has written so far, as the system counts them (0 when unknown). */
+  written(): number;
+  kill(): void;
+}
+
 export interface Exec {
   /** Human name of the target, for error messages: "local" or "root@10.0.0.2:22". */
   readonly target: string;
@@ -94,6 +106,17 @@ export interface Exec {
    * program cannot be started; a missing program resolves `done` with 127.
    */
   start(request: { readonly argv: readonly string[] }): Promise<RunningProgram>;
+  /**
+   * This machine only (absent over SSH): starts a program whose stdout is the
+   * stdin of another program holt started (its `node.stdin`), so bytes flow
+   * between them through the kernel and never through holt. The program is
+   * killed when holt dies. Its own stdin is a pipe (`node.stdin`), which
+   * another wired program may write into.
+   */
+  startWired?(request: {
+    readonly argv: readonly string[];
+    readonly stdout: Writable;
+  }): Promise<WiredProgram>;
   /**
    * Sends one HTTP request to a port on the host. Rejects with a HoltError
    * (HOLT_E_HTTP) when no connection can be made or no answer comes in time;

@@ -1,7 +1,8 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
-import type { Exec, ExecRequest, ExecResult, RunningProgram } from "./exec.ts";
+import type { Exec, ExecRequest, ExecResult, RunningProgram, WiredProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
 
@@ -15,6 +16,7 @@ export function createLocalExec(): Exec {
     target: "local",
     run: runLocal,
     start: startLocal,
+    ...(PDEATHSIG === undefined ? {} : { startWired }),
     http: (request) => sendHttp("local", request, () => undefined),
     async close() {},
   };
@@ -119,6 +121,55 @@ function startLocal(request: { readonly argv: readonly string[] }): Promise<Runn
       else if (child.pid === undefined) reject(startError(program, error));
     });
   });
+}
+
+/** util-linux's setpriv, to have wired programs killed when holt dies. */
+const PDEATHSIG = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+
+/**
+ * A program whose stdout is another program's stdin pipe (handed over, so
+ * the kernel carries the bytes), under `setpriv --pdeathsig KILL`: if holt
+ * is killed, the chain breaks as it would with holt relaying, instead of
+ * running on unwatched.
+ */
+function startWired(request: {
+  readonly argv: readonly string[];
+  readonly stdout: Writable;
+}): Promise<WiredProgram> {
+  const [program, ...args] = request.argv;
+  if (program === undefined || program === "" || PDEATHSIG === undefined) {
+    return Promise.reject(new HoltError("HOLT_E_INTERNAL", "Exec.startWired cannot start that."));
+  }
+  const child = spawn(PDEATHSIG, ["--pdeathsig", "KILL", "--", program, ...args], {
+    stdio: ["pipe", request.stdout, "pipe"],
+  }) as unknown as PipedChild;
+  child.stdin.on("error", () => {});
+  const wired: WiredProgram = {
+    pid: child.pid ?? 0,
+    stdin: child.stdin,
+    done: outcomeOf(child, program),
+    written: () => writtenBy(child.pid),
+    kill: () => {
+      child.kill("SIGKILL");
+    },
+  };
+  return new Promise((resolve, reject) => {
+    child.once("spawn", () => resolve({ ...wired, pid: child.pid ?? 0 }));
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) reject(startError(program, error));
+    });
+  });
+}
+
+/** `wchar` of `/proc/<pid>/io`: bytes the process has written; 0 when unknown or gone. */
+function writtenBy(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /^wchar:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
+    return m === null ? 0 : Number(m[1]);
+  } catch {
+    return 0;
+  }
 }
 
 type PipedChild = ChildProcessByStdio<Writable, Readable, Readable>;

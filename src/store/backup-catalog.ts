@@ -114,12 +114,20 @@ export class BackupCatalog {
    */
   saveManifest(subject: string, snapshot: string, json: string): void {
     const digest = createHash("sha256").update(json).digest("hex");
-    this.#db
-      .prepare("INSERT OR IGNORE INTO manifest_bodies (digest, body) VALUES (?, ?)")
-      .run(digest, gzipSync(json));
-    this.#db
-      .prepare("INSERT OR REPLACE INTO manifests (subject, snapshot, digest) VALUES (?, ?, ?)")
-      .run(subject, snapshot, digest);
+    // One transaction: a forget between the two inserts would leave a row without its body.
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#db
+        .prepare("INSERT OR IGNORE INTO manifest_bodies (digest, body) VALUES (?, ?)")
+        .run(digest, gzipSync(json));
+      this.#db
+        .prepare("INSERT OR REPLACE INTO manifests (subject, snapshot, digest) VALUES (?, ?, ?)")
+        .run(subject, snapshot, digest);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /** The manifest kept for this snapshot, or the newest one (by snapshot name) when none is named. */
@@ -148,19 +156,6 @@ export class BackupCatalog {
     this.#db.exec(
       "DELETE FROM manifest_bodies WHERE digest NOT IN (SELECT DISTINCT digest FROM manifests)",
     );
-  }
-
-  /** Every subject's newest step of each kind, for status and alerting. */
-  newestSteps(): CatalogEntry[] {
-    const rows = this.#db
-      .prepare(
-        "SELECT s.* FROM backup_steps s JOIN (SELECT subject, kind, target, MAX(id) AS id FROM backup_steps GROUP BY subject, kind, target) n ON n.id = s.id ORDER BY s.id",
-      )
-      .all() as Record<string, unknown>[];
-    return rows.flatMap((r) => {
-      const e = toEntry(r);
-      return e === null ? [] : [e];
-    });
   }
 
   close(): void {

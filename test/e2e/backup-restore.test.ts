@@ -348,12 +348,19 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     const mark = zfsGet(data(), "holt:restoring");
     assert.equal(mark?.[1], "local", "the dataset is marked as being restored");
     assert.ok(!running(), "the service stays stopped");
+    const blocked = holt(["backup", "run", "--json"]);
+    assert.equal(blocked.code, 1, "no snapshot of half-replaced data");
+    assert.match(
+      (JSON.parse(blocked.stdout) as { services: { error: string }[] }).services[0]?.error ?? "",
+      /a restore of .* was cut short.*holt restore/,
+    );
     const again = holt(["restore", service, "--snapshot", t2, "--from", "local", "--yes"]);
     assert.match(again.stderr, /finishing a restore that was cut short/);
     assertRestored(again, t2);
     const now = safetySnapshots();
     assert.equal(now.length, safeties + 1, "one safety snapshot for both runs");
-    assert.equal(mark?.[0], now.at(-1));
+    assert.equal(mark?.[0].split("|")[0], now.at(-1));
+    assert.equal(mark?.[0].split("|").slice(1).join("|"), `${t2}|local`);
     assert.deepEqual(
       filesOf(`${data()}@${now.at(-1)}`),
       before,

@@ -200,12 +200,12 @@ async function status(
   const catalog = openCatalog(ctx, stateFlag, lab.name);
   let rows: Awaited<ReturnType<typeof backupStatus>>;
   try {
-    const steps = catalog.newestSteps();
     rows = await backupStatus(lab, connections, {
-      history: (subject, kind) =>
-        steps
-          .filter((e) => e.subject === subject && e.kind === kind)
-          .sort((a, b) => (a.at < b.at ? 1 : -1)),
+      // The newest attempt, then the newest that succeeded (the same row when it did).
+      history: (subject, kind) => {
+        const { last, lastOk } = catalog.latest(subject, kind);
+        return [last, lastOk].filter((e) => e !== null);
+      },
       ...(ctx.env.HOLT_TEST_NOW ? { now: () => new Date(ctx.env.HOLT_TEST_NOW as string) } : {}),
     });
   } finally {

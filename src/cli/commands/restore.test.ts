@@ -8,6 +8,7 @@ const now = new Date("2026-11-26T12:00:00Z");
 test("--at takes ISO times (UTC unless they say), dates (their end) and spans ago", () => {
   assert.equal(parseTime("2026-11-26T08:00Z", now).toISOString(), "2026-11-26T08:00:00.000Z");
   assert.equal(parseTime("2026-11-26T08:00", now).toISOString(), "2026-11-26T08:00:00.000Z");
+  assert.equal(parseTime("2026-11-26 08:00", now).toISOString(), "2026-11-26T08:00:00.000Z");
   assert.equal(parseTime("2026-11-26T08:00+01:00", now).toISOString(), "2026-11-26T07:00:00.000Z");
   assert.equal(parseTime("2026-11-25", now).toISOString(), "2026-11-25T23:59:59.000Z");
   assert.equal(parseTime("6h", now).toISOString(), "2026-11-26T06:00:00.000Z");

@@ -44,7 +44,7 @@ import { parseSource } from "./backup.ts";
 import { restartService } from "./restart.ts";
 
 const USAGE =
-  "holt restore SERVICE [--dataset ENTRY]... (--at TIME | --snapshot NAME) [--from local|replica|offsite] [--dry-run] [--yes] | holt restore --all --from offsite [--at TIME]";
+  "holt restore SERVICE [--dataset ENTRY]... [--at TIME | --snapshot NAME] [--from local|replica|offsite] [--dry-run] [--yes] | holt restore --all --from offsite [--at TIME]";
 
 export const restoreCommand: Command = {
   name: "restore",
@@ -53,7 +53,7 @@ export const restoreCommand: Command = {
   flags: [
     "--dataset ENTRY        only this state entry (repeatable; default: every backed-up entry)",
     "--snapshot NAME        this snapshot (holt-…, or a restore-safety-… one to undo a restore)",
-    "--at TIME              the newest snapshot at or before TIME: 2026-11-26T08:00Z, or 6h / 2d ago",
+    "--at TIME              the newest snapshot at or before TIME: 2026-11-26T08:00Z, or 6h / 2d ago (default: the newest)",
     "--from SOURCE          local, replica or offsite (default: the first of them that has it)",
     "--all                  every service with backed-up state (disaster recovery; creates missing datasets)",
     "--dry-run              show what would be restored and stop",
@@ -139,21 +139,28 @@ export const restoreCommand: Command = {
       if (all) await createStateDatasets(lab, ctx, connections, secrets, stateDir, values);
       const crashAt = ctx.env.HOLT_TEST_CRASH_AT_STAGE;
       for (const plan of plans) {
-        const result = await executeRestore(lab, plan, options, {
-          stopService: async (name) => {
-            await stopService(lab, name, connections);
-          },
-          startService: (name) => startService(lab, name, connections, secrets, ctx),
-          onStep: (line) => ctx.output.err(line),
-          ...(crashAt === undefined || crashAt === ""
-            ? {}
-            : {
-                onStage: (stage: string) => {
-                  if (stage === crashAt) process.kill(process.pid, "SIGKILL");
-                },
-              }),
-        });
-        record(catalog, plan, result.seconds);
+        const began = Date.now();
+        let result: Awaited<ReturnType<typeof executeRestore>>;
+        try {
+          result = await executeRestore(lab, plan, options, {
+            stopService: async (name) => {
+              await stopService(lab, name, connections);
+            },
+            startService: (name) => startService(lab, name, connections, secrets, ctx),
+            onStep: (line) => ctx.output.err(line),
+            ...(crashAt === undefined || crashAt === ""
+              ? {}
+              : {
+                  onStage: (stage: string) => {
+                    if (stage === crashAt) process.kill(process.pid, "SIGKILL");
+                  },
+                }),
+          });
+        } catch (error) {
+          record(catalog, plan, (Date.now() - began) / 1000, (error as Error).message);
+          throw error;
+        }
+        record(catalog, plan, result.seconds, null);
         ctx.output.out(
           `Restored ${plan.service} in ${result.seconds.toFixed(1)} s: ${result.datasets
             .map(
@@ -176,19 +183,21 @@ export const restoreCommand: Command = {
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** An ISO time (UTC unless it says), or a span ago: `30m`, `6h`, `2d`, `1w`. */
-export function parseTime(text: string, now: Date): Date {
+export function parseTime(asked: string, now: Date): Date {
+  let text = asked;
   const span = /^(\d+)\s*([mhdw])(?:\s+ago)?$/.exec(text.trim());
   if (span !== null) {
     return new Date(now.getTime() - Number(span[1]) * (UNITS[span[2] ?? "h"] ?? 0));
   }
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    text = text.trim().replace(/^(\d{4}-\d{2}-\d{2}) (?=\d)/, "$1T");
     const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) || !text.includes("T") ? text : `${text}Z`;
     const ms = Date.parse(iso.includes("T") || iso.length > 10 ? iso : `${iso}T23:59:59Z`);
     if (Number.isFinite(ms)) return new Date(ms);
   }
   throw new HoltError(
     "HOLT_E_USAGE",
-    `--at "${text}" is not a time. Use an ISO time like 2026-11-26T08:00Z (UTC unless it says), a date (its end), or a span ago like 30m, 6h, 2d, 1w.`,
+    `--at "${asked}" is not a time. Use an ISO time like 2026-11-26T08:00Z (UTC unless it says), a date (its end), or a span ago like 30m, 6h, 2d, 1w.`,
   );
 }
 
@@ -226,6 +235,11 @@ export function renderRestorePlans(plans: readonly RestorePlan[], all: boolean):
           `    finishing a restore that was cut short; its safety snapshot @${step.resuming} stays`,
         );
       }
+    }
+    if (plan.cutShort !== null) {
+      lines.push(
+        `  an earlier restore of it was cut short; the state before that one stays as @${plan.cutShort}`,
+      );
     }
     lines.push(
       `  ${plan.service} is stopped while its data is replaced, then started and health-checked. What is there now is kept as @${plan.steps.find((s) => s.resuming !== null)?.resuming ?? plan.safety}.`,
@@ -369,7 +383,12 @@ async function createStateDatasets(
   }
 }
 
-function record(catalog: BackupCatalog, plan: RestorePlan, seconds: number): void {
+function record(
+  catalog: BackupCatalog,
+  plan: RestorePlan,
+  seconds: number,
+  error: string | null,
+): void {
   for (const step of plan.steps) {
     catalog.record({
       kind: "restore",
@@ -378,10 +397,10 @@ function record(catalog: BackupCatalog, plan: RestorePlan, seconds: number): voi
       snapshot: step.snapshot,
       target: step.where,
       at: new Date().toISOString(),
-      ok: true,
+      ok: error === null,
       bytes: step.manifest?.bytes ?? 0,
       seconds,
-      error: null,
+      error,
     });
   }
 }
