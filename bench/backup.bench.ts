@@ -13,8 +13,10 @@
  *   - bare: `zfs send -i @base src@big | ssh -i key root@host zfs receive -u dst`
  *     (OpenSSH, the same key and host);
  *   - holt: `holt backup replicate` through the shipped entry (bin/holt.js →
- *     dist/): CLI start, the lab's facts, listing both sides, the relay over
- *     ssh2, the hold, the replica's marks and retention.
+ *     dist/): CLI start, the lab's facts, listing both sides, the stream
+ *     (zfs send → dd → OpenSSH's client, wired through the kernel), the
+ *     hold, the replica's marks and retention; and the same with nothing to
+ *     send, its fixed cost.
  * Runs alternate, so drift in the machine's load hits both alike.
  *
  * Snapshots: `holt backup run` of a lab with 50 services, each with one
@@ -139,6 +141,9 @@ export default defineLab({
       const sent = (JSON.parse(r.stdout) as { replicas: { seconds: number }[] }).replicas[0];
       samples.transfer.push((sent?.seconds ?? Number.NaN) * 1000);
     }
+    // The fixed part: the same command with nothing to send.
+    const upToDate: number[] = [];
+    for (let i = 0; i < runs; i++) upToDate.push(run(["backup", "replicate"], at(T0 + HOUR)).ms);
     const bare = stats(BENCH, "bare zfs send -i | ssh zfs receive", samples.bare, {
       note: `${mb(streamBytes)} stream, ${mb(streamBytes / (Math.min(...samples.bare) / 1000))}/s best`,
     });
@@ -151,6 +156,9 @@ export default defineLab({
       }),
       stats(BENCH, "  of which: the stream (send → relay → receive)", samples.transfer, {
         note: "the rest: CLI start, facts, listings on both sides, hold, marks, retention",
+      }),
+      stats(BENCH, "holt backup replicate, nothing to send", upToDate, {
+        note: "the fixed cost of one run, whatever the stream's size",
       }),
     );
 
@@ -178,7 +186,7 @@ ${services.map((s) => `    ${s}: { host: "box", state: { data: { path: "/data" }
       }),
     );
     notes.push(
-      `Replica over SSH into a network namespace on this machine (veth); both pools zfs-fuse on sparse files. holt relays between a local zfs send and OpenSSH's client (ssh2 carries the control commands); bare pipes zfs send into OpenSSH directly.`,
+      `Replica over SSH into a network namespace on this machine (veth); both pools zfs-fuse on sparse files. holt wires a local zfs send through dd (which counts the bytes) into OpenSSH's client, all through the kernel (ssh2 carries the control commands); bare pipes zfs send into OpenSSH directly.`,
     );
     return { bench: BENCH, rows, notes };
   } finally {

@@ -138,11 +138,16 @@ async function replicateOne(
     pruned: [] as string[],
   };
   try {
-    const src = await options.connections.execFor(pair.sourceHost);
-    const dst = await options.connections.execFor(pair.targetHost);
-    const sourceSnaps = (await listSnapshots(src, pair.sourceDataset, lab)).filter(
-      (s) => s.dataset === pair.sourceDataset,
-    );
+    const [src, dst] = await Promise.all([
+      options.connections.execFor(pair.sourceHost),
+      options.connections.execFor(pair.targetHost),
+    ]);
+    // Both sides at once: each listing is a few commands, over SSH on the replica's side.
+    const [listed, replicaListed] = await Promise.all([
+      listSnapshots(src, pair.sourceDataset, lab),
+      replicaSnapshots(dst, pair, lab),
+    ]);
+    const sourceSnaps = listed.filter((s) => s.dataset === pair.sourceDataset);
     const newest = sourceSnaps.filter((s) => s.holt).at(-1);
     if (newest === undefined) {
       return {
@@ -151,7 +156,7 @@ async function replicateOne(
         error: `${source} has no snapshot of holt's yet: run \`holt backup run ${pair.service}\` first.`,
       };
     }
-    let targetSnaps = await replicaSnapshots(dst, pair, lab);
+    let targetSnaps = replicaListed;
     if (
       targetSnaps !== null &&
       targetSnaps.length === 0 &&
@@ -183,17 +188,19 @@ async function replicateOne(
       from = null;
       sent = await sendChain(chain, null, newest);
     }
-    await markReplica(dst, pair, lab);
-    if (from?.name === newest.name) {
-      await holdBase(
-        src,
-        pair,
-        lab,
-        newest,
-        sourceSnaps.filter((x) => x.held),
-      );
-    }
-    const pruned = await pruneReplica(dst, pair, lab);
+    // The replica's marks and retention, and the source's hold, at once: different hosts.
+    const [pruned] = await Promise.all([
+      markReplica(dst, pair, lab).then(() => pruneReplica(dst, pair, lab)),
+      from?.name === newest.name
+        ? holdBase(
+            src,
+            pair,
+            lab,
+            newest,
+            sourceSnaps.filter((x) => x.held),
+          )
+        : Promise.resolve(),
+    ]);
     return {
       ...base,
       status: from?.name === newest.name ? "up to date" : "sent",
