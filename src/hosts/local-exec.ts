@@ -1,7 +1,8 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { Readable, Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
+import { childProgram } from "./child-program.ts";
 import type { Exec, ExecRequest, ExecResult, RunningProgram, WiredProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
@@ -93,26 +94,9 @@ function startLocal(request: { readonly argv: readonly string[] }): Promise<Runn
     return Promise.reject(new HoltError("HOLT_E_INTERNAL", "Exec.start was given an empty argv."));
   }
   const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
-  // Writing to a program that has exited fails with EPIPE; the adapter turns
-  // that into an error of the web stream, not an uncaught exception.
-  // The web adapters start reading at once, so they are made only when asked for.
-  let webIn: WritableStream<Uint8Array> | undefined;
-  let webOut: ReadableStream<Uint8Array> | undefined;
-  const running: RunningProgram = {
-    get stdin() {
-      webIn ??= Writable.toWeb(child.stdin);
-      return webIn;
-    },
-    get stdout() {
-      webOut ??= Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
-      return webOut;
-    },
-    node: { stdin: child.stdin, stdout: child.stdout },
-    done: outcomeOf(child, program),
-    kill: () => {
-      child.kill("SIGKILL");
-    },
-  };
+  const running = childProgram(child, outcomeOf(child, program), () => {
+    child.kill("SIGKILL");
+  });
   return new Promise((resolve, reject) => {
     child.once("spawn", () => resolve(running));
     child.on("error", (error: NodeJS.ErrnoException) => {

@@ -11,8 +11,8 @@
  * with ssh2.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
+import { childProgram } from "./child-program.ts";
 import type { ExecResult, RunningProgram } from "./exec.ts";
 import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
 import { shellQuote } from "./shell-quote.ts";
@@ -124,22 +124,7 @@ export function startWithOpenSsh(
       }
     });
   });
-  // The web adapters start reading at once, so they are made only when asked for.
-  let webIn: WritableStream<Uint8Array> | undefined;
-  let webOut: ReadableStream<Uint8Array> | undefined;
-  const running: RunningProgram = {
-    get stdin() {
-      webIn ??= Writable.toWeb(child.stdin);
-      return webIn;
-    },
-    get stdout() {
-      webOut ??= Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
-      return webOut;
-    },
-    node: { stdin: child.stdin, stdout: child.stdout },
-    done,
-    kill,
-  };
+  const running = childProgram(child, done, kill);
   return new Promise((resolve, reject) => {
     child.once("spawn", () => resolve(running));
     child.once("error", (error) => {
