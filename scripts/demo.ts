@@ -6,7 +6,8 @@
  * server (RFC 2136 with a TSIG key) and a certificate from a local ACME CA
  * (Pebble) by DNS-01 through that server: the real flow, with a test CA.
  * Shows validate, plan, apply, status, dns, certs, the services answering
- * over HTTPS, a change that replaces one container, and the history.
+ * over HTTPS, a change that replaces one container, the history, and a
+ * backup with a restore of a deleted file.
  * Everything is removed at the end unless --keep is given.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -158,6 +159,10 @@ export default defineLab({
 }
 
 function curl(host: string, httpsPort: number, caFile: string): void {
+  curlPath(host, "/", httpsPort, caFile);
+}
+
+function curlPath(host: string, path: string, httpsPort: number, caFile: string): void {
   const fqdn = `${host}.${DOMAIN}`;
   const args = [
     "-sS",
@@ -165,7 +170,7 @@ function curl(host: string, httpsPort: number, caFile: string): void {
     caFile,
     "--resolve",
     `${fqdn}:${httpsPort}:127.0.0.1`,
-    `https://${fqdn}:${httpsPort}/`,
+    `https://${fqdn}:${httpsPort}${path}`,
   ];
   console.log(`\n\u001b[1m$ curl ${args.join(" ")}\u001b[22m`);
   spawnSync("curl", args, { stdio: "inherit" });
@@ -225,6 +230,24 @@ try {
   curl("hello", https, caFile);
   failed ||= holt(["plan", "--detailed-exitcode"]) !== 0;
   failed ||= holt(["history"]) !== 0;
+
+  say("Backups: a snapshot of each service's state, with a checksum manifest of every file.");
+  const notesDir = sh("zfs", [
+    "get",
+    "-H",
+    "-o",
+    "value",
+    "mountpoint",
+    `${pool}/holt/notes/notes`,
+  ]).trim();
+  writeFileSync(join(notesDir, "todo.txt"), "water the plants\n", { mode: 0o644 });
+  failed ||= holt(["backup", "run"]) !== 0;
+  // Exit 2: the demo keeps one copy only, short of 3-2-1, and status says so.
+  failed ||= holt(["backup", "status"]) !== 2;
+  say("Oops: todo.txt is deleted. One command puts the notes service's state back, verified:");
+  rmSync(join(notesDir, "todo.txt"));
+  failed ||= holt(["restore", "notes", "--yes"]) !== 0;
+  curlPath("notes", "/todo.txt", https, caFile);
 
   say("The services, with their URLs:");
   for (const host of ["hello", "notes"]) {
