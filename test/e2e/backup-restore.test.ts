@@ -337,6 +337,25 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     assert.equal(safetySnapshots().length, 3);
   });
 
+  test("without room for the copy beside the safety snapshot, a restore stops before it stops the service", () => {
+    const before = checksums(live());
+    const used = Number(zfsGet(data(), "used")?.[0]);
+    zfs("set", `quota=${used + 64 * 1024}`, data());
+    try {
+      const r = holt(["restore", service, "--snapshot", t1, "--from", "local", "--yes"]);
+      assert.notEqual(r.code, 0);
+      assert.match(
+        r.stderr,
+        /has \d+ bytes available .* needs about \d+.*Raise its quota.*Nothing was changed; the service still runs/s,
+      );
+      assert.deepEqual(checksums(live()), before);
+      assert.ok(healthy(), "the service was never stopped");
+      assert.equal(zfsGet(data(), "holt:restoring")?.[0], "-");
+    } finally {
+      zfs("set", "quota=none", data());
+    }
+  });
+
   test("a restore killed after it replaced half the data is finished by the rerun, keeping the first safety snapshot", () => {
     writeFileSync(join(live(), "junk.txt"), "state just before the killed restore\n");
     const before = checksums(live());
