@@ -74,69 +74,83 @@ function targets(service: ResolvedService, stateRoot: string | null) {
   return { root: `${stateRoot}/${service.name}`, kept };
 }
 
+/** Services backed up at once: each is a few zfs commands and a clone; the disks are shared. */
+const CONCURRENCY = 4;
+
 export async function runBackups(
   lab: ResolvedLab,
   options: BackupRunOptions,
 ): Promise<ServiceBackupResult[]> {
-  const now = options.now ?? (() => new Date());
   const facts = await factsFor(lab, options.connections, options.facts);
-  const results: ServiceBackupResult[] = [];
   const names = Object.keys(lab.services)
     .sort()
     .filter((n) => options.services === undefined || options.services.includes(n));
-  for (const name of names) {
-    const service = lab.services[name];
-    const host = service === undefined ? undefined : lab.hosts[service.host];
-    if (service === undefined || host === undefined) continue;
-    const t = targets(service, resolveStateRoot(host, facts[host.name]));
-    if (t === null) continue;
-    const exec = await options.connections.execFor(host.name);
-    const snap = snapshotName(now());
-    const result = {
-      service: name,
-      host: host.name,
-      snapshot: null as string | null,
-      pruned: [] as string[],
-      error: null as string | null,
-    };
-    try {
-      const cutShort = await restoreCutShort(exec, t.root);
-      if (cutShort !== null) {
-        result.error = `a restore of ${cutShort} was cut short, so its contents are half replaced: no snapshot taken. Finish it with \`holt restore ${name}\` (the same command again).`;
-        results.push(result);
-        continue;
-      }
-      const pre = await hook(exec, name, service.hooks.preSnapshot);
-      if (pre !== null) {
-        result.error = `preSnapshot hook failed, no snapshot taken: ${pre}`;
-      } else {
-        try {
-          await takeSnapshot(exec, t.root, snap, lab.name);
-          result.snapshot = snap;
-        } finally {
-          const post = await hook(exec, name, service.hooks.postSnapshot);
-          if (post !== null) result.error = `postSnapshot hook failed: ${post}`;
-        }
-        if (options.manifests !== undefined) {
-          const failed = await recordManifests(
-            exec,
-            lab,
-            service,
-            t,
-            snap,
-            now(),
-            options.manifests,
-          );
-          if (failed !== null) result.error = failed;
-        }
-      }
-      result.pruned.push(...(await prune(exec, lab, service, t.root)));
-    } catch (error) {
-      result.error = (error as Error).message;
+  const results: (ServiceBackupResult | null)[] = new Array(names.length).fill(null);
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const at = next++;
+      results[at] = await backupService(lab, names[at] ?? "", facts, options);
     }
-    results.push(result);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, names.length) }, worker));
+  return results.filter((r) => r !== null);
+}
+
+/** One service: hooks around its snapshot, its manifests, its pruning; null when it has no state to back up. */
+async function backupService(
+  lab: ResolvedLab,
+  name: string,
+  facts: LabFacts,
+  options: BackupRunOptions,
+): Promise<ServiceBackupResult | null> {
+  const now = options.now ?? (() => new Date());
+  const service = lab.services[name];
+  const host = service === undefined ? undefined : lab.hosts[service.host];
+  if (service === undefined || host === undefined) return null;
+  const t = targets(service, resolveStateRoot(host, facts[host.name]));
+  if (t === null) return null;
+  const exec = await options.connections.execFor(host.name);
+  const snap = snapshotName(now());
+  const result = {
+    service: name,
+    host: host.name,
+    snapshot: null as string | null,
+    pruned: [] as string[],
+    error: null as string | null,
+  };
+  const fail = (message: string) => {
+    result.error = result.error === null ? message : `${result.error}; ${message}`;
+  };
+  try {
+    const cutShort = await restoreCutShort(exec, t.root);
+    if (cutShort !== null) {
+      fail(
+        `a restore of ${cutShort} was cut short, so its contents are half replaced: no snapshot taken. Finish it with \`holt restore ${name}\` (the same command again).`,
+      );
+      return result;
+    }
+    const pre = await hook(exec, name, service.hooks.preSnapshot);
+    if (pre !== null) {
+      fail(`preSnapshot hook failed, no snapshot taken: ${pre}`);
+    } else {
+      try {
+        await takeSnapshot(exec, t.root, snap, lab.name);
+        result.snapshot = snap;
+      } finally {
+        const post = await hook(exec, name, service.hooks.postSnapshot);
+        if (post !== null) fail(`postSnapshot hook failed: ${post}`);
+      }
+      if (options.manifests !== undefined) {
+        const failed = await recordManifests(exec, lab, service, t, snap, now(), options.manifests);
+        if (failed !== null) fail(failed);
+      }
+    }
+    result.pruned.push(...(await prune(exec, lab, service, t.root)));
+  } catch (error) {
+    fail((error as Error).message);
   }
-  return results;
+  return result;
 }
 
 /** A dataset under `root` that a restore cut short left marked, or null. */
