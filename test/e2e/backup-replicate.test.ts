@@ -18,7 +18,14 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { checksums, createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
+import {
+  checksums,
+  createLabFolder,
+  destroyWhenFree,
+  type LabFolder,
+  zfs,
+  zfsGet,
+} from "./harness.ts";
 
 const lab = `rp${process.pid}`;
 const HOUR = 3_600_000;
@@ -134,19 +141,6 @@ function manifest(snapshot: string): Record<string, string> {
   }
 }
 
-/** zfs-fuse refuses to destroy while another mount namespace exists (a container elsewhere). */
-function destroyWhenFree(dataset: string): void {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    spawnSync("zfs", ["unmount", dataset]);
-    const r = spawnSync("zfs", ["destroy", dataset], { encoding: "utf8" });
-    if (r.status === 0) return;
-    if (!/busy/.test(r.stderr) || Date.now() > deadline)
-      throw new Error(`zfs destroy ${dataset}: ${r.stderr}`);
-    spawnSync("sleep", ["0.2"]);
-  }
-}
-
 function writeData(name: string, bytes: number): void {
   writeFileSync(join(mountpointOf(data()), name), randomBytes(bytes));
 }
@@ -232,13 +226,6 @@ describe("replication to a second host over SSH (zfs-fuse, real sshd)", () => {
         writeData(`c${i}.bin`, 10_000);
         const r = runNextHour();
         assert.equal(r.code, 1, "a failed replication fails the run");
-        console.log(
-          "DEBUG",
-          r.stdout,
-          snapshots(data())
-            .map((x) => `${x}:${userrefs(`${data()}@${x}`)}`)
-            .join(" "),
-        );
         assert.match(only(r.replicas).error ?? "", /refused by the test/);
       }
     } finally {

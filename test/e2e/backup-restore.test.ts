@@ -22,7 +22,14 @@ import { ensureTestImages, podman, removeLabResources, testLab } from "../peers/
 import { freePort } from "../peers/ports.ts";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { checksums, createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
+import {
+  checksums,
+  createLabFolder,
+  destroyWhenFree,
+  type LabFolder,
+  zfs,
+  zfsGet,
+} from "./harness.ts";
 
 const HOUR = 3_600_000;
 const START = Date.UTC(2026, 10, 5, 0, 0, 0);
@@ -150,11 +157,7 @@ function filesOf(snapshot: string): Record<string, string> {
   try {
     return checksums(dir);
   } finally {
-    for (let i = 0; i < 100; i++) {
-      spawnSync("zfs", ["unmount", clone]);
-      if (spawnSync("zfs", ["destroy", clone]).status === 0) break;
-      spawnSync("sleep", ["0.2"]);
-    }
+    destroyWhenFree(clone);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { createLabFolder, datasetsUnder, type LabFolder, zfs, zfsGet } from "./harness.ts";
+import {
+  createLabFolder,
+  datasetsUnder,
+  destroyWhenFree,
+  type LabFolder,
+  zfsGet,
+} from "./harness.ts";
 
 let pool: TestPool;
 let lab: LabFolder;
@@ -58,11 +64,7 @@ export default defineLab({
 
 function reset(p: string): void {
   for (const child of datasetsUnder(p)) {
-    if (child !== p && child.split("/").length === 2) {
-      // zfs-fuse reports "busy" when destroying a tree with mounted children; unmount it first.
-      zfs("unmount", "-f", child);
-      zfs("destroy", "-r", child);
-    }
+    if (child !== p && child.split("/").length === 2) destroyWhenFree(child, { recursive: true });
   }
 }
 

@@ -153,3 +153,24 @@ export function checksums(dir: string, prefix = ""): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * Destroys a dataset (with `-r`, its children and snapshots too). zfs-fuse
+ * answers "busy" while the dataset is mounted with children, and for a
+ * moment whenever another process on the machine enters a new mount
+ * namespace (a container starting beside the test): unmount, destroy, and
+ * try again for up to 30 s.
+ */
+export function destroyWhenFree(dataset: string, options: { recursive?: boolean } = {}): void {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    spawnSync("zfs", ["unmount", "-f", dataset]);
+    const args = options.recursive === true ? ["destroy", "-r", dataset] : ["destroy", dataset];
+    const r = spawnSync("zfs", args, { encoding: "utf8" });
+    if (r.status === 0) return;
+    if (!/busy/.test(r.stderr) || Date.now() > deadline) {
+      throw new Error(`zfs ${args.join(" ")} failed: ${r.stderr}`);
+    }
+    spawnSync("sleep", ["0.2"]);
+  }
+}
