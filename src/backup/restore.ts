@@ -180,7 +180,7 @@ async function candidates(
       })),
     };
   }
-  const repository = repositoryOf(lab, d);
+  const repository = repositoryFor(lab, d.service, d.entry);
   if (repository === null) return null;
   const exec = await options.connections.execFor(d.host);
   const restic = resticOn(exec, repository, options.secretValue);
@@ -213,8 +213,14 @@ async function candidates(
   return { where: repository.name, list };
 }
 
-function repositoryOf(lab: ResolvedLab, d: StateDataset): ResolvedRepository | null {
-  const name = d.policy?.offsite?.repository;
+/** The offsite repository of a service's state entry, by its policy; null when it has none. */
+function repositoryFor(
+  lab: ResolvedLab,
+  service: string,
+  entry: string,
+): ResolvedRepository | null {
+  const backup = lab.services[service]?.state.find((e) => e.name === entry)?.backup;
+  const name = backup == null ? undefined : lab.backups.policies[backup]?.offsite?.repository;
   return name === undefined ? null : (lab.backups.repositories[name] ?? null);
 }
 
@@ -373,38 +379,27 @@ export async function executeRestore(
   const say = (line: string) => hooks.onStep?.(line);
   const stage = (name: string) => hooks.onStage?.(name);
   const exec = await options.connections.execFor(plan.host);
-  const service = lab.services[plan.service];
-  const staged: { step: RestoreStep; scratch: string; path: string; copy: Manifest }[] = [];
+  const staged: Staged[] = [];
   try {
     // 1. Every dataset's copy into scratch, verified, while the service runs.
     for (const step of plan.steps) {
-      const scratch = scratchName(step.dataset, "holt-restore", lab.name, step.service, step.entry);
-      const path = scratchPath("restore", lab.name, step.service, step.entry);
       say(`${step.dataset}: restoring ${step.snapshot} from ${step.from} (${step.where})`);
-      await fetchCopy(lab, step, exec, scratch, path, options, say);
+      const copy = await stageCopy(lab, step, exec, "restore", options, staged, say);
       stage(`fetched:${step.entry}`);
-      const copy = await readManifest(exec, path);
-      const recorded = options.manifests.load(`${step.host}:${step.dataset}`, step.snapshot);
-      if (recorded !== null) {
-        const diff = manifestDifferences(recorded, copy);
-        if (diff.length > 0) {
-          throw new HoltError(
-            "HOLT_E_BACKUP",
-            `The ${step.from} copy of ${step.dataset}@${step.snapshot} does not match the checksums recorded when the snapshot was taken; nothing live was changed. ${diff.join("; ")}`,
-          );
-        }
-        say(`  verified against the recorded manifest: ${describe(copy)}`);
-      } else {
-        say(
-          `  no manifest was recorded for ${step.snapshot} here (a new machine, or a snapshot from before manifests); ${step.from === "offsite" ? "restic verified what it restored" : "ZFS checksummed the stream"}: ${describe(copy)}`,
+      if (copy.diff.length > 0) {
+        throw new HoltError(
+          "HOLT_E_BACKUP",
+          `The ${step.from} copy of ${step.dataset}@${step.snapshot} does not match the checksums recorded when the snapshot was taken; nothing live was changed. ${copy.diff.join("; ")}`,
         );
       }
-      staged.push({ step, scratch, path, copy });
+      say(
+        copy.recorded
+          ? `  verified against the recorded manifest: ${describe(copy.copy)}`
+          : `  no manifest was recorded for ${step.snapshot} here (a new machine, or a snapshot from before manifests); ${step.from === "offsite" ? "restic verified what it restored" : "ZFS checksummed the stream"}: ${describe(copy.copy)}`,
+      );
     }
-    if (service !== undefined && service.hooks.verify !== null && service.container !== null) {
-      await runVerifyHook(exec, service.container.image, service.hooks.verify, staged);
-      say(`  hooks.verify passed: ${service.hooks.verify.join(" ")}`);
-    }
+    const hook = await runServiceVerify(lab, plan.service, exec, staged);
+    if (hook !== null) say(`  hooks.verify passed: ${hook}`);
     stage("verified");
     await checkRoom(exec, staged);
     // 2. Stop, safety snapshot, mark.
@@ -564,6 +559,68 @@ async function liveMountpoint(exec: Exec, dataset: string): Promise<string> {
   return mountpoint;
 }
 
+/** A step's copy in a scratch dataset, and how it compares with the manifest recorded for it. */
+interface Staged {
+  readonly step: RestoreStep;
+  readonly scratch: string;
+  readonly path: string;
+  /** What the copy holds, every file read. */
+  readonly copy: Manifest;
+  /** Whether a manifest was recorded for the snapshot here. */
+  readonly recorded: boolean;
+  /** How the copy differs from it (empty when equal or when none was recorded). */
+  readonly diff: readonly string[];
+}
+
+/**
+ * Fetches a step's copy into the scratch dataset of this purpose, reads it
+ * and compares it with its recorded manifest. Adds it to `staged` before
+ * fetching, so the caller removes the scratch dataset whatever happens.
+ */
+async function stageCopy(
+  lab: ResolvedLab,
+  step: RestoreStep,
+  exec: Exec,
+  purpose: "restore" | "verify",
+  options: RestoreOptions,
+  staged: Staged[],
+  say: (line: string) => void,
+): Promise<Staged> {
+  const area = purpose === "restore" ? "holt-restore" : "holt-verify";
+  const scratch = scratchName(step.dataset, area, lab.name, step.service, step.entry);
+  const path = scratchPath(purpose, lab.name, step.service, step.entry);
+  const at = staged.length;
+  staged.push({ step, scratch, path, copy: new Map(), recorded: false, diff: [] });
+  await fetchCopy(lab, step, exec, scratch, path, options, say);
+  const copy = await readManifest(exec, path);
+  const recorded = options.manifests.load(`${step.host}:${step.dataset}`, step.snapshot);
+  const done: Staged = {
+    step,
+    scratch,
+    path,
+    copy,
+    recorded: recorded !== null,
+    diff: recorded === null ? [] : manifestDifferences(recorded, copy),
+  };
+  staged[at] = done;
+  return done;
+}
+
+/** The service's `hooks.verify` on its staged copies, when it has one and an image; what ran, or null. */
+async function runServiceVerify(
+  lab: ResolvedLab,
+  name: string,
+  exec: Exec,
+  staged: readonly Staged[],
+): Promise<string | null> {
+  const service = lab.services[name];
+  if (service === undefined || service.hooks.verify === null || service.container === null) {
+    return null;
+  }
+  await runVerifyHook(exec, service.container.image, service.hooks.verify, staged);
+  return service.hooks.verify.join(" ");
+}
+
 /** Puts the step's copy into the scratch dataset, mounted at `path`. */
 async function fetchCopy(
   lab: ResolvedLab,
@@ -607,12 +664,8 @@ async function fetchCopy(
     }
     return;
   }
-  const service = lab.services[step.service];
-  const entry = service?.state.find((e) => e.name === step.entry);
-  const policy = entry?.backup == null ? undefined : lab.backups.policies[entry.backup];
-  const repository =
-    policy?.offsite == null ? undefined : lab.backups.repositories[policy.offsite.repository];
-  if (repository === undefined || step.resticId === null) {
+  const repository = repositoryFor(lab, step.service, step.entry);
+  if (repository === null || step.resticId === null) {
     throw new HoltError("HOLT_E_INTERNAL", `No repository for ${step.dataset}.`);
   }
   await createScratch(exec, scratch, path);
@@ -744,48 +797,30 @@ export async function drill(
       continue;
     }
     const exec = await options.connections.execFor(plan.host);
-    const staged: { step: RestoreStep; scratch: string; path: string }[] = [];
+    const staged: Staged[] = [];
     const done: DrillResult[] = [];
     try {
       for (const step of plan.steps) {
-        const scratch = scratchName(
-          step.dataset,
-          "holt-verify",
-          lab.name,
-          step.service,
-          step.entry,
-        );
-        const path = scratchPath("verify", lab.name, step.service, step.entry);
-        staged.push({ step, scratch, path });
-        await fetchCopy(lab, step, exec, scratch, path, options, () => undefined);
-        const copy = await readManifest(exec, path);
-        const recorded = options.manifests.load(`${step.host}:${step.dataset}`, step.snapshot);
-        const diff = recorded === null ? [] : manifestDifferences(recorded, copy);
+        const copy = await stageCopy(lab, step, exec, "verify", options, staged, () => undefined);
         done.push({
           service: name,
           subject: `${step.host}:${step.dataset}`,
           snapshot: step.snapshot,
           from: step.from,
           where: step.where,
-          ok: diff.length === 0,
-          compared: recorded === null ? "none" : "manifest",
-          ...manifestSize(copy),
+          ok: copy.diff.length === 0,
+          compared: copy.recorded ? "manifest" : "none",
+          ...manifestSize(copy.copy),
           seconds: (Date.now() - started) / 1000,
           error:
-            diff.length === 0
+            copy.diff.length === 0
               ? null
-              : `The ${step.from} copy of ${step.dataset}@${step.snapshot} differs from the checksums recorded when it was taken: ${diff.join("; ")}`,
+              : `The ${step.from} copy of ${step.dataset}@${step.snapshot} differs from the checksums recorded when it was taken: ${copy.diff.join("; ")}`,
         });
       }
-      const service = lab.services[name];
-      if (
-        done.every((d) => d.ok) &&
-        service !== undefined &&
-        service.hooks.verify !== null &&
-        service.container !== null
-      ) {
+      if (done.every((d) => d.ok)) {
         try {
-          await runVerifyHook(exec, service.container.image, service.hooks.verify, staged);
+          await runServiceVerify(lab, name, exec, staged);
         } catch (error) {
           for (let i = 0; i < done.length; i++) {
             done[i] = { ...(done[i] as DrillResult), ok: false, error: (error as Error).message };
