@@ -13,6 +13,7 @@ import {
   type RestoreSource,
 } from "../../backup/restore.ts";
 import type { ResolvedLab } from "../../config/types.ts";
+import type { ProviderStore } from "../../engine/provider.ts";
 import { HoltError } from "../../errors.ts";
 import type { Connections } from "../../hosts/connect.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
@@ -136,16 +137,23 @@ export const restoreCommand: Command = {
       for (const line of renderRestorePlans(plans, all)) ctx.output.err(line);
       if (values["dry-run"] === true) return 0;
       await confirm(ctx, values.yes === true);
-      if (all) await createStateDatasets(lab, ctx, connections, secrets, stateDir, values);
+      if (all) {
+        await createStateDatasets(
+          lab,
+          ctx,
+          connections,
+          secrets,
+          stateDir,
+          providerStoreFor(ctx, values["state-dir"], lab.name),
+        );
+      }
       const crashAt = ctx.env.HOLT_TEST_CRASH_AT_STAGE;
       for (const plan of plans) {
         const began = Date.now();
         let result: Awaited<ReturnType<typeof executeRestore>>;
         try {
           result = await executeRestore(lab, plan, options, {
-            stopService: async (name) => {
-              await stopService(lab, name, connections);
-            },
+            stopService: (name) => stopService(lab, name, connections),
             startService: (name) => startService(lab, name, connections, secrets, ctx),
             onStep: (line) => ctx.output.err(line),
             ...(crashAt === undefined || crashAt === ""
@@ -267,15 +275,15 @@ async function confirm(ctx: CommandContext, yes: boolean): Promise<void> {
 /**
  * Stops the service's container when it has one. A container with a boot
  * unit is stopped through systemd (its unit restarts a container stopped
- * behind its back); the answer says which, so the start can match it.
+ * behind its back).
  */
 async function stopService(
   lab: ResolvedLab,
   name: string,
   connections: Connections,
-): Promise<"systemd" | "podman" | "none"> {
+): Promise<void> {
   const service = lab.services[name];
-  if (service === undefined || service.container === null) return "none";
+  if (service === undefined || service.container === null) return;
   const exec = await connections.execFor(service.host);
   const container = containerName(name);
   if ((await installedBootUnits(exec)).has(container)) {
@@ -289,10 +297,10 @@ async function stopService(
         `Could not stop ${serviceName(container)} on ${exec.target} (${r.stderr.trim()}); nothing was changed.`,
       );
     }
-    return "systemd";
+    return;
   }
   const exists = await exec.run({ argv: ["podman", "container", "exists", container] });
-  if (exists.code !== 0) return "none";
+  if (exists.code !== 0) return;
   const r = await exec.run({ argv: ["podman", "stop", "-t", "30", container], timeoutMs: 60_000 });
   if (r.code !== 0) {
     throw new HoltError(
@@ -300,7 +308,6 @@ async function stopService(
       `Could not stop ${container} on ${exec.target} (${r.stderr.trim()}); nothing was changed.`,
     );
   }
-  return "podman";
 }
 
 /** Starts the service again as it was stopped, then health-gates it as `holt restart` does. */
@@ -334,7 +341,7 @@ async function createStateDatasets(
   connections: Connections,
   secrets: LabSecrets,
   stateDir: string,
-  values: { "state-dir"?: string | undefined },
+  store: ProviderStore,
 ): Promise<void> {
   const facts = await readLabFacts(lab, connections);
   const { graph } = compileLab(lab, facts, { secrets: secrets.digests });
@@ -344,7 +351,6 @@ async function createStateDatasets(
   };
   // Only the dataset provider reads: the others would plan their own resources' removal.
   const providers = defaultProviders().filter((p) => p.type === DATASET_TYPE);
-  const store = providerStoreFor(ctx, values["state-dir"], lab.name);
   const { plan } = await planGraph(datasets, lab.file, hostConnections(lab), {
     connections,
     providers,
