@@ -84,7 +84,7 @@ export default defineLab({
     box: { connect: "local", stateRoot: "${source.name}/holt" },
     nas: {
       address: "${ssh.address}",
-      connect: { ssh: { user: "root", port: ${ssh.port}, identityFile: "${ssh.identityFile}", knownHostsFile: "${ssh.knownHostsFile}" } },
+      ${ssh.connectConfig},
     },
   },
   backups: { policies: { default: { replica: { to: "nas:${target.name}/backup" } } } },

@@ -5,7 +5,7 @@ import { datasetSuite } from "./dataset-suite.ts";
 datasetSuite("host over SSH", async () => {
   const ssh = await startSshHost();
   return {
-    connection: `address: "${ssh.address}", connect: { ssh: { user: "root", port: ${ssh.port}, identityFile: "${ssh.identityFile}", knownHostsFile: "${ssh.knownHostsFile}" } }`,
+    connection: `address: "${ssh.address}", ${ssh.connectConfig}`,
     stop: () => ssh.stop(),
   };
 });

@@ -138,11 +138,7 @@ describe("the reference lab plans on real hosts", () => {
       `proxy: { admin: "127.0.0.1:${caddy.adminPort}", httpsPort: ${caddy.httpsPort}, httpPort: ${caddy.httpPort} }`,
     );
     config = swap(config, 'address: "192.168.1.30"', `address: "${ssh.address}"`);
-    config = swap(
-      config,
-      'connect: { ssh: { user: "root" } }',
-      `connect: { ssh: { user: "root", port: ${ssh.port}, identityFile: "${ssh.identityFile}", knownHostsFile: "${ssh.knownHostsFile}" } }`,
-    );
+    config = swap(config, 'connect: { ssh: { user: "root" } }', ssh.connectConfig);
     folder.write(config);
     lab = await loadLab(join(folder.dir, "holt.config.ts"));
 

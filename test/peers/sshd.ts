@@ -18,6 +18,8 @@ export interface SshHost {
   readonly identityFile: string;
   readonly knownHostsFile: string;
   readonly namespace: string;
+  /** The host's `connect` for a holt.config.ts: `connect: { ssh: { user, port, identityFile, knownHostsFile } }`. */
+  readonly connectConfig: string;
   stop(): Promise<void>;
 }
 
@@ -86,13 +88,16 @@ export async function startSshHost(options: SshHostOptions = {}): Promise<SshHos
       log += chunk;
     });
     await waitForPort(address, 22, sshd, () => log);
+    const identityFile = join(dir, "client_ed25519");
+    const knownHostsFile = join(dir, "known_hosts");
     return {
       address,
       port: 22,
       user: "root",
-      identityFile: join(dir, "client_ed25519"),
-      knownHostsFile: join(dir, "known_hosts"),
+      identityFile,
+      knownHostsFile,
       namespace,
+      connectConfig: `connect: { ssh: { user: "root", port: 22, identityFile: "${identityFile}", knownHostsFile: "${knownHostsFile}" } }`,
       stop: () => stop(teardown),
     };
   } catch (error) {

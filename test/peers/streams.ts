@@ -1,5 +1,7 @@
 /** Test helpers for `Exec.start`: random bytes into a program, and a digest of what comes out. */
+import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import type { Exec } from "../../src/hosts/exec.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -31,4 +33,24 @@ export async function digest(
     bytes += chunk.byteLength;
   }
   return { sha256: hash.digest("hex"), bytes };
+}
+
+/**
+ * A program that reads 10 bytes and exits while `total` bytes are written
+ * into it: the writer may fail, holt must not, and the program's output and
+ * exit are what it did.
+ */
+export async function assertReaderMayStopEarly(exec: Exec, total: number): Promise<void> {
+  const program = await exec.start({ argv: ["head", "-c", "10"] });
+  const [piped, received, result] = await Promise.all([
+    sendRandom(program.stdin, total).then(
+      () => "completed",
+      (error: unknown) => error,
+    ),
+    digest(program.stdout),
+    program.done,
+  ]);
+  assert.ok(piped === "completed" || piped instanceof Error, String(piped));
+  assert.equal(received.bytes, 10);
+  assert.equal(result.code, 0);
 }
