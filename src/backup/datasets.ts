@@ -41,11 +41,24 @@ export function stateDatasets(
   return out;
 }
 
-/** The facts a backup step was given (one read per command), or a fresh read. */
+/**
+ * The facts a backup step was given (one read per command), or a fresh read
+ * of only the hosts whose state root depends on them (no `stateRoot` and no
+ * declared dataset): a replica host needs no read before its first command.
+ */
 export function factsFor(
   lab: ResolvedLab,
   connections: Connections,
-  given: LabFacts | undefined,
+  given?: LabFacts,
+  services?: readonly string[],
 ): Promise<LabFacts> {
-  return given === undefined ? readLabFacts(lab, connections) : Promise.resolve(given);
+  if (given !== undefined) return Promise.resolve(given);
+  const hosts = new Set<string>();
+  for (const [name, service] of Object.entries(lab.services)) {
+    if (services !== undefined && !services.includes(name)) continue;
+    const host = lab.hosts[service.host];
+    if (host === undefined || service.state.length === 0) continue;
+    if (host.stateRoot === null && host.datasets.length === 0) hosts.add(host.name);
+  }
+  return readLabFacts(lab, connections, [...hosts].sort());
 }

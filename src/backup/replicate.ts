@@ -31,6 +31,10 @@ import {
   type DatasetSnapshot,
   destroySnapshot,
   listSnapshots,
+  type PropertyValue,
+  readTree,
+  SNAPSHOT_PROPERTIES,
+  snapshotsOf,
   timeOfName,
 } from "./zfs-snapshots.ts";
 
@@ -106,10 +110,30 @@ export function replicationPairs(
   });
 }
 
+/** The hosts these services' state is replicated to (known without any host's facts). */
+function replicaHosts(lab: ResolvedLab, services?: readonly string[]): Set<string> {
+  const hosts = new Set<string>();
+  for (const [name, service] of Object.entries(lab.services)) {
+    if (services !== undefined && !services.includes(name)) continue;
+    for (const entry of service.state) {
+      const replica = entry.backup === null ? null : lab.backups.policies[entry.backup]?.replica;
+      if (replica != null) hosts.add(replica.host);
+    }
+  }
+  return hosts;
+}
+
 export async function replicate(
   lab: ResolvedLab,
   options: ReplicateOptions,
 ): Promise<ReplicationResult[]> {
+  // Each replica host's stream connection (OpenSSH's) logs in while the rest gets ready.
+  for (const host of replicaHosts(lab, options.services)) {
+    void options.connections.execFor(host).then(
+      (exec) => exec.prepareStart?.(),
+      () => undefined,
+    );
+  }
   const facts = await factsFor(lab, options.connections, options.facts);
   const pairs = replicationPairs(lab, facts, options.services);
   const results: ReplicationResult[] = [];
@@ -142,10 +166,10 @@ async function replicateOne(
       options.connections.execFor(pair.sourceHost),
       options.connections.execFor(pair.targetHost),
     ]);
-    // Both sides at once: each listing is a few commands, over SSH on the replica's side.
-    const [listed, replicaListed] = await Promise.all([
+    // Both sides at once: one command each.
+    const [listed, replica] = await Promise.all([
       listSnapshots(src, pair.sourceDataset, lab),
-      replicaSnapshots(dst, pair, lab),
+      readReplica(dst, pair, lab),
     ]);
     const sourceSnaps = listed.filter((s) => s.dataset === pair.sourceDataset);
     const newest = sourceSnaps.filter((s) => s.holt).at(-1);
@@ -156,7 +180,7 @@ async function replicateOne(
         error: `${source} has no snapshot of holt's yet: run \`holt backup run ${pair.service}\` first.`,
       };
     }
-    let targetSnaps = replicaListed;
+    let targetSnaps = replica?.snapshots ?? null;
     if (
       targetSnaps !== null &&
       targetSnaps.length === 0 &&
@@ -178,7 +202,7 @@ async function replicateOne(
     }
     let from = targetSnaps === null ? null : commonSnapshot(sourceSnaps, targetSnaps, pair);
     const chain = { src, dst, pair, lab, sourceSnaps, onProgress: options.onProgress };
-    let sent: { bytes: number; seconds: number };
+    let sent: Sent;
     try {
       sent = await sendChain(chain, from, newest);
     } catch (error) {
@@ -188,9 +212,14 @@ async function replicateOne(
       from = null;
       sent = await sendChain(chain, null, newest);
     }
+    // What the replica holds now: read before, plus what was received (no need to ask again).
+    const received = sent.steps.map((s) => ({ ...s, dataset: pair.targetDataset, held: false }));
+    const nowOnReplica = from === null ? received : [...(targetSnaps ?? []), ...received];
     // The replica's marks and retention, and the source's hold, at once: different hosts.
     const [pruned] = await Promise.all([
-      markReplica(dst, pair, lab).then(() => pruneReplica(dst, pair, lab)),
+      markReplica(dst, pair, lab, from === null ? null : (replica?.properties ?? null)).then(() =>
+        pruneReplica(dst, pair, nowOnReplica),
+      ),
       from?.name === newest.name
         ? holdBase(
             src,
@@ -206,7 +235,8 @@ async function replicateOne(
       status: from?.name === newest.name ? "up to date" : "sent",
       from: from?.name ?? null,
       to: newest.name,
-      ...sent,
+      bytes: sent.bytes,
+      seconds: sent.seconds,
       pruned,
       error: null,
     };
@@ -225,54 +255,77 @@ interface Chain {
   readonly onProgress: ReplicateOptions["onProgress"];
 }
 
-/** Sends every step from `from` to `newest`, holding each new end on the source. */
+interface Sent {
+  readonly bytes: number;
+  readonly seconds: number;
+  /** The source snapshots the replica received, oldest first. */
+  readonly steps: readonly DatasetSnapshot[];
+}
+
+/**
+ * Sends every step from `from` to `newest`. Each step's end is held on the
+ * source while it travels (released again if it fails), and the hold on the
+ * step before is released once it arrived: the replica's end is held at every
+ * moment. holt killed mid-step leaves that step's hold too, released by the
+ * next run that gets further.
+ */
 async function sendChain(
   c: Chain,
   from: DatasetSnapshot | null,
   newest: DatasetSnapshot,
-): Promise<{ bytes: number; seconds: number }> {
-  const sent = { bytes: 0, seconds: 0 };
-  let previous = from;
+): Promise<Sent> {
+  let bytes = 0;
+  let seconds = 0;
+  const steps: DatasetSnapshot[] = [];
+  const tag = holdTag(c.lab, c.pair.targetHost);
+  // The source's own copy of the common snapshot: that is where its hold is.
+  let previous = from === null ? null : (c.sourceSnaps.find((s) => s.guid === from.guid) ?? null);
   for (const next of stepsAfter(c.sourceSnaps, from, newest)) {
     if (previous === null) await startFirstCopy(c.dst, c.pair);
-    const step = await transfer(c.src, c.dst, c.pair, previous, next, (p) =>
-      c.onProgress?.({ ...p, bytes: sent.bytes + p.bytes, seconds: sent.seconds + p.seconds }),
-    );
-    sent.bytes += step.bytes;
-    sent.seconds += step.seconds;
+    const holding = hold(c.src, tag, next);
+    const [step] = await Promise.all([
+      transfer(c.src, c.dst, c.pair, previous, next, (p) =>
+        c.onProgress?.({ ...p, bytes: bytes + p.bytes, seconds: seconds + p.seconds }),
+      ).catch(async (error: unknown) => {
+        // Not on the replica after all: its hold would keep it from local pruning.
+        await holding.catch(() => undefined);
+        await release(c.src, tag, null, [next]);
+        throw error;
+      }),
+      holding,
+    ]);
+    bytes += step.bytes;
+    seconds += step.seconds;
+    steps.push(next);
     if (previous === null) await finishFirstCopy(c.dst, c.pair);
-    // Held after every step: if a later one fails, the replica's end stays on the source.
-    const release = c.sourceSnaps.filter((x) => x.held);
-    await holdBase(
-      c.src,
-      c.pair,
-      c.lab,
-      next,
-      previous === null ? release : [...release, previous],
-    );
+    const held = c.sourceSnaps.filter((x) => x.held || x.name === previous?.name);
+    await release(c.src, tag, next, held);
     previous = next;
   }
-  return sent;
+  return { bytes, seconds, steps };
+}
+
+/** The replica's marks, read with its snapshots. */
+const MARKS = ["readonly", "canmount", REPLICA_PROPERTY] as const;
+
+interface ReplicaState {
+  readonly snapshots: DatasetSnapshot[];
+  /** The replica dataset's own properties (its marks among them). */
+  readonly properties: ReadonlyMap<string, PropertyValue>;
 }
 
 /**
- * The replica's snapshots, or null when there is no replica yet. A dataset
- * there that holt did not make and that shares no snapshot with the source is
- * not a replica: it is refused, never written into.
+ * The replica's snapshots and marks in one command, or null when there is no
+ * replica yet. A dataset there that holt did not make and that shares no
+ * snapshot with the source is not a replica: it is refused, never written into.
  */
-async function replicaSnapshots(
-  dst: Exec,
-  pair: Pair,
-  lab: string,
-): Promise<DatasetSnapshot[] | null> {
-  const exists = await dst.run({ argv: ["zfs", "list", "-H", "-o", "name", pair.targetDataset] });
-  if (exists.code !== 0) {
-    if (/does not exist/.test(exists.stderr)) return null;
-    throw zfsFailed(dst, exists, `Could not look for ${pair.targetDataset}`);
-  }
-  return (await listSnapshots(dst, pair.targetDataset, lab)).filter(
-    (s) => s.dataset === pair.targetDataset,
-  );
+async function readReplica(dst: Exec, pair: Pair, lab: string): Promise<ReplicaState | null> {
+  const tree = await readTree(dst, pair.targetDataset, [...SNAPSHOT_PROPERTIES, ...MARKS]);
+  if (tree === null) return null;
+  return {
+    snapshots: snapshotsOf(tree, lab, dst.target).filter((s) => s.dataset === pair.targetDataset),
+    properties: tree.get(pair.targetDataset) ?? new Map(),
+  };
 }
 
 /**
@@ -569,26 +622,30 @@ function transferError(pair: Pair, sent: ExecResult | null, received: ExecResult
   );
 }
 
-/** The replica is read-only, not mounted at boot, and marked with where it comes from. */
-async function markReplica(dst: Exec, pair: Pair, lab: string): Promise<void> {
+/**
+ * The replica is read-only, not mounted at boot, and marked with where it
+ * comes from. `known`: its properties as read before an incremental receive
+ * (which changes none of them); null to read them now.
+ */
+async function markReplica(
+  dst: Exec,
+  pair: Pair,
+  lab: string,
+  known: ReadonlyMap<string, PropertyValue> | null,
+): Promise<void> {
   const mark = `${lab}:${pair.sourceHost}:${pair.sourceDataset}`;
-  const now = await runChecked(dst, {
-    argv: [
-      "zfs",
-      "get",
-      "-H",
-      "-o",
-      "property,value",
-      `readonly,canmount,${REPLICA_PROPERTY}`,
-      pair.targetDataset,
-    ],
-  });
-  const values = new Map(
-    now.stdout
-      .split("\n")
-      .filter((l) => l !== "")
-      .map((l) => l.split("\t") as [string, string]),
-  );
+  const values = new Map<string, string>();
+  if (known !== null) {
+    for (const [property, { value }] of known) values.set(property, value);
+  } else {
+    const now = await runChecked(dst, {
+      argv: ["zfs", "get", "-H", "-o", "property,value", MARKS.join(","), pair.targetDataset],
+    });
+    for (const line of now.stdout.split("\n")) {
+      const [property = "", value = ""] = line.split("\t");
+      if (property !== "") values.set(property, value);
+    }
+  }
   for (const [property, value] of [
     ["readonly", "on"],
     // Never mounted by `zfs mount -a` at boot either; mount it by hand to look inside.
@@ -620,26 +677,44 @@ async function holdBase(
   pair: Pair,
   lab: string,
   newest: DatasetSnapshot,
-  release: readonly DatasetSnapshot[],
+  others: readonly DatasetSnapshot[],
 ): Promise<void> {
   const tag = holdTag(lab, pair.targetHost);
-  const snapshot = `${pair.sourceDataset}@${newest.name}`;
-  const held = await src.run({ argv: ["zfs", "hold", tag, snapshot] });
+  await hold(src, tag, newest);
+  await release(src, tag, newest, others);
+}
+
+async function hold(src: Exec, tag: string, snapshot: DatasetSnapshot): Promise<void> {
+  const name = `${snapshot.dataset}@${snapshot.name}`;
+  const held = await src.run({ argv: ["zfs", "hold", tag, name] });
   if (held.code !== 0 && !/tag already exists/.test(held.stderr)) {
-    throw zfsFailed(src, held, `Could not hold ${snapshot}`);
+    throw zfsFailed(src, held, `Could not hold ${name}`);
   }
-  for (const s of release) {
-    if (s.name === newest.name) continue;
+}
+
+/** Releases `tag` from each of `others` but `kept`. */
+async function release(
+  src: Exec,
+  tag: string,
+  kept: DatasetSnapshot | null,
+  others: readonly DatasetSnapshot[],
+): Promise<void> {
+  for (const s of others) {
+    if (s.name === kept?.name) continue;
     // "no such tag": someone else's hold; it stays.
     await src.run({ argv: ["zfs", "release", tag, `${s.dataset}@${s.name}`] });
   }
 }
 
-/** The replica's own retention; never its newest snapshot (the next base), never others' snapshots. */
-async function pruneReplica(dst: Exec, pair: Pair, lab: string): Promise<string[]> {
-  const snaps = (await listSnapshots(dst, pair.targetDataset, lab)).filter(
-    (s) => s.dataset === pair.targetDataset,
-  );
+/**
+ * The replica's own retention over `snaps` (what it holds now); never its
+ * newest snapshot (the next base), never others' snapshots.
+ */
+async function pruneReplica(
+  dst: Exec,
+  pair: Pair,
+  snaps: readonly DatasetSnapshot[],
+): Promise<string[]> {
   // Received snapshots carry no local mark: on a replica, holt's are those with holt's names.
   const ours = snaps.map((s) => {
     const at = timeOfName(s.name);

@@ -8,8 +8,8 @@
  */
 import type { ResolvedKeep, ResolvedLab } from "../config/types.ts";
 import type { Connections } from "../hosts/connect.ts";
-import { readLabFacts } from "../lab/plan.ts";
 import { resolveStateRoot } from "../model/compile.ts";
+import { factsFor } from "./datasets.ts";
 import { listSnapshots } from "./zfs-snapshots.ts";
 
 export interface DatasetBackupStatus {
@@ -94,7 +94,7 @@ export async function backupStatus(
   connections: Connections,
   options: StatusOptions = {},
 ): Promise<DatasetBackupStatus[]> {
-  const facts = await readLabFacts(lab, connections);
+  const facts = await factsFor(lab, connections);
   const now = (options.now ?? (() => new Date()))().getTime();
   const ageOf = (at: string) => formatAge(now - Date.parse(at));
   const out: DatasetBackupStatus[] = [];

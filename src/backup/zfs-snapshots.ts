@@ -9,7 +9,8 @@
  * datasets are snapshotted together with `-r` on the service's root.
  *
  * zfs-fuse has no `zfs list -p` and no `zfs holds`: creation times, hold
- * counts and guids come from `zfs get -H -p creation,userrefs,guid,holt:managed`.
+ * counts and guids come from one `zfs get -H -p -r` of the dataset and
+ * everything below it (snapshots included, as on OpenZFS).
  */
 import { HoltError } from "../errors.ts";
 import type { Exec } from "../hosts/exec.ts";
@@ -42,65 +43,98 @@ export interface DatasetSnapshot extends SnapshotInfo {
   readonly guid: string;
 }
 
+/** A property as `zfs get` printed it: its value and where it comes from (`local`, `-`, …). */
+export interface PropertyValue {
+  readonly value: string;
+  readonly source: string;
+}
+
+/**
+ * `zfs get -r` of `properties` on `root` and everything below it, snapshots
+ * included, in one command: each dataset and snapshot by full name, in the
+ * order ZFS printed them (a dataset's snapshots oldest first). null when
+ * `root` does not exist.
+ */
+export async function readTree(
+  exec: Exec,
+  root: string,
+  properties: readonly string[],
+): Promise<Map<string, Map<string, PropertyValue>> | null> {
+  const r = await exec.run({
+    argv: [
+      "zfs",
+      "get",
+      "-H",
+      "-p",
+      "-r",
+      "-o",
+      "name,property,value,source",
+      properties.join(","),
+      root,
+    ],
+  });
+  if (r.code !== 0) {
+    if (/does not exist/.test(r.stderr)) return null;
+    throw new HoltError(
+      "HOLT_E_ZFS",
+      `Could not read ${root} and its snapshots on ${exec.target}: ${r.stderr.trim()}`,
+    );
+  }
+  const tree = new Map<string, Map<string, PropertyValue>>();
+  for (const line of r.stdout.split("\n")) {
+    if (line === "") continue;
+    const [name = "", property = "", value = "", source = ""] = line.split("\t");
+    const entry = tree.get(name) ?? new Map<string, PropertyValue>();
+    entry.set(property, { value, source });
+    tree.set(name, entry);
+  }
+  return tree;
+}
+
+/** What `snapshotsOf` needs from `readTree`. */
+export const SNAPSHOT_PROPERTIES = ["creation", "userrefs", "guid", OWNER] as const;
+
 /** Every snapshot of `root` and its descendants, with creation, holds and holt's mark. */
 export async function listSnapshots(
   exec: Exec,
   root: string,
   lab: string,
 ): Promise<DatasetSnapshot[]> {
-  const names = await exec.run({
-    argv: ["zfs", "list", "-H", "-t", "snapshot", "-o", "name", "-r", root],
-  });
-  if (names.code !== 0) {
-    if (/does not exist/.test(names.stderr)) return [];
-    throw new HoltError(
-      "HOLT_E_ZFS",
-      `Could not list the snapshots of ${root} on ${exec.target}: ${names.stderr.trim()}`,
-    );
-  }
-  const list = names.stdout.split("\n").filter((n) => n.includes("@"));
-  if (list.length === 0) return [];
-  const props = await runChecked(exec, {
-    argv: [
-      "zfs",
-      "get",
-      "-H",
-      "-p",
-      "-o",
-      "name,property,value,source",
-      `creation,userrefs,guid,${OWNER}`,
-      ...list,
-    ],
-  });
-  const byName = new Map<string, Map<string, { value: string; source: string }>>();
-  for (const line of props.stdout.split("\n")) {
-    if (line === "") continue;
-    const [name = "", property = "", value = "", source = ""] = line.split("\t");
-    const entry = byName.get(name) ?? new Map();
-    entry.set(property, { value, source });
-    byName.set(name, entry);
-  }
-  return list.map((full) => {
-    const [dataset = "", name = ""] = full.split("@");
-    const p = byName.get(full);
-    const created = Number(p?.get("creation")?.value);
-    const owner = p?.get(OWNER);
+  const tree = await readTree(exec, root, SNAPSHOT_PROPERTIES);
+  return tree === null ? [] : snapshotsOf(tree, lab, exec.target);
+}
+
+/** The snapshots in a `readTree` answer (read with at least `SNAPSHOT_PROPERTIES`). */
+export function snapshotsOf(
+  tree: ReadonlyMap<string, ReadonlyMap<string, PropertyValue>>,
+  lab: string,
+  where: string,
+): DatasetSnapshot[] {
+  const out: DatasetSnapshot[] = [];
+  for (const [full, p] of tree) {
+    const at = full.indexOf("@");
+    if (at < 0) continue;
+    const dataset = full.slice(0, at);
+    const name = full.slice(at + 1);
+    const created = Number(p.get("creation")?.value);
+    const owner = p.get(OWNER);
     const mark = owner !== undefined && owner.source === "local" ? owner.value : null;
     const holt = name.startsWith(SNAPSHOT_PREFIX) && mark === lab;
     if (!Number.isFinite(created)) {
-      throw new HoltError("HOLT_E_ZFS", `No creation time for snapshot ${full} on ${exec.target}.`);
+      throw new HoltError("HOLT_E_ZFS", `No creation time for snapshot ${full} on ${where}.`);
     }
-    return {
+    out.push({
       dataset,
       name,
       // holt's names carry the time the run was for (a test clock, a late timer): retention
       // goes by that, so it is the same on every copy; other snapshots by their creation.
       createdMs: (holt ? timeOfName(name) : null) ?? created * 1000,
       holt,
-      held: Number(p?.get("userrefs")?.value ?? "0") > 0,
-      guid: p?.get("guid")?.value ?? "",
-    };
-  });
+      held: Number(p.get("userrefs")?.value ?? "0") > 0,
+      guid: p.get("guid")?.value ?? "",
+    });
+  }
+  return out;
 }
 
 /**

@@ -107,6 +107,12 @@ export interface Exec {
    */
   start(request: { readonly argv: readonly string[] }): Promise<RunningProgram>;
   /**
+   * Over SSH: starts logging in now whatever a later `start()` carries its
+   * bytes over (OpenSSH's client, when it does), so that handshake overlaps
+   * the caller's other work. Absent or a no-op elsewhere; `close()` ends it.
+   */
+  prepareStart?(): void;
+  /**
    * This machine only (absent over SSH): starts a program whose stdout is the
    * stdin of another program holt started (its `node.stdin`), so bytes flow
    * between them through the kernel and never through holt. The program is

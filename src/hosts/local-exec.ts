@@ -1,8 +1,9 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
 import { childProgram } from "./child-program.ts";
+import { canDieWithHolt, dyingWithHolt } from "./die-with-holt.ts";
 import type { Exec, ExecRequest, ExecResult, RunningProgram, WiredProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
@@ -17,7 +18,7 @@ export function createLocalExec(): Exec {
     target: "local",
     run: runLocal,
     start: startLocal,
-    ...(PDEATHSIG === undefined ? {} : { startWired }),
+    ...(canDieWithHolt ? { startWired } : {}),
     http: (request) => sendHttp("local", request, () => undefined),
     async close() {},
   };
@@ -107,9 +108,6 @@ function startLocal(request: { readonly argv: readonly string[] }): Promise<Runn
   });
 }
 
-/** util-linux's setpriv, to have wired programs killed when holt dies. */
-const PDEATHSIG = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
-
 /**
  * A program whose stdout is another program's stdin pipe (handed over, so
  * the kernel carries the bytes), under `setpriv --pdeathsig KILL`: if holt
@@ -120,11 +118,12 @@ function startWired(request: {
   readonly argv: readonly string[];
   readonly stdout: Writable;
 }): Promise<WiredProgram> {
-  const [program, ...args] = request.argv;
-  if (program === undefined || program === "" || PDEATHSIG === undefined) {
+  const program = request.argv[0];
+  const wrapped = dyingWithHolt(request.argv);
+  if (program === undefined || program === "" || wrapped === null) {
     return Promise.reject(new HoltError("HOLT_E_INTERNAL", "Exec.startWired cannot start that."));
   }
-  const child = spawn(PDEATHSIG, ["--pdeathsig", "KILL", "--", program, ...args], {
+  const child = spawn(wrapped[0], wrapped.slice(1), {
     stdio: ["pipe", request.stdout, "pipe"],
   }) as unknown as PipedChild;
   child.stdin.on("error", () => {});

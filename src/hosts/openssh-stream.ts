@@ -9,10 +9,18 @@
  * `-F /dev/null` so the user's ssh config cannot change where it goes, and
  * StrictHostKeyChecking so an unknown or changed host key fails as it does
  * with ssh2.
+ *
+ * A caller that knows a stream is coming opens the connection ahead
+ * (`openMaster`, OpenSSH's connection sharing): the stream then starts
+ * without a handshake of its own, which costs about 250 ms here.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 import { HoltError } from "../errors.ts";
 import { childProgram } from "./child-program.ts";
+import { dyingWithHolt } from "./die-with-holt.ts";
 import type { ExecResult, RunningProgram } from "./exec.ts";
 import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
 import { shellQuote } from "./shell-quote.ts";
@@ -30,16 +38,31 @@ export interface OpenSshTarget {
 
 let available: boolean | undefined;
 
-/** Whether this machine has OpenSSH's client (checked once). */
+/** Whether this machine has OpenSSH's client: an `ssh` on PATH (looked for once, without running it). */
 export function hasOpenSsh(): boolean {
   if (available === undefined) {
-    const r = spawnSync("ssh", ["-V"], { stdio: "ignore" });
-    available = r.error === undefined && r.status === 0;
+    available = (process.env.PATH ?? "").split(delimiter).some((dir) => {
+      if (dir === "") return false;
+      try {
+        accessSync(join(dir, "ssh"), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   }
   return available;
 }
 
-export function openSshArgs(to: OpenSshTarget, command: string): string[] {
+/** How often `openMaster` looks for its control socket while it logs in. */
+const MASTER_POLL_MS = 10;
+
+export function openSshArgs(to: OpenSshTarget, command: string, controlPath?: string): string[] {
+  const shared = controlPath === undefined ? [] : ["-S", controlPath, "-o", "ControlMaster=no"];
+  return [...shared, ...openSshOptions(to), to.host, command];
+}
+
+function openSshOptions(to: OpenSshTarget): string[] {
   return [
     "-F",
     "/dev/null",
@@ -68,9 +91,56 @@ export function openSshArgs(to: OpenSshTarget, command: string): string[] {
     String(to.port),
     "-l",
     to.user,
-    to.host,
-    command,
   ];
+}
+
+/** An OpenSSH connection opened ahead of a stream, from `openMaster`. */
+export interface OpenSshMaster {
+  /**
+   * Its control socket once logged in, for `startWithOpenSsh`; null when it
+   * could not connect (the stream then connects by itself and reports why).
+   */
+  readonly ready: Promise<string | null>;
+  /** Ends the connection (streams still running over it end too). */
+  close(): void;
+}
+
+/**
+ * Logs in now (`ssh -M -N`, in a private folder for its socket), killed with
+ * holt. null where that cannot be done (no `ssh`, no `setpriv`).
+ */
+export function openMaster(to: OpenSshTarget): OpenSshMaster | null {
+  if (!hasOpenSsh()) return null;
+  const dir = mkdtempSync(join(tmpdir(), "holt-ssh-"));
+  const socket = join(dir, "control");
+  const argv = dyingWithHolt(["ssh", "-M", "-S", socket, "-N", ...openSshOptions(to), to.host]);
+  if (argv === null) {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  const child = spawn(argv[0], argv.slice(1), { stdio: "ignore" });
+  // Never what keeps holt running; setpriv ends it with holt.
+  child.unref();
+  const ready = new Promise<string | null>((resolve) => {
+    const deadline = Date.now() + to.connectTimeoutMs;
+    const finish = (value: string | null) => {
+      clearInterval(poll);
+      resolve(value);
+    };
+    const poll = setInterval(() => {
+      if (existsSync(socket)) finish(socket);
+      else if (Date.now() > deadline) finish(null);
+    }, MASTER_POLL_MS);
+    child.once("exit", () => finish(null));
+    child.once("error", () => finish(null));
+  });
+  return {
+    ready,
+    close() {
+      child.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
@@ -82,9 +152,12 @@ export function startWithOpenSsh(
   to: OpenSshTarget,
   argv: readonly string[],
   killGroup: (pgid: number) => void,
+  controlPath?: string,
 ): Promise<RunningProgram> {
   const { marker, command } = markedCommand(argv);
-  const child = spawn("ssh", openSshArgs(to, command), { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("ssh", openSshArgs(to, command, controlPath), {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stderr = "";
   let pgid: number | undefined;
   let killWanted = false;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -257,9 +257,24 @@ test("an unreadable identity file is named", async () => {
   );
 });
 
-for (const streams of ["openssh", "ssh2"] as const) {
+// OpenSSH's client on its own connection, OpenSSH over a connection opened ahead
+// (`prepareStart`), and ssh2's channels: the same behaviour from each.
+const STREAMS = [
+  { label: "openssh", streams: "openssh", prepared: false },
+  { label: "openssh, prepared", streams: "openssh", prepared: true },
+  { label: "ssh2", streams: "ssh2", prepared: false },
+] as const;
+
+for (const { label, streams: kind, prepared } of STREAMS) {
+  const streams = label;
+  const openStreams = (): Exec => {
+    const exec = open({ streams: kind });
+    if (prepared) exec.prepareStart?.();
+    return exec;
+  };
+
   test(`start (${streams}): 32 MiB go through a remote cat and come back unchanged`, async () => {
-    const program = await open({ streams }).start({ argv: ["cat"] });
+    const program = await openStreams().start({ argv: ["cat"] });
     const [sent, received, result] = await Promise.all([
       sendRandom(program.stdin, 32 * MiB),
       digest(program.stdout),
@@ -271,7 +286,7 @@ for (const streams of ["openssh", "ssh2"] as const) {
   });
 
   test(`start (${streams}): stderr comes back without holt's pgid marker`, async () => {
-    const program = await open({ streams }).start({
+    const program = await openStreams().start({
       argv: ["sh", "-c", "echo oops >&2; echo out; exit 4"],
     });
     const output = new TextDecoder().decode(await new Response(program.stdout).arrayBuffer());
@@ -280,7 +295,7 @@ for (const streams of ["openssh", "ssh2"] as const) {
   });
 
   test(`start (${streams}): a missing remote program resolves done with 127`, async () => {
-    const program = await open({ streams }).start({ argv: ["holt-no-such-program"] });
+    const program = await openStreams().start({ argv: ["holt-no-such-program"] });
     assert.equal((await digest(program.stdout)).bytes, 0);
     const result = await program.done;
     assert.equal(result.code, 127);
@@ -289,7 +304,7 @@ for (const streams of ["openssh", "ssh2"] as const) {
   });
 
   test(`start (${streams}): kill() kills the remote program and its process group`, async () => {
-    const exec = open({ streams });
+    const exec = openStreams();
     // Host and test machine share one pid namespace: make the sleeps ours alone.
     const sleep = `sleep 301.${process.pid}`;
     const program = await exec.start({ argv: ["sh", "-c", `${sleep} & ${sleep}; wait`] });
@@ -302,7 +317,7 @@ for (const streams of ["openssh", "ssh2"] as const) {
   });
 
   test(`start (${streams}): a slow reader holds the remote program back; cancelling stdout stops it`, async () => {
-    const program = await open({ streams }).start({
+    const program = await openStreams().start({
       argv: ["head", "-c", String(4096 * MiB), "/dev/zero"],
     });
     const reader = program.stdout.getReader();
@@ -320,20 +335,85 @@ for (const streams of ["openssh", "ssh2"] as const) {
   });
 
   test(`start (${streams}): cancelling stdout leaves a program that writes nothing more running`, async () => {
-    const program = await open({ streams }).start({ argv: ["sh", "-c", "sleep 0.3; exit 3"] });
+    const program = await openStreams().start({ argv: ["sh", "-c", "sleep 0.3; exit 3"] });
     await program.stdout.cancel();
     assert.equal((await program.done).code, 3);
   });
 
   test(`start (${streams}): a lost connection rejects done and fails stdout`, async () => {
     // The shell's parent is this connection's sshd process; killing it drops the link.
-    const program = await open({ streams }).start({ argv: ["sh", "-c", "kill $PPID; sleep 5"] });
+    const program = await openStreams().start({ argv: ["sh", "-c", "kill $PPID; sleep 5"] });
     // ssh2 fails stdout too; through OpenSSH, stdout just ends.
     await digest(program.stdout).catch(() => undefined);
     await assert.rejects(program.done, holtError("HOLT_E_SSH", /lost while running/));
   });
 
   test(`start (${streams}): a remote program that stops reading fails the writer, not holt`, async () => {
-    await assertReaderMayStopEarly(open({ streams }), 32 * MiB);
+    await assertReaderMayStopEarly(openStreams(), 32 * MiB);
   });
 }
+
+/** The TCP connections from this machine to the test host's sshd. */
+function connectionsToPeer(): number {
+  const out = execFileSync(
+    "ss",
+    ["-Htn", "state", "established", "dst", `${peer.address}:${peer.port}`],
+    {
+      encoding: "utf8",
+    },
+  );
+  return out.split("\n").filter((l) => l.trim() !== "").length;
+}
+
+test("prepareStart: streams share the connection opened ahead; close() ends it", async () => {
+  const baseline = connectionsToPeer();
+  const exec = open({ streams: "openssh" });
+  exec.prepareStart?.();
+  exec.prepareStart?.();
+  const programs = await Promise.all([
+    exec.start({ argv: ["cat"] }),
+    exec.start({ argv: ["cat"] }),
+  ]);
+  // ssh2's connection and the one opened ahead; without it, each stream would have its own.
+  assert.equal(connectionsToPeer() - baseline, 2);
+  await Promise.all(
+    programs.map(async (p) => {
+      const [sent, received] = await Promise.all([sendRandom(p.stdin, MiB), digest(p.stdout)]);
+      assert.equal(received.sha256, sent);
+      assert.equal((await p.done).code, 0);
+    }),
+  );
+  await exec.close();
+  const deadline = Date.now() + 5000;
+  while (connectionsToPeer() > baseline && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(connectionsToPeer(), baseline, "both connections closed");
+});
+
+test("prepareStart: when the connection ahead fails, a stream connects by itself", async () => {
+  // An `ssh` that refuses to be a master (-M) and is the real client otherwise.
+  const real = execFileSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).trim();
+  const bin = scratch("no-master-bin");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, "ssh"),
+    `#!/bin/sh\nfor a in "$@"; do [ "$a" = -M ] && exit 255; done\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path}`;
+  try {
+    const exec = open({ streams: "openssh" });
+    exec.prepareStart?.();
+    const program = await exec.start({ argv: ["cat"] });
+    const [sent, received] = await Promise.all([
+      sendRandom(program.stdin, MiB),
+      digest(program.stdout),
+    ]);
+    assert.equal(received.sha256, sent);
+    assert.equal((await program.done).code, 0);
+  } finally {
+    process.env.PATH = path;
+  }
+});

@@ -255,12 +255,14 @@ describe("replication to a second host over SSH (zfs-fuse, real sshd)", () => {
     const deadline = Date.now() + 60_000;
     while (!receiving() && Date.now() < deadline) await sleep(50);
     assert.ok(receiving(), "a zfs receive started");
+    assert.ok(sshMaster(), "the stream's OpenSSH connection was opened ahead");
     await sleep(300);
     run.child.kill("SIGKILL");
     await run.done;
     const gone = Date.now() + 20_000;
-    while ((receiving() || sending()) && Date.now() < gone) await sleep(100);
+    while ((receiving() || sending() || sshMaster()) && Date.now() < gone) await sleep(100);
     assert.ok(!receiving() && !sending(), "no zfs send or receive is left running");
+    assert.ok(!sshMaster(), "no OpenSSH connection of holt's is left");
     assert.deepEqual(snapshots(replica()), before, "nothing half-received");
     const r = backup(["replicate", "app"]);
     assert.equal(r.code, 0, r.stderr);
@@ -379,4 +381,9 @@ function receiving(): boolean {
 
 function sending(): boolean {
   return processes(`zfs send .*${data()}@`);
+}
+
+/** OpenSSH's connection opened ahead for the stream (`ssh -M`), to this test's host. */
+function sshMaster(): boolean {
+  return processes(`ssh -M .* ${ssh.address.replaceAll(".", "\\.")}$`);
 }

@@ -4,6 +4,7 @@
  * cron or a timer calls; the daemon will call the same functions.
  */
 
+import { factsFor } from "../../backup/datasets.ts";
 import { type CheckResult, copyOffsite, type OffsiteResult } from "../../backup/offsite.ts";
 import type { ReplicationResult, TransferProgress } from "../../backup/replicate.ts";
 import { replicate } from "../../backup/replicate.ts";
@@ -12,7 +13,6 @@ import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
 import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
-import { readLabFacts } from "../../lab/plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
 import type { BackupCatalog } from "../../store/backup-catalog.ts";
 import { formatSize } from "../../util/sizes.ts";
@@ -101,7 +101,12 @@ export const backupCommand: Command = {
       const testNow = ctx.env.HOLT_TEST_NOW;
       const now = testNow === undefined || testNow === "" ? undefined : () => new Date(testNow);
       // Read once: snapshots, replication and offsite all need each host's state root.
-      const facts = await readLabFacts(lab, connections);
+      const facts = await factsFor(
+        lab,
+        connections,
+        undefined,
+        names.length === 0 ? undefined : names,
+      );
       const common = {
         connections,
         facts,
