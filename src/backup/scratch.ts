@@ -34,9 +34,15 @@ async function ensureParent(exec: Exec, name: string): Promise<void> {
   const parent = name.slice(0, name.lastIndexOf("/"));
   const has = await exec.run({ argv: ["zfs", "list", "-H", "-o", "name", parent] });
   if (has.code === 0) return;
-  await runChecked(exec, {
+  const made = await exec.run({
     argv: ["zfs", "create", "-o", "canmount=off", "-o", "mountpoint=none", parent],
   });
+  // Services are backed up at once: another may have made it since.
+  if (made.code === 0 || /already exists/.test(made.stderr)) return;
+  throw new HoltError(
+    "HOLT_E_ZFS",
+    `Could not create ${parent} for holt's scratch datasets on ${exec.target}: ${made.stderr.trim()}`,
+  );
 }
 
 /** Makes room for a scratch dataset of this name: its parent exists, a leftover is gone. */

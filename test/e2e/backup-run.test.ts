@@ -147,3 +147,22 @@ test("holt plan names the datasets short of 3-2-1 on stderr, and those left out 
   );
   assert.match(r.stderr, /Not backed up, by choice \(backup: false\): app\/cache\./);
 });
+
+test("services backed up at once on a pool holt has not used yet share one scratch parent", () => {
+  // Four services, backed up four at a time, each needing <pool>/holt-manifest on its first run.
+  const services = ["s1", "s2", "s3", "s4"];
+  folder.write(
+    config().replace(
+      "  services: {\n",
+      `  services: {\n${services.map((s) => `    ${s}: { host: "box", state: { data: { path: "/data" } } },\n`).join("")}`,
+    ),
+  );
+  const applied = folder.holt(["apply", "--yes"]);
+  assert.equal(applied.code, 0, applied.stderr);
+  zfs("destroy", "-r", `${pool.name}/holt-manifest`);
+  const r = runAt(START + 2000 * HOUR);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.doesNotMatch(r.stdout + r.stderr, /no checksum manifest/);
+  const json = JSON.parse(r.stdout) as { services: { service: string }[] };
+  assert.deepEqual(json.services.map((s) => s.service).sort(), ["app", ...services]);
+});
