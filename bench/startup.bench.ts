@@ -63,8 +63,8 @@ export async function runStartupBench(runs = runsArg(10)): Promise<BenchResult> 
       },
       {
         key: "dist",
-        name: "node dist/cli/bin.js --version (no bin/holt.js hop)",
-        argv: [node, path.join(pkg, "dist", "cli", "bin.js"), "--version"],
+        name: "node dist/bundle/bin.js --version (no bin/holt.js hop)",
+        argv: [node, path.join(pkg, "dist", "bundle", "bin.js"), "--version"],
         env,
       },
       {

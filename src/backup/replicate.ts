@@ -264,10 +264,9 @@ interface Sent {
 
 /**
  * Sends every step from `from` to `newest`. Each step's end is held on the
- * source while it travels (released again if it fails), and the hold on the
- * step before is released once it arrived: the replica's end is held at every
- * moment. holt killed mid-step leaves that step's hold too, released by the
- * next run that gets further.
+ * source once it arrived, then the hold on the step before is released: the
+ * replica's end is held at every moment (a crash in between leaves two holds,
+ * released by the next run).
  */
 async function sendChain(
   c: Chain,
@@ -282,18 +281,12 @@ async function sendChain(
   let previous = from === null ? null : (c.sourceSnaps.find((s) => s.guid === from.guid) ?? null);
   for (const next of stepsAfter(c.sourceSnaps, from, newest)) {
     if (previous === null) await startFirstCopy(c.dst, c.pair);
-    const holding = hold(c.src, tag, next);
-    const [step] = await Promise.all([
-      transfer(c.src, c.dst, c.pair, previous, next, (p) =>
-        c.onProgress?.({ ...p, bytes: bytes + p.bytes, seconds: seconds + p.seconds }),
-      ).catch(async (error: unknown) => {
-        // Not on the replica after all: its hold would keep it from local pruning.
-        await holding.catch(() => undefined);
-        await release(c.src, tag, null, [next]);
-        throw error;
-      }),
-      holding,
-    ]);
+    const step = await transfer(c.src, c.dst, c.pair, previous, next, (p) =>
+      c.onProgress?.({ ...p, bytes: bytes + p.bytes, seconds: seconds + p.seconds }),
+    );
+    // Held after the step, not while it travels: a `zfs hold` during a `zfs send` whose
+    // receiver runs in the same zfs-fuse daemon deadlocked that daemon.
+    await hold(c.src, tag, next);
     bytes += step.bytes;
     seconds += step.seconds;
     steps.push(next);
@@ -696,11 +689,11 @@ async function hold(src: Exec, tag: string, snapshot: DatasetSnapshot): Promise<
 async function release(
   src: Exec,
   tag: string,
-  kept: DatasetSnapshot | null,
+  kept: DatasetSnapshot,
   others: readonly DatasetSnapshot[],
 ): Promise<void> {
   for (const s of others) {
-    if (s.name === kept?.name) continue;
+    if (s.name === kept.name) continue;
     // "no such tag": someone else's hold; it stays.
     await src.run({ argv: ["zfs", "release", tag, `${s.dataset}@${s.name}`] });
   }

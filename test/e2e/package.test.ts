@@ -209,6 +209,7 @@ describe("the npm package", { timeout: 240_000 }, () => {
       "dist/index.js",
       "dist/index.d.ts",
       "dist/cli/bin.js",
+      "dist/bundle/bin.js",
       "dist/config/load.js",
     ]) {
       assert.ok(
@@ -226,7 +227,7 @@ describe("the npm package", { timeout: 240_000 }, () => {
     assert.deepEqual(unwanted, [], "sources or tests in the tarball");
     const mode = (p: string) => packed.find((f) => f.path === p)?.mode ?? 0;
     assert.ok((mode("bin/holt.js") & 0o111) !== 0, "bin/holt.js is not executable");
-    assert.ok((mode("dist/cli/bin.js") & 0o111) !== 0, "dist/cli/bin.js is not executable");
+    assert.ok((mode("dist/bundle/bin.js") & 0o111) !== 0, "dist/bundle/bin.js is not executable");
   });
 
   test("installed in a lab folder: holt --version and holt validate", async () => {
