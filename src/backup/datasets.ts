@@ -43,8 +43,8 @@ export function stateDatasets(
 
 /**
  * The facts a backup step was given (one read per command), or a fresh read
- * of only the hosts whose state root depends on them (no `stateRoot` and no
- * declared dataset): a replica host needs no read before its first command.
+ * of only the hosts whose state root cannot be known without them: a replica
+ * host needs no read before its first command.
  */
 export function factsFor(
   lab: ResolvedLab,
@@ -58,7 +58,7 @@ export function factsFor(
     if (services !== undefined && !services.includes(name)) continue;
     const host = lab.hosts[service.host];
     if (host === undefined || service.state.length === 0) continue;
-    if (host.stateRoot === null && host.datasets.length === 0) hosts.add(host.name);
+    if (resolveStateRoot(host, undefined) === null) hosts.add(host.name);
   }
   return readLabFacts(lab, connections, [...hosts].sort());
 }

@@ -627,28 +627,18 @@ async function markReplica(
   known: ReadonlyMap<string, PropertyValue> | null,
 ): Promise<void> {
   const mark = `${lab}:${pair.sourceHost}:${pair.sourceDataset}`;
-  const values = new Map<string, string>();
-  if (known !== null) {
-    for (const [property, { value }] of known) values.set(property, value);
-  } else {
-    const now = await runChecked(dst, {
-      argv: ["zfs", "get", "-H", "-o", "property,value", MARKS.join(","), pair.targetDataset],
-    });
-    for (const line of now.stdout.split("\n")) {
-      const [property = "", value = ""] = line.split("\t");
-      if (property !== "") values.set(property, value);
-    }
-  }
+  const values =
+    known ?? (await readTree(dst, pair.targetDataset, MARKS))?.get(pair.targetDataset) ?? new Map();
   for (const [property, value] of [
     ["readonly", "on"],
     // Never mounted by `zfs mount -a` at boot either; mount it by hand to look inside.
     ["canmount", "noauto"],
   ] as const) {
-    if (values.get(property) !== value) {
+    if (values.get(property)?.value !== value) {
       await runChecked(dst, { argv: ["zfs", "set", `${property}=${value}`, pair.targetDataset] });
     }
   }
-  if (values.get(REPLICA_PROPERTY) !== mark) {
+  if (values.get(REPLICA_PROPERTY)?.value !== mark) {
     await runChecked(dst, {
       argv: ["zfs", "set", `${REPLICA_PROPERTY}=${mark}`, pair.targetDataset],
     });

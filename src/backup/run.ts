@@ -130,12 +130,14 @@ async function backupService(
       );
       return result;
     }
+    // Every snapshot under the root once this one is taken: what retention works from.
+    let listed: DatasetSnapshot[] | undefined;
     const pre = await hook(exec, name, service.hooks.preSnapshot);
     if (pre !== null) {
       fail(`preSnapshot hook failed, no snapshot taken: ${pre}`);
     } else {
       try {
-        await takeSnapshot(exec, t.root, snap, lab.name);
+        listed = (await takeSnapshot(exec, t.root, snap, lab.name)).all;
         result.snapshot = snap;
       } finally {
         const post = await hook(exec, name, service.hooks.postSnapshot);
@@ -146,7 +148,7 @@ async function backupService(
         if (failed !== null) fail(failed);
       }
     }
-    result.pruned.push(...(await prune(exec, lab, service, t.root)));
+    result.pruned.push(...(await prune(exec, lab, service, t.root, listed)));
   } catch (error) {
     fail((error as Error).message);
   }
@@ -217,15 +219,17 @@ export function oldestKept(policy: ResolvedBackupPolicy, now: Date): Date {
 /**
  * Retention per dataset: each state entry by its policy; entries with
  * `backup: false` keep none of holt's; the service's root dataset keeps a
- * snapshot as long as any entry keeps the one of the same name.
+ * snapshot as long as any entry keeps the one of the same name. `listed`:
+ * the snapshots under `root` as just read; read now when not given.
  */
 async function prune(
   exec: Exec,
   lab: ResolvedLab,
   service: ResolvedService,
   root: string,
+  listed?: readonly DatasetSnapshot[],
 ): Promise<string[]> {
-  const all = await listSnapshots(exec, root, lab.name);
+  const all = listed ?? (await listSnapshots(exec, root, lab.name));
   const byDataset = new Map<string, DatasetSnapshot[]>();
   for (const s of all) byDataset.set(s.dataset, [...(byDataset.get(s.dataset) ?? []), s]);
   const keptNames = new Set<string>();

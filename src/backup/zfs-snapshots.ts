@@ -139,14 +139,16 @@ export function snapshotsOf(
 
 /**
  * One snapshot of `root` and everything below it, taken at once
- * (`zfs snapshot -r`), then marked as the lab's on each dataset.
+ * (`zfs snapshot -r`), then marked as the lab's on each dataset. Returns
+ * what it made (`dataset@name`) and every snapshot under `root` now, as
+ * `listSnapshots` reads them, so retention need not read them again.
  */
 export async function takeSnapshot(
   exec: Exec,
   root: string,
   name: string,
   lab: string,
-): Promise<string[]> {
+): Promise<{ made: string[]; all: DatasetSnapshot[] }> {
   // -o marks every snapshot in the same step: no window where one exists unmarked.
   const r = await exec.run({
     argv: ["zfs", "snapshot", "-r", "-o", `${OWNER}=${lab}`, `${root}@${name}`],
@@ -158,8 +160,9 @@ export async function takeSnapshot(
       `Could not snapshot ${root}@${name} on ${exec.target}: ${r.stderr.trim()}`,
     );
   }
-  const made = (await listSnapshots(exec, root, lab)).filter((s) => s.name === name);
-  return made.map((s) => `${s.dataset}@${name}`);
+  const all = await listSnapshots(exec, root, lab);
+  const made = all.filter((s) => s.name === name).map((s) => `${s.dataset}@${name}`);
+  return { made, all };
 }
 
 /** Destroys one of holt's snapshots; refuses one that is not the lab's or is held. */

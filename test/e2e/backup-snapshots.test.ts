@@ -34,7 +34,7 @@ test("one snapshot across the service's datasets, marked; foreign and held ones 
   const root = `${pool.name}/holt/app`;
   const name = snapshotName(new Date(Date.UTC(2026, 10, 26, 8, 0, 0)));
   assert.equal(name, "holt-20261126T080000Z");
-  const made = await takeSnapshot(exec, root, name, LAB);
+  const { made } = await takeSnapshot(exec, root, name, LAB);
   assert.deepEqual(
     made.sort(),
     [`${root}/config@${name}`, `${root}/data@${name}`, `${root}@${name}`].sort(),
@@ -74,7 +74,7 @@ test("one snapshot across the service's datasets, marked; foreign and held ones 
 
   // Retention over the data dataset: the policy keeps its newest; nothing of someone else's goes.
   const second = await takeSnapshot(exec, root, "holt-20261126T090000Z", LAB);
-  assert.equal(second.length, 3);
+  assert.equal(second.made.length, 3);
   const data = (await listSnapshots(exec, root, LAB)).filter((s) => s.dataset === `${root}/data`);
   const decision = decideRetention(data, { hourly: 1, daily: 0, weekly: 0, monthly: 0 });
   for (const name of decision.prune) {
