@@ -12,8 +12,6 @@
  * so an error can say what the CA said, with its type, and not only the
  * detail text acme-client keeps.
  */
-import { Agent, request } from "node:https";
-import { getCACertificates } from "node:tls";
 import { type AcmeProblem, readProblem } from "./problem.ts";
 
 export const ACME_HTTP_TIMEOUT_MS = 30_000;
@@ -67,6 +65,9 @@ export interface AcmeTransportOptions {
 
 export function createAcmeTransport(options: AcmeTransportOptions): AcmeTransport {
   const timeoutMs = options.timeoutMs ?? ACME_HTTP_TIMEOUT_MS;
+  // Loaded here, not imported: only commands that talk to a CA pay for TLS.
+  const { Agent, request } = process.getBuiltinModule("node:https");
+  const { getCACertificates } = process.getBuiltinModule("node:tls");
   const agent = new Agent({
     keepAlive: true,
     // `ca` replaces the default list, so the defaults are given again to add to them.

@@ -3,7 +3,7 @@
  * unknown keys; the meaning of values (sizes, names, references) is checked
  * in validate.ts so that every problem carries a precise hint.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DATASET_PROPERTIES } from "./dataset-properties.ts";
 import { isSecretRef } from "./secret.ts";
 

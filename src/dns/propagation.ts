@@ -4,7 +4,6 @@
  * would answer with what it saw before), and finds those servers: the
  * zone's NS records resolved to addresses, or the list the config gives.
  */
-import { Resolver } from "node:dns/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HoltError } from "../errors.ts";
 import type { ZoneConnection } from "./connection.ts";
@@ -191,6 +190,7 @@ function messageOf(error: unknown): string {
 
 /** NS, A and AAAA through node:dns (the system's configured resolvers); no data is []. */
 function systemLookup(timeoutMs: number): NameLookup {
+  const { Resolver } = process.getBuiltinModule("node:dns/promises");
   const resolver = new Resolver({ timeout: timeoutMs, tries: 2 });
   return async (name, type) => {
     try {

@@ -4,9 +4,7 @@
  * (two-byte length prefix, RFC 1035 §4.2.2). Also parses "host:port" and
  * "[v6addr]:port" server strings.
  */
-import { createSocket } from "node:dgram";
-import { lookup } from "node:dns/promises";
-import { connect, isIP } from "node:net";
+import { isIP } from "node:net";
 import { HoltError } from "../errors.ts";
 
 export interface ServerAddress {
@@ -50,7 +48,7 @@ async function resolveHost(host: string): Promise<{ address: string; family: 4 |
   const family = isIP(host);
   if (family === 4 || family === 6) return { address: host, family };
   try {
-    const found = await lookup(host);
+    const found = await process.getBuiltinModule("node:dns/promises").lookup(host);
     return { address: found.address, family: found.family === 6 ? 6 : 4 };
   } catch (error) {
     throw new DnsTransportError(
@@ -109,7 +107,10 @@ export async function exchangeUdp(
   const { address, family } = await resolveHost(server.host);
   const remaining = Math.max(1, options.timeoutMs - (Date.now() - started));
   const resendMs = Math.max(50, options.resendMs ?? 1000);
-  const socket = createSocket(family === 6 ? "udp6" : "udp4");
+  // dgram, dns and net are loaded on first use: only commands that send DNS pay for them.
+  const socket = process
+    .getBuiltinModule("node:dgram")
+    .createSocket(family === 6 ? "udp6" : "udp4");
   return new Promise<Buffer>((resolve, reject) => {
     let resend: NodeJS.Timeout | undefined;
     const finish = (error: Error | null, answer?: Buffer): void => {
@@ -154,7 +155,9 @@ export async function exchangeTcp(
   const { address } = await resolveHost(server.host);
   const remaining = Math.max(1, options.timeoutMs - (Date.now() - started));
   return new Promise<Buffer>((resolve, reject) => {
-    const socket = connect({ host: address, port: server.port });
+    const socket = process
+      .getBuiltinModule("node:net")
+      .connect({ host: address, port: server.port });
     socket.setNoDelay(true);
     const chunks: Buffer[] = [];
     let received = 0;

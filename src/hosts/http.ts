@@ -3,7 +3,7 @@
  * this machine, or an SSH `direct-tcpip` channel to the remote host's
  * loopback. Both execs share this so their behaviour cannot drift apart.
  */
-import { request as httpRequest } from "node:http";
+import type { ClientRequest } from "node:http";
 import type { Duplex } from "node:stream";
 import { HoltError } from "../errors.ts";
 import type { HttpRequest, HttpResponse } from "./exec.ts";
@@ -43,13 +43,15 @@ export function sendHttp(
     if (request.body !== undefined) {
       headers["content-length"] = String(Buffer.byteLength(request.body));
     }
-    let req: ReturnType<typeof httpRequest> | undefined;
+    let req: ClientRequest | undefined;
     const start = (socket: Duplex | undefined): void => {
       if (settled) {
         socket?.destroy();
         return;
       }
-      req = httpRequest(
+      // Loaded on first use: an ESM import of node:http costs every command ~80 ms (Node
+      // builds its module facade, which loads undici for http's WebSocket getters).
+      req = process.getBuiltinModule("node:http").request(
         {
           host: address,
           port: request.port,

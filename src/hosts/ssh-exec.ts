@@ -3,7 +3,6 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import type { ClientChannel, ServerHostKeyAlgorithm, Client as SshClient } from "ssh2";
-import ssh2 from "ssh2";
 import { HoltError } from "../errors.ts";
 import type { Exec, ExecRequest, HttpRequest, HttpResponse, RunningProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
@@ -21,7 +20,17 @@ import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
 import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
 import { shellQuote } from "./shell-quote.ts";
 
-const { Client, utils } = ssh2;
+type Ssh2 = typeof import("ssh2");
+let ssh2: Promise<Ssh2> | undefined;
+/**
+ * ssh2 (about 80 ms of loading) is loaded by the first connection, not with
+ * this module: a stream's OpenSSH connection (`prepareStart`) is spawned
+ * before it, so its login overlaps the loading.
+ */
+function loadSsh2(): Promise<Ssh2> {
+  ssh2 ??= import("ssh2").then((m) => (m as { default?: Ssh2 }).default ?? m);
+  return ssh2;
+}
 
 export interface SshExecOptions {
   readonly host: string;
@@ -215,7 +224,8 @@ interface Where {
 }
 
 async function connect(where: Where, onGone: (client: SshClient) => void): Promise<SshClient> {
-  const privateKey = await readIdentity(where);
+  const { Client, utils } = await loadSsh2();
+  const privateKey = await readIdentity(where, utils);
   const knownHosts = await readKnownHosts(where);
   const types = knownKeyTypes(knownHosts, where.host, where.port);
   const algorithms = types.flatMap((type) => HOST_KEY_ALGORITHMS[type] ?? []);
@@ -257,7 +267,7 @@ async function connect(where: Where, onGone: (client: SshClient) => void): Promi
   });
 }
 
-async function readIdentity(where: Where): Promise<Buffer> {
+async function readIdentity(where: Where, utils: Ssh2["utils"]): Promise<Buffer> {
   let key: Buffer;
   try {
     key = await readFile(where.identityFile);

@@ -8,7 +8,6 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { gunzipSync, gzipSync } from "node:zlib";
 import { HoltError } from "../errors.ts";
 
 export type CatalogKind = "snapshot" | "replica" | "offsite" | "check" | "verify" | "restore";
@@ -119,7 +118,7 @@ export class BackupCatalog {
     try {
       this.#db
         .prepare("INSERT OR IGNORE INTO manifest_bodies (digest, body) VALUES (?, ?)")
-        .run(digest, gzipSync(json));
+        .run(digest, process.getBuiltinModule("node:zlib").gzipSync(json));
       this.#db
         .prepare("INSERT OR REPLACE INTO manifests (subject, snapshot, digest) VALUES (?, ?, ?)")
         .run(subject, snapshot, digest);
@@ -145,7 +144,9 @@ export class BackupCatalog {
             )
             .get(subject, snapshot)
     ) as { body: Uint8Array } | undefined;
-    return row === undefined ? null : gunzipSync(row.body).toString("utf8");
+    return row === undefined
+      ? null
+      : process.getBuiltinModule("node:zlib").gunzipSync(row.body).toString("utf8");
   }
 
   /** Forgets manifests of snapshots named before `oldest` (holt's names sort by time), and unused bodies. */
