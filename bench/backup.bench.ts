@@ -223,4 +223,4 @@ ${services.map((s) => `    ${s}: { host: "box", state: { data: { path: "/data" }
   }
 }
 
-if (isMain(import.meta.url)) report(await runBackupBench(runsArg(3)));
+if (isMain(import.meta.url)) report(await runBackupBench(runsArg(5)));

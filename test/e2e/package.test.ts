@@ -21,7 +21,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const pkg = JSON.parse(readFileSync(path.join(repo, "package.json"), "utf8")) as {
@@ -253,6 +253,41 @@ describe("the npm package", { timeout: 240_000 }, () => {
     // ssh2 loads from the installed tree (without its optional native parts).
     const ssh2 = await run(process.execPath, ["-e", "require('ssh2').Client"], dir);
     assertOk(ssh2);
+  });
+
+  test("installed in a lab folder: holt validate loads no HTTP, TLS or SSH code", async () => {
+    assertOk(await local);
+    const dir = path.join(root, "lab-local");
+    // Records the modules Node loaded, as the process exits. An ESM import of node:http alone
+    // costs ~80 ms (its module facade loads undici); ssh2 another ~80 ms. (dgram is not listed:
+    // Node's child_process loads it.)
+    const loaded = path.join(root, "loaded.json");
+    const recorder = path.join(root, "record-modules.mjs");
+    await writeFile(
+      recorder,
+      `import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+const cache = createRequire(import.meta.url).cache;
+process.on("exit", () => {
+  writeFileSync(${JSON.stringify(loaded)}, JSON.stringify([...process.moduleLoadList, ...Object.keys(cache)]));
+});
+`,
+    );
+    const entry = path.join(dir, "node_modules", "holt", "bin", "holt.js");
+    const validate = await run(
+      process.execPath,
+      ["--import", pathToFileURL(recorder).href, entry, "validate"],
+      dir,
+    );
+    assertOk(validate);
+    const modules = JSON.parse(await readFile(loaded, "utf8")) as string[];
+    const heavy = modules.filter((m) =>
+      /^NativeModule (http|https|tls|_http_client|zlib|internal\/deps\/undici\/undici)$|[\\/]ssh2[\\/]/.test(
+        m,
+      ),
+    );
+    assert.deepEqual(heavy, [], `holt validate loaded ${heavy.join(", ")}`);
+    assert.ok(modules.includes("NativeModule fs"), "the recorder saw no modules at all");
   });
 
   test("installed globally: holt validate in a lab folder without node_modules", async () => {
