@@ -18,7 +18,8 @@
  *     stream (zfs send → dd → OpenSSH's client, wired through the kernel,
  *     over a connection opened while both sides were read), the hold, the
  *     replica's retention; and the same with nothing to send, its fixed cost.
- * Runs alternate, so drift in the machine's load hits both alike.
+ * Runs alternate in ABBA order, so drift in the machine's load hits both alike;
+ * the paired row is each holt run minus the bare run next to it.
  *
  * Snapshots: `holt backup run` of a lab with 50 services, each with one
  * state dataset: 50 `zfs snapshot -r`, the listings and retention.
@@ -142,7 +143,7 @@ ${INCREMENTS_MB.map((m) => `    s${m}: { host: "box", state: { data: { path: "/d
         }).stdout.trim(),
       );
       const samples = { bare: [] as number[], holt: [] as number[], transfer: [] as number[] };
-      for (let i = 0; i < runs; i++) {
+      const runBare = () => {
         zfs("rollback", "-r", `${replica}@${base}`);
         const bare = timeChild([
           "sh",
@@ -151,12 +152,26 @@ ${INCREMENTS_MB.map((m) => `    s${m}: { host: "box", state: { data: { path: "/d
         ]);
         if (bare.code !== 0) throw new Error(`bare send/receive: ${bare.stderr}`);
         samples.bare.push(bare.ms);
+      };
+      const runHolt = () => {
         zfs("rollback", "-r", `${replica}@${base}`);
         const r = run(["backup", "replicate", service, "--json"], at(T0 + HOUR));
         samples.holt.push(r.ms);
         const sent = (JSON.parse(r.stdout) as { replicas: { seconds: number }[] }).replicas[0];
         samples.transfer.push((sent?.seconds ?? Number.NaN) * 1000);
+      };
+      // ABBA order (bare first, then holt first, and so on): a drift in the machine's speed
+      // during the runs weighs on both alike, whichever way it goes.
+      for (let i = 0; i < runs; i++) {
+        if (i % 2 === 0) {
+          runBare();
+          runHolt();
+        } else {
+          runHolt();
+          runBare();
+        }
       }
+      const paired = samples.holt.map((h, i) => h - (samples.bare[i] ?? Number.NaN));
       const bare = stats(
         BENCH,
         `${mb(streamBytes)}: bare zfs send -i | ssh zfs receive`,
@@ -174,6 +189,9 @@ ${INCREMENTS_MB.map((m) => `    s${m}: { host: "box", state: { data: { path: "/d
         }),
         stats(BENCH, "  of which: the stream (send → relay → receive)", samples.transfer, {
           note: "the rest: CLI start, config, reading both sides, hold, retention",
+        }),
+        stats(BENCH, "  holt minus bare, run by run", paired, {
+          note: `median ${((median(paired) / bare.medianMs) * 100).toFixed(1)} % of bare's median`,
         }),
       );
     }

@@ -123,17 +123,30 @@ function replicaHosts(lab: ResolvedLab, services?: readonly string[]): Set<strin
   return hosts;
 }
 
-export async function replicate(
+/**
+ * Starts logging in to each replica host of these services (all, when none
+ * are named) for the streams to come (`Exec.prepareStart`), so the handshake
+ * overlaps whatever the caller does first. `replicate()` calls it too; a
+ * caller with work before it (reading facts, taking snapshots) calls it sooner.
+ */
+export function prepareReplication(
   lab: ResolvedLab,
-  options: ReplicateOptions,
-): Promise<ReplicationResult[]> {
-  // Each replica host's stream connection (OpenSSH's) logs in while the rest gets ready.
-  for (const host of replicaHosts(lab, options.services)) {
-    void options.connections.execFor(host).then(
+  connections: Connections,
+  services?: readonly string[],
+): void {
+  for (const host of replicaHosts(lab, services)) {
+    void connections.execFor(host).then(
       (exec) => exec.prepareStart?.(),
       () => undefined,
     );
   }
+}
+
+export async function replicate(
+  lab: ResolvedLab,
+  options: ReplicateOptions,
+): Promise<ReplicationResult[]> {
+  prepareReplication(lab, options.connections, options.services);
   const facts = await factsFor(lab, options.connections, options.facts);
   const pairs = replicationPairs(lab, facts, options.services);
   const results: ReplicationResult[] = [];

@@ -7,7 +7,7 @@
 import { factsFor } from "../../backup/datasets.ts";
 import { type CheckResult, copyOffsite, type OffsiteResult } from "../../backup/offsite.ts";
 import type { ReplicationResult, TransferProgress } from "../../backup/replicate.ts";
-import { replicate } from "../../backup/replicate.ts";
+import { prepareReplication, replicate } from "../../backup/replicate.ts";
 import { drill, RESTORE_SOURCES, type RestoreSource } from "../../backup/restore.ts";
 import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
@@ -97,6 +97,8 @@ export const backupCommand: Command = {
       if (sub === "verify") {
         return await verify(lab, connections, json, ctx, values["state-dir"], names, from);
       }
+      if (sub !== "offsite")
+        prepareReplication(lab, connections, names.length === 0 ? undefined : names);
       // HOLT_TEST_NOW (an ISO time) stands in for the clock, for retention tests.
       const testNow = ctx.env.HOLT_TEST_NOW;
       const now = testNow === undefined || testNow === "" ? undefined : () => new Date(testNow);
