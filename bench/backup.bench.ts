@@ -143,8 +143,8 @@ ${INCREMENTS_MB.map((m) => `    s${m}: { host: "box", state: { data: { path: "/d
         }).stdout.trim(),
       );
       const samples = { bare: [] as number[], holt: [] as number[], transfer: [] as number[] };
-      // Before each run: the replica back at the base, and the pools' files written out, so no
-      // run pays for the writeback of the one before (547 MB of dirty pages per run here).
+      // Before each run: the replica back at the base, and the pools' files written out, so the
+      // writeback of the run before (547 MB of dirty pages here) cannot fall into it.
       const reset = () => {
         zfs("rollback", "-r", `${replica}@${base}`);
         spawnSync("sync");
@@ -247,4 +247,4 @@ ${services.map((s) => `    ${s}: { host: "box", state: { data: { path: "/data" }
   }
 }
 
-if (isMain(import.meta.url)) report(await runBackupBench(runsArg(5)));
+if (isMain(import.meta.url)) report(await runBackupBench(runsArg(9)));
