@@ -95,6 +95,21 @@ const PACKAGES: Record<string, readonly Layer[]> = {
   "node:dgram": ["dns"],
 };
 
+/**
+ * Built-ins that cost every command that imports them (an ESM import of node:http alone took
+ * about 80 ms: Node reads all its exports, and http's WebSocket getters load undici). Code takes
+ * them with process.getBuiltinModule() where it uses them; type imports are fine.
+ */
+const LOAD_ON_USE = [
+  "node:http",
+  "node:https",
+  "node:tls",
+  "node:dgram",
+  "node:dns",
+  "node:dns/promises",
+  "node:zlib",
+];
+
 /** Layers that do no I/O of their own: no node: modules at all. */
 const PURE: readonly Layer[] = ["engine", "model", "providers"];
 
@@ -268,6 +283,18 @@ test("packages and I/O modules are used only where allowed", () => {
         }
       } else if (!dependencies.includes(packageName)) {
         violations.push(`${file} imports ${specifier}, which is not in package.json dependencies`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+test("heavy built-in modules are taken where used, never imported", () => {
+  const violations: string[] = [];
+  for (const [file, imports] of graph) {
+    for (const { specifier, typeOnly } of imports) {
+      if (LOAD_ON_USE.includes(specifier) && !typeOnly) {
+        violations.push(`${file} imports ${specifier}: take it with process.getBuiltinModule()`);
       }
     }
   }
