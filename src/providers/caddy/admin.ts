@@ -37,6 +37,11 @@ function caddyOn(host: string, endpoint: AdminEndpoint): string {
 }
 
 /** Caddy's own error text from an error answer, kept short. */
+/** Caddy's answer when it read a certificate metadata file half written (certmagic before Caddy 2.9). */
+function storageRace(response: HttpResponse): boolean {
+  return response.status === 500 && /decoding certificate metadata/.test(response.body);
+}
+
 function caddyError(response: HttpResponse): string {
   let text = response.body.trim();
   try {
@@ -162,8 +167,9 @@ function writeFor(before: Json, after: Json): { path: string; body: Json } {
 /**
  * Reads the config, applies `edit`, and writes the result with `If-Match`.
  * Nothing is written when the edit changes nothing, so rerunning a finished
- * step is a no-op. On 412 (someone else changed the config in between), or
- * a connection lost during the write, it reads again and retries with backoff.
+ * step is a no-op. On 412 (someone else changed the config in between), a
+ * connection lost during the write, or Caddy's half-written certificate
+ * metadata (see `storageRace`), it reads again and retries with backoff.
  * `what` completes "could not …" in errors, e.g. `add route "a.example.com"`.
  */
 export async function changeCaddyConfig(
@@ -211,6 +217,15 @@ export async function changeCaddyConfig(
       continue;
     }
     if (response.status === 200) return;
+    if (response.status !== 412 && storageRace(response)) {
+      // Caddy before 2.9 (Debian 12 ships 2.6) can read a certificate's metadata file while
+      // another config load is writing it; the file is whole a moment later. Caddy keeps its
+      // previous config, so loading again is safe.
+      lastProblem = `HTTP ${response.status}: ${caddyError(response)} (Caddy before 2.9 reads certificate metadata files while they are written; a file that stays broken must be removed from Caddy's storage, and upgrading Caddy avoids it)`;
+      rejected = undefined;
+      await sleep(backoffMs(attempt));
+      continue;
+    }
     if (response.status !== 412) {
       throw new HoltError(
         "HOLT_E_CADDY",

@@ -293,6 +293,34 @@ test("writes: 412 while nothing changed means holt's ETag is wrong: fail at once
   assert.equal(caddy.preconditionFailures, 1);
 });
 
+test("writes: Caddy's half-written certificate metadata (Caddy < 2.9) is retried; if it stays, the error says what to do", async () => {
+  const metadata =
+    "loading new config: http app module: start: finalizing automatic HTTPS: managing certificates for [a.lab.test]: automate: manage [a.lab.test]: a.lab.test: caching certificate: decoding certificate metadata: unexpected end of JSON input";
+  const caddy = new FakeCaddy(null);
+  const original = caddy.http.bind(caddy);
+  let broken = 2;
+  caddy.http = (request) =>
+    request.method === "POST" && broken-- > 0
+      ? Promise.resolve(reply(500, JSON.stringify({ error: metadata })))
+      : original(request);
+  await createCaddyRouteProvider(fast).create(ctx(caddy), route("a.lab.test"));
+  assert.equal(caddy.writes, 1, "landed on the third try");
+
+  const stuck = new FakeCaddy(null);
+  stuck.http = (request) =>
+    request.method === "POST"
+      ? Promise.resolve(reply(500, JSON.stringify({ error: metadata })))
+      : new FakeCaddy(null).http(request);
+  const provider = createCaddyRouteProvider({ change: { attempts: 3, sleep: async () => {} } });
+  await assert.rejects(provider.create(ctx(stuck), route("a.lab.test")), (error: unknown) => {
+    assert.ok(error instanceof HoltError);
+    assert.equal(error.code, "HOLT_E_CADDY");
+    assert.match(error.message, /3 attempts; last: HTTP 500: .*decoding certificate metadata/);
+    assert.match(error.message, /removed from Caddy's storage, and upgrading Caddy avoids it/);
+    return true;
+  });
+});
+
 test("writes: a config Caddy refuses is HOLT_E_CADDY with Caddy's words and no request body", async () => {
   const caddy = new FakeCaddy(null);
   caddy.rejectWith =
