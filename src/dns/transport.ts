@@ -4,7 +4,7 @@
  * (two-byte length prefix, RFC 1035 §4.2.2). Also parses "host:port" and
  * "[v6addr]:port" server strings.
  */
-import { isIP } from "node:net";
+import { connect, isIP } from "node:net";
 import { HoltError } from "../errors.ts";
 
 export interface ServerAddress {
@@ -107,7 +107,7 @@ export async function exchangeUdp(
   const { address, family } = await resolveHost(server.host);
   const remaining = Math.max(1, options.timeoutMs - (Date.now() - started));
   const resendMs = Math.max(50, options.resendMs ?? 1000);
-  // dgram, dns and net are loaded on first use: only commands that send DNS pay for them.
+  // dgram and dns are loaded on first use: only commands that send DNS pay for them.
   const socket = process
     .getBuiltinModule("node:dgram")
     .createSocket(family === 6 ? "udp6" : "udp4");
@@ -155,9 +155,7 @@ export async function exchangeTcp(
   const { address } = await resolveHost(server.host);
   const remaining = Math.max(1, options.timeoutMs - (Date.now() - started));
   return new Promise<Buffer>((resolve, reject) => {
-    const socket = process
-      .getBuiltinModule("node:net")
-      .connect({ host: address, port: server.port });
+    const socket = connect({ host: address, port: server.port });
     socket.setNoDelay(true);
     const chunks: Buffer[] = [];
     let received = 0;

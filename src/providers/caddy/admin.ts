@@ -36,12 +36,12 @@ function caddyOn(host: string, endpoint: AdminEndpoint): string {
   return `Caddy on host "${host}" (admin API ${describeEndpoint(endpoint)})`;
 }
 
-/** Caddy's own error text from an error answer, kept short. */
 /** Caddy's answer when it read a certificate metadata file half written (certmagic before Caddy 2.9). */
 function storageRace(response: HttpResponse): boolean {
   return response.status === 500 && /decoding certificate metadata/.test(response.body);
 }
 
+/** Caddy's own error text from an error answer, kept short. */
 function caddyError(response: HttpResponse): string {
   let text = response.body.trim();
   try {
@@ -217,7 +217,7 @@ export async function changeCaddyConfig(
       continue;
     }
     if (response.status === 200) return;
-    if (response.status !== 412 && storageRace(response)) {
+    if (storageRace(response)) {
       // Caddy before 2.9 (Debian 12 ships 2.6) can read a certificate's metadata file while
       // another config load is writing it; the file is whole a moment later. Caddy keeps its
       // previous config, so loading again is safe.
