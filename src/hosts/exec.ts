@@ -108,8 +108,9 @@ export interface Exec {
   start(request: { readonly argv: readonly string[] }): Promise<RunningProgram>;
   /**
    * Over SSH: starts logging in now whatever a later `start()` carries its
-   * bytes over (OpenSSH's client, when it does), so that handshake overlaps
-   * the caller's other work. Absent or a no-op elsewhere; `close()` ends it.
+   * bytes over (OpenSSH's client, when it does), and the connection commands
+   * run over, so both handshakes overlap the caller's other work. Absent or
+   * a no-op elsewhere; `close()` ends them.
    */
   prepareStart?(): void;
   /**

@@ -391,6 +391,21 @@ test("prepareStart: streams share the connection opened ahead; close() ends it",
   assert.equal(connectionsToPeer(), baseline, "both connections closed");
 });
 
+test("prepareStart: both connections log in before any command", async () => {
+  const baseline = connectionsToPeer();
+  const exec = open({ streams: "openssh" });
+  exec.prepareStart?.();
+  const deadline = Date.now() + 10_000;
+  while (connectionsToPeer() - baseline < 2 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  // ssh2's (for commands) and OpenSSH's (for streams), with nothing run yet.
+  assert.equal(connectionsToPeer() - baseline, 2);
+  assert.equal((await exec.run({ argv: ["true"] })).code, 0);
+  assert.equal(connectionsToPeer() - baseline, 2, "the command used the connection opened ahead");
+  await exec.close();
+});
+
 test("prepareStart: when the connection ahead fails, a stream connects by itself", async () => {
   // An `ssh` that refuses to be a master (-M) and is the real client otherwise.
   const real = execFileSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).trim();

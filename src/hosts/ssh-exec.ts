@@ -200,7 +200,11 @@ export function createSshExec(options: SshExecOptions): Exec {
     start,
     http,
     prepareStart() {
-      if (overOpenSsh && master === undefined && !closed) master = openMaster(where);
+      if (closed) return;
+      if (overOpenSsh && master === undefined) master = openMaster(where);
+      // The commands a stream waits for (the replica's listing) log in meanwhile too; a failure
+      // here is reported by the command that uses the connection.
+      connection().catch(() => undefined);
     },
     async close() {
       closed = true;
