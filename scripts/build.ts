@@ -68,6 +68,10 @@ try {
     target: "node24",
     // ssh2 loads optional native code by path; it stays a package import.
     external: ["ssh2"],
+    // Without comments and indentation the chunks are a fifth smaller and pure ASCII (a comment
+    // in zod has an em dash, which makes Node decode and V8 parse the whole chunk as two-byte
+    // text): every command starts 20-30 ms sooner. Names are kept, so stack traces still read.
+    minifyWhitespace: true,
     // Bundled CommonJS packages call require() for Node's own modules.
     banner: {
       js: 'import { createRequire as __holtRequire } from "node:module"; const require = __holtRequire(import.meta.url);',
