@@ -120,6 +120,8 @@ interface Import {
   readonly target: string | null;
   /** Erased at runtime: `import type`, `export type ... from`, or `import("x").T` in a type. */
   readonly typeOnly: boolean;
+  /** `process.getBuiltinModule("node:x")`: loaded where it is used, not with the module. */
+  readonly onUse: boolean;
 }
 
 function layerOf(file: string): Layer | undefined {
@@ -136,13 +138,13 @@ function importsOf(file: string): Import[] {
   const text = readFileSync(path.join(src, file), "utf8");
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const found: Import[] = [];
-  const add = (specifier: string, typeOnly: boolean): void => {
+  const add = (specifier: string, typeOnly: boolean, onUse = false): void => {
     let target: string | null = null;
     if (specifier.startsWith(".")) {
       const absolute = path.resolve(path.dirname(path.join(src, file)), specifier);
       target = path.relative(src, absolute).split(path.sep).join("/");
     }
-    found.push({ specifier, target, typeOnly });
+    found.push({ specifier, target, typeOnly, onUse });
   };
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
@@ -167,6 +169,15 @@ function importsOf(file: string): Import[] {
       ts.isStringLiteralLike(node.arguments[0])
     ) {
       add(node.arguments[0].text, false);
+    } else if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      node.expression.name.text === "getBuiltinModule" &&
+      node.arguments[0] !== undefined &&
+      ts.isStringLiteralLike(node.arguments[0])
+    ) {
+      // Still a use of that module: the PACKAGES rules apply to it as to an import.
+      add(node.arguments[0].text, false, true);
     } else if (ts.isImportEqualsDeclaration(node)) {
       const ref = node.moduleReference;
       if (ts.isExternalModuleReference(ref) && ts.isStringLiteral(ref.expression)) {
@@ -210,6 +221,10 @@ test("the import parser sees every kind of import", () => {
   assert.ok(
     !kinds("cli/commands/init.ts").some((i) => i.specifier === "holt"),
     "an import inside a template string is not an import",
+  );
+  assert.ok(
+    kinds("dns/transport.ts").some((i) => i.specifier === "node:dgram" && i.onUse),
+    'process.getBuiltinModule("node:dgram") in dns/transport.ts',
   );
 });
 
@@ -292,8 +307,8 @@ test("packages and I/O modules are used only where allowed", () => {
 test("heavy built-in modules are taken where used, never imported", () => {
   const violations: string[] = [];
   for (const [file, imports] of graph) {
-    for (const { specifier, typeOnly } of imports) {
-      if (LOAD_ON_USE.includes(specifier) && !typeOnly) {
+    for (const { specifier, typeOnly, onUse } of imports) {
+      if (LOAD_ON_USE.includes(specifier) && !typeOnly && !onUse) {
         violations.push(`${file} imports ${specifier}: take it with process.getBuiltinModule()`);
       }
     }
