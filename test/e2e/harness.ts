@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { describeHolders, poolDevices } from "../peers/zfs.ts";
 
 export const BIN = new URL("../../src/cli/bin.ts", import.meta.url).pathname;
 
@@ -163,13 +164,16 @@ export function checksums(dir: string, prefix = ""): Record<string, string> {
  */
 export function destroyWhenFree(dataset: string, options: { recursive?: boolean } = {}): void {
   const deadline = Date.now() + 30_000;
+  const devices = poolDevices(dataset);
   for (;;) {
     spawnSync("zfs", ["unmount", "-f", dataset]);
     const args = options.recursive === true ? ["destroy", "-r", dataset] : ["destroy", dataset];
     const r = spawnSync("zfs", args, { encoding: "utf8" });
     if (r.status === 0) return;
     if (!/busy/.test(r.stderr) || Date.now() > deadline) {
-      throw new Error(`zfs ${args.join(" ")} failed: ${r.stderr}`);
+      throw new Error(
+        `zfs ${args.join(" ")} failed: ${r.stderr.trim()}; ${describeHolders(dataset, devices)}`,
+      );
     }
     spawnSync("sleep", ["0.2"]);
   }

@@ -13,7 +13,7 @@
  * Test infrastructure: it calls the zfs tools directly, not through holt's Exec.
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { mkdtemp, open, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +22,10 @@ import { promisify } from "node:util";
 import { findProgram } from "./process.ts";
 
 const execFileAsync = promisify(execFile);
+
+// A zpool or zfs command that takes this long is not coming back: zfs-fuse is stuck.
+const STUCK_MS = 30_000;
+const NO_ANSWER = `no answer within ${STUCK_MS / 1000} s`;
 
 export interface TestPool {
   /** The pool name, also its default mountpoint below `/`. */
@@ -68,10 +72,11 @@ interface CommandResult {
 
 async function tryRun(name: "zpool" | "zfs", args: string[]): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await execFileAsync(program(name), args, { timeout: 60_000 });
+    const { stdout, stderr } = await execFileAsync(program(name), args, { timeout: STUCK_MS });
     return { ok: true, stdout, stderr };
   } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; message: string };
+    const e = error as { stdout?: string; stderr?: string; message: string; killed?: boolean };
+    if (e.killed === true) return { ok: false, stdout: "", stderr: NO_ANSWER };
     return { ok: false, stdout: e.stdout ?? "", stderr: e.stderr || e.message };
   }
 }
@@ -155,38 +160,142 @@ export async function listPools(): Promise<string[]> {
   return result.stdout.split("\n").filter((line) => line.length > 0);
 }
 
-// zfs-fuse can answer "busy" for a short while after a pool was used: retry.
-const DESTROY_ATTEMPTS = 8;
+// zfs-fuse answers "busy" while any process, anywhere on the machine, is entering a new mount
+// namespace (a container starting), and for a moment after a pool was used: retry for a while.
+const DESTROY_PATIENCE_MS = 30_000;
 const DESTROY_DELAY_MS = 500;
 
 function gone(stderr: string): boolean {
   return /no such pool/i.test(stderr);
 }
 
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return fallback;
+  }
+}
+
+function linkOr(file: string): string {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return "";
+  }
+}
+
+/** A pool's (or dataset's) zfs-fuse mounts in one mountinfo: type fuse.zfs, source the dataset. */
+function zfsMounts(mountinfo: string, pool: string): { point: string; device: number }[] {
+  const mounts: { point: string; device: number }[] = [];
+  for (const line of mountinfo.split("\n")) {
+    const [before, after] = line.split(" - ");
+    const [type, source] = after?.split(" ") ?? [];
+    const fields = before?.split(" ") ?? [];
+    const [major, minor] = (fields[2] ?? "").split(":").map(Number);
+    const point = fields[4];
+    if (type !== "fuse.zfs" || point === undefined || source === undefined) continue;
+    if (source !== pool && !source.startsWith(`${pool}/`)) continue;
+    if (major === undefined || minor === undefined) continue;
+    // Linux's dev_t encoding, as stat() reports it.
+    mounts.push({ point, device: (minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12) });
+  }
+  return mounts;
+}
+
+/** The devices of a pool's mounts here, to find their holders once a destroy has unmounted them. */
+export function poolDevices(pool: string): number[] {
+  return zfsMounts(readOr("/proc/self/mountinfo", ""), pool).map((mount) => mount.device);
+}
+
+/**
+ * What on this machine may keep a pool busy, read from /proc, for the error that says it could
+ * not be destroyed: processes with the pool's mounts in another mount namespace, a working
+ * directory, root or open file on one of its file systems (`devices`, taken before the destroy
+ * unmounted them), or waiting uninterruptibly (a zfs-fuse that stopped answering leaves its
+ * callers in D state). `pool` may be a dataset: then it and its children count.
+ */
+export function describeHolders(
+  pool: string,
+  devices: readonly number[] = poolDevices(pool),
+): string {
+  const on = (file: string): boolean => {
+    try {
+      return devices.includes(statSync(file).dev);
+    } catch {
+      return false;
+    }
+  };
+  const ownNamespace = linkOr("/proc/self/ns/mnt");
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const dir = `/proc/${entry}`;
+    const stat = readOr(`${dir}/stat`, "");
+    const close = stat.lastIndexOf(")");
+    const who = `pid ${entry} (${stat.slice(stat.indexOf("(") + 1, close)})`;
+    const namespace = linkOr(`${dir}/ns/mnt`);
+    if (namespace !== "" && namespace !== ownNamespace) {
+      const held = zfsMounts(readOr(`${dir}/mountinfo`, ""), pool).map((mount) => mount.point);
+      if (held.length > 0)
+        found.push(`${who} has ${held.join(", ")} in mount namespace ${namespace}`);
+    }
+    if (on(`${dir}/cwd`) || on(`${dir}/root`)) found.push(`${who} works in it`);
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`${dir}/fd`);
+    } catch {
+      // gone, or not ours to read
+    }
+    const open = fds.filter((fd) => on(`${dir}/fd/${fd}`)).map((fd) => linkOr(`${dir}/fd/${fd}`));
+    if (open.length > 0) found.push(`${who} has open ${open.slice(0, 3).join(", ")}`);
+    if (stat.slice(close + 2, close + 3) === "D") {
+      found.push(`${who} waits in ${readOr(`${dir}/wchan`, "?")} (D state)`);
+    }
+  }
+  return found.length > 0 ? found.join("; ") : "no process holds it that /proc shows";
+}
+
 async function destroyPool(name: string): Promise<void> {
-  let last = "";
-  for (let attempt = 1; attempt <= DESTROY_ATTEMPTS; attempt++) {
+  const deadline = Date.now() + DESTROY_PATIENCE_MS;
+  const devices = poolDevices(name);
+  for (;;) {
     const result = await tryRun("zpool", ["destroy", "-f", name]);
     if (result.ok || gone(result.stderr)) return;
-    last = result.stderr.trim();
+    const last = result.stderr.trim();
+    if (last === NO_ANSWER || Date.now() > deadline) {
+      throw new Error(
+        `zpool destroy -f ${name} kept failing: ${last}; ${describeHolders(name, devices)}`,
+      );
+    }
     await sleep(DESTROY_DELAY_MS);
   }
-  throw new Error(`zpool destroy -f ${name} kept failing: ${last}`);
 }
 
 function destroyPoolSync(name: string): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let attempt = 1; attempt <= DESTROY_ATTEMPTS; attempt++) {
+  const deadline = Date.now() + DESTROY_PATIENCE_MS;
+  const devices = poolDevices(name);
+  let last = "";
+  while (Date.now() <= deadline) {
     try {
-      execFileSync(program("zpool"), ["destroy", "-f", name], { stdio: "pipe", timeout: 60_000 });
+      execFileSync(program("zpool"), ["destroy", "-f", name], { stdio: "pipe", timeout: STUCK_MS });
       return;
     } catch (error) {
-      const stderr = String((error as { stderr?: unknown }).stderr ?? "");
-      if (gone(stderr)) return;
+      const e = error as { stderr?: unknown; code?: string; signal?: string };
+      last = String(e.stderr ?? "").trim();
+      if (gone(last)) return;
+      if (e.code === "ETIMEDOUT" || e.signal === "SIGTERM") {
+        last = NO_ANSWER;
+        break;
+      }
       Atomics.wait(pause, 0, 0, DESTROY_DELAY_MS);
     }
   }
-  console.error(`test/peers/zfs: could not destroy pool ${name}; cleanupStalePools() will`);
+  console.error(
+    `test/peers/zfs: could not destroy pool ${name} (${last}; ${describeHolders(name, devices)}); ` +
+      "cleanupStalePools() will",
+  );
 }
 
 /** Pools created by this process and not destroyed yet: name → temporary directory. */
