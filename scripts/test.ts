@@ -10,6 +10,9 @@
  * never beside them: every new container copies the host's mount table into its own mount
  * namespace for a moment, and zfs-fuse then refuses to unmount, rename or destroy the test
  * pools' datasets ("dataset is busy"), which the ZFS tests do all the time.
+ * When zfs-fuse stops answering (test/peers/zfs-watch.ts), it is restarted, and the files that
+ * failed in that phase run once more; their second results count, and a line above the count
+ * names them.
  * Output is the spec reporter's, followed by one last line `N passed, N failed[, N skipped]`
  * counting individual tests (suites are not counted, todo tests count as skipped). Exits 1
  * when any test failed, a file crashed outside its tests, or no test ran at all.
@@ -20,6 +23,8 @@ import path from "node:path";
 import { run } from "node:test";
 import { spec } from "node:test/reporters";
 import { fileURLToPath } from "node:url";
+import { zfsFuseInstalled } from "../test/peers/zfs.ts";
+import { restartZfsFuse, watchZfsFuse } from "../test/peers/zfs-watch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CONCURRENCY = 2;
@@ -74,7 +79,8 @@ interface Counts {
  * descendants are known when the node itself completes.
  */
 function makeCounter() {
-  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  /** Per file: what its tests came to. */
+  const perFile = new Map<string, Counts>();
   /** Per file: failures counted so far below each nesting level, not yet claimed by a parent. */
   const pending = new Map<string, number[]>();
 
@@ -92,6 +98,8 @@ function makeCounter() {
       levels[level] = 0;
     }
     let mine = 0;
+    const counts = perFile.get(file ?? "") ?? { passed: 0, failed: 0, skipped: 0 };
+    perFile.set(file ?? "", counts);
     if (type === "suite") {
       if (outcome === "fail" && below === 0) {
         counts.failed++;
@@ -104,7 +112,27 @@ function makeCounter() {
     else counts.passed++;
     levels[nesting] = (levels[nesting] ?? 0) + below + mine;
   }
-  return { counts, completed };
+
+  /** The files with a failure so far. */
+  const failing = (): string[] =>
+    [...perFile].filter(([, counts]) => counts.failed > 0).map(([file]) => file);
+
+  /** Forgets a file's results, before it runs again. */
+  const forget = (file: string): void => {
+    perFile.delete(file);
+    pending.delete(file);
+  };
+
+  const total = (): Counts => {
+    const sum: Counts = { passed: 0, failed: 0, skipped: 0 };
+    for (const counts of perFile.values()) {
+      sum.passed += counts.passed;
+      sum.failed += counts.failed;
+      sum.skipped += counts.skipped;
+    }
+    return sum;
+  };
+  return { completed, failing, forget, total };
 }
 
 const files = await selectFiles(process.argv.slice(2));
@@ -114,7 +142,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const { counts, completed } = makeCounter();
+const { completed, failing, forget, total } = makeCounter();
 let endsWithNewline = true;
 
 // On Ctrl-C or a kill, cancel the run: the test processes get stopped (and so clean up)
@@ -176,16 +204,55 @@ const deadline = setTimeout(() => {
 }, RUN_DEADLINE_MS);
 deadline.unref();
 
+// zfs-fuse, the tests' stand-in for the kernel's OpenZFS, now and then deadlocks under load (see
+// test/peers/zfs-watch.ts). When it does, the watchdog restarts it, and the files that failed in
+// that phase run once more after it; the summary says so. A file that fails again fails the run.
+const stalls: string[] = [];
+const watch = zfsFuseInstalled()
+  ? watchZfsFuse(async (reason) => {
+      const line = `zfs-fuse stopped answering: ${reason}; restarting it`;
+      stalls.push(reason);
+      process.stdout.write(`${endsWithNewline ? "" : "\n"}\n${line}\n`);
+      endsWithNewline = true;
+      await restartZfsFuse().catch((error: Error) => {
+        process.stdout.write(`restarting zfs-fuse failed: ${error.message}\n`);
+      });
+    })
+  : undefined;
+
+const rerun: string[] = [];
+async function runPhase(group: readonly string[]): Promise<void> {
+  const stallsBefore = stalls.length;
+  const failedBefore = new Set(failing());
+  await runFiles(group);
+  if (stalls.length === stallsBefore || interrupted !== undefined) return;
+  const again = failing().filter((file) => !failedBefore.has(file));
+  if (again.length === 0) return;
+  const names = again.map((file) => path.relative(root, file)).join(", ");
+  process.stdout.write(`\nzfs-fuse was restarted during this phase; running again: ${names}\n`);
+  for (const file of again) forget(file);
+  rerun.push(...again);
+  await runFiles(again);
+}
+
 const startsContainers = (file: string): boolean =>
   readFileSync(file, "utf8").includes("ensureTestImages(");
-await runFiles(files.filter((f) => !startsContainers(f)));
-await runFiles(files.filter(startsContainers));
+await runPhase(files.filter((f) => !startsContainers(f)));
+await runPhase(files.filter(startsContainers));
+watch?.stop();
 
-const total = counts.passed + counts.failed + counts.skipped;
+const counts = total();
+const all = counts.passed + counts.failed + counts.skipped;
 let summary = `${counts.passed} passed, ${counts.failed} failed`;
 if (counts.skipped > 0) summary += `, ${counts.skipped} skipped`;
 if (!endsWithNewline) process.stdout.write("\n");
 if (interrupted !== undefined) process.stdout.write(`\ninterrupted by ${interrupted}\n`);
+if (stalls.length > 0) {
+  const names = rerun.map((file) => path.relative(root, file)).join(", ") || "none";
+  process.stdout.write(
+    `\nzfs-fuse stalled ${stalls.length} time(s) and was restarted; files run again: ${names}\n`,
+  );
+}
 process.stdout.write(`\n${summary}\n`);
 if (interrupted !== undefined) process.exitCode = interrupted === "SIGINT" ? 130 : 143;
-else process.exitCode = counts.failed > 0 || total === 0 ? 1 : 0;
+else process.exitCode = counts.failed > 0 || all === 0 ? 1 : 0;

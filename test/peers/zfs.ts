@@ -112,7 +112,22 @@ function startDaemon(): Promise<void> {
   });
 }
 
+/** Whether zfs-fuse is installed here and this process may manage it (root). */
+export function zfsFuseInstalled(): boolean {
+  return process.getuid?.() === 0 && findProgram("zfs-fuse", SBIN_DIRS) !== undefined;
+}
+
+/** The path of a zfs tool (they live in sbin, which non-root PATHs lack). */
+export function zfsProgram(name: "zpool" | "zfs"): string {
+  return program(name);
+}
+
 let ready: Promise<void> | undefined;
+
+/** Makes the next ensureZfsFuse() check again, e.g. after the daemon was killed. */
+export function forgetZfsFuseReady(): void {
+  ready = undefined;
+}
 
 /**
  * Makes sure the zfs-fuse daemon runs and answers `zpool list`, starting it if needed.
@@ -185,6 +200,9 @@ function linkOr(file: string): string {
   }
 }
 
+/** Kernel wait channels of a process waiting for a FUSE daemon's answer. */
+export const FUSE_WAIT = /request_wait_answer|fuse_get_req|fuse_wait_on/;
+
 /** A pool's (or dataset's) zfs-fuse mounts in one mountinfo: type fuse.zfs, source the dataset. */
 function zfsMounts(mountinfo: string, pool: string): { point: string; device: number }[] {
   const mounts: { point: string; device: number }[] = [];
@@ -212,8 +230,8 @@ export function poolDevices(pool: string): number[] {
  * What on this machine may keep a pool busy, read from /proc, for the error that says it could
  * not be destroyed: processes with the pool's mounts in another mount namespace, a working
  * directory, root or open file on one of its file systems (`devices`, taken before the destroy
- * unmounted them), or waiting uninterruptibly (a zfs-fuse that stopped answering leaves its
- * callers in D state). `pool` may be a dataset: then it and its children count.
+ * unmounted them), or waiting on zfs-fuse or uninterruptibly (a zfs-fuse that stopped
+ * answering leaves its callers there). `pool` may be a dataset: then it and its children count.
  */
 export function describeHolders(
   pool: string,
@@ -249,8 +267,12 @@ export function describeHolders(
     }
     const open = fds.filter((fd) => on(`${dir}/fd/${fd}`)).map((fd) => linkOr(`${dir}/fd/${fd}`));
     if (open.length > 0) found.push(`${who} has open ${open.slice(0, 3).join(", ")}`);
-    if (stat.slice(close + 2, close + 3) === "D") {
-      found.push(`${who} waits in ${readOr(`${dir}/wchan`, "?")} (D state)`);
+    const wchan = readOr(`${dir}/wchan`, "");
+    if (
+      stat.slice(close + 2, close + 3) === "D" ||
+      (FUSE_WAIT.test(wchan) && !who.endsWith("(zfs-fuse)"))
+    ) {
+      found.push(`${who} waits in ${wchan || "?"}`);
     }
   }
   return found.length > 0 ? found.join("; ") : "no process holds it that /proc shows";

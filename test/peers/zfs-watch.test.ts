@@ -1,0 +1,107 @@
+// The watchdog's decisions, with stand-in probes: stalling the machine's one zfs-fuse daemon
+// for real would stall every other test running beside this one.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { watchZfsFuse, type ZfsFuseProbes } from "./zfs-watch.ts";
+
+const timing = { sampleMs: 10, stallMs: 150, probeEveryMs: 20 };
+
+interface Fake extends ZfsFuseProbes {
+  count: number | null | undefined;
+  waiting: string[];
+  zpoolHangs: boolean;
+}
+
+function fake(): Fake {
+  const probes: Fake = {
+    count: 100,
+    waiting: [],
+    zpoolHangs: false,
+    calls: () => probes.count,
+    waiters: () => probes.waiting,
+    zpoolAnswers: async (timeoutMs) => {
+      if (!probes.zpoolHangs) return true;
+      await sleep(timeoutMs);
+      return false;
+    },
+  };
+  return probes;
+}
+
+function record(probes: Fake, onStall?: () => Promise<void>) {
+  const reasons: string[] = [];
+  const watch = watchZfsFuse(
+    async (reason) => {
+      reasons.push(reason);
+      await onStall?.();
+    },
+    probes,
+    timing,
+  );
+  return { reasons, watch };
+}
+
+test("stand-in probes: a waiter while the daemon handles nothing is a stall, named in the reason", async () => {
+  const probes = fake();
+  probes.waiting = ["pid 42 (find) in request_wait_answer"];
+  const { reasons, watch } = record(probes, () => sleep(1000));
+  await sleep(400);
+  watch.stop();
+  assert.equal(reasons.length, 1, "reported once, while the first report is being handled");
+  assert.match(reasons[0] ?? "", /handled nothing while pid 42 \(find\) in request_wait_answer/);
+});
+
+test("stand-in probes: waiters while the daemon works, or a quiet daemon nobody waits on, are no stall", async () => {
+  const busy = fake();
+  busy.waiting = ["pid 7 (cp) in request_wait_answer"];
+  const moving = setInterval(() => {
+    busy.count = (busy.count ?? 0) + 2;
+  }, 5);
+  const idle = fake();
+  const unreadable = fake();
+  unreadable.count = undefined;
+  unreadable.waiting = ["pid 8 (ls) in fuse_get_req"];
+  const watches = [record(busy), record(idle), record(unreadable)];
+  await sleep(500);
+  clearInterval(moving);
+  for (const { reasons, watch } of watches) {
+    watch.stop();
+    assert.deepEqual(reasons, []);
+  }
+});
+
+test("stand-in probes: `zpool list` not answering is a stall", async () => {
+  const probes = fake();
+  probes.zpoolHangs = true;
+  const { reasons, watch } = record(probes, () => sleep(1000));
+  await sleep(400);
+  watch.stop();
+  assert.deepEqual(reasons, ["`zpool list` did not answer within 0.15 s"]);
+});
+
+test("stand-in probes: after the restart the watch starts over and can report the next stall", async () => {
+  const probes = fake();
+  probes.waiting = ["pid 9 (zfs) in request_wait_answer"];
+  const { reasons, watch } = record(probes, async () => {
+    // The "restart": the daemon works again for a while, then stalls once more.
+    probes.waiting = [];
+    await sleep(50);
+    probes.waiting = ["pid 10 (zfs) in request_wait_answer"];
+  });
+  await sleep(700);
+  watch.stop();
+  assert.ok(reasons.length >= 2, `reports: ${reasons.join(" | ")}`);
+  assert.match(reasons[1] ?? "", /pid 10/);
+});
+
+test("stand-in probes: no daemon running is no stall", async () => {
+  const probes = fake();
+  probes.count = null;
+  probes.waiting = ["pid 11 (ls) in request_wait_answer"];
+  probes.zpoolHangs = true;
+  const { reasons, watch } = record(probes);
+  await sleep(400);
+  watch.stop();
+  assert.deepEqual(reasons, []);
+});

@@ -1,0 +1,203 @@
+/**
+ * A watchdog for the zfs-fuse daemon, for the test runner (scripts/test.ts).
+ *
+ *   const watch = watchZfsFuse((reason) => ...);   // called once per stall
+ *   ...
+ *   watch.stop();
+ *
+ * zfs-fuse (0.7, the test stand-in for the kernel's OpenZFS) now and then deadlocks under
+ * concurrent load: its threads sit in futex waits, every process touching one of its file
+ * systems waits in D state, and `zpool`/`zfs` commands never return. Nothing in a test run can
+ * go on after that; without a watchdog the run waits out every 5 minute test timeout until its
+ * deadline. A stall is either of:
+ * - for 60 s, some process waited on a FUSE request while the daemon read and wrote nothing
+ *   (its read and write system call counts in /proc/PID/io did not move);
+ * - `zpool list` did not answer within 60 s.
+ * `restartZfsFuse()` then kills the daemon (the waiting calls fail with ECONNABORTED), detaches
+ * its mounts and starts it again. Its pools come back only if zfs-fuse had written them to its
+ * cache; either way the tests that used them fail, and the runner runs their files again.
+ *
+ * Test infrastructure: holt never runs this.
+ */
+import { execFile, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ensureZfsFuse, FUSE_WAIT, forgetZfsFuseReady, zfsProgram } from "./zfs.ts";
+
+const SAMPLE_MS = 2_000;
+const STALL_MS = 60_000;
+const PROBE_EVERY_MS = 15_000;
+
+function read(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The pid of the zfs-fuse daemon, or undefined when none runs. */
+function daemonPid(): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (/^\d+$/.test(entry) && read(`/proc/${entry}/comm`).trim() === "zfs-fuse") {
+      return Number(entry);
+    }
+  }
+  return undefined;
+}
+
+/** How many read and write calls the daemon made so far: it makes both for every FUSE request. */
+function daemonCalls(pid: number): number | undefined {
+  const io = read(`/proc/${pid}/io`);
+  if (io === "") return undefined;
+  const count = (key: string) => Number(new RegExp(`^${key}: (\\d+)$`, "m").exec(io)?.[1] ?? 0);
+  return count("syscr") + count("syscw");
+}
+
+/**
+ * Processes waiting on a FUSE request: their kernel wait channel is one of fuse's (interruptible
+ * at first, so in S state as often as in D). The daemon's own threads wait in fuse too, for the
+ * next request: they do not count.
+ */
+export function fuseWaiters(): string[] {
+  const waiting: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const wchan = read(`/proc/${entry}/wchan`);
+    if (!FUSE_WAIT.test(wchan)) continue;
+    const comm = read(`/proc/${entry}/comm`).trim();
+    if (comm === "zfs-fuse") continue;
+    waiting.push(`pid ${entry} (${comm}) in ${wchan}`);
+  }
+  return waiting;
+}
+
+export interface ZfsFuseWatch {
+  stop(): void;
+}
+
+/** What the watch reads; the real ones read /proc and run `zpool list`. */
+export interface ZfsFuseProbes {
+  /** The daemon's read+write call count; null when no daemon runs, undefined when unreadable. */
+  calls(): number | null | undefined;
+  /** Processes waiting on a FUSE request. */
+  waiters(): string[];
+  /** Resolves false when `zpool list` did not answer within `timeoutMs`. */
+  zpoolAnswers(timeoutMs: number): Promise<boolean>;
+}
+
+export interface ZfsFuseWatchTiming {
+  sampleMs: number;
+  stallMs: number;
+  probeEveryMs: number;
+}
+
+const realProbes: ZfsFuseProbes = {
+  calls() {
+    const pid = daemonPid();
+    return pid === undefined ? null : daemonCalls(pid);
+  },
+  waiters: fuseWaiters,
+  zpoolAnswers(timeoutMs) {
+    return new Promise((resolve) => {
+      execFile(zfsProgram("zpool"), ["list", "-H", "-o", "name"], { timeout: timeoutMs }, (error) =>
+        resolve((error as { killed?: boolean } | null)?.killed !== true),
+      );
+    });
+  },
+};
+
+/**
+ * Samples the daemon every 2 s and calls `onStall` with what it saw when it stalled. The
+ * caller restarts the daemon; the watch starts over once `onStall`'s promise settles. Needs
+ * root, to read the daemon's /proc/PID/io.
+ */
+export function watchZfsFuse(
+  onStall: (reason: string) => Promise<void>,
+  probes: ZfsFuseProbes = realProbes,
+  timing: ZfsFuseWatchTiming = {
+    sampleMs: SAMPLE_MS,
+    stallMs: STALL_MS,
+    probeEveryMs: PROBE_EVERY_MS,
+  },
+): ZfsFuseWatch {
+  let stopped = false;
+  let handling = false;
+  let lastCalls: number | undefined;
+  let quietSince: number | undefined;
+  let probing = false;
+  let lastProbe = Date.now();
+
+  const stall = (reason: string) => {
+    if (handling || stopped) return;
+    handling = true;
+    void onStall(reason).finally(() => {
+      handling = false;
+      lastCalls = undefined;
+      quietSince = undefined;
+      lastProbe = Date.now();
+    });
+  };
+
+  const probe = () => {
+    probing = true;
+    void probes.zpoolAnswers(timing.stallMs).then((answered) => {
+      probing = false;
+      if (!answered) stall(`\`zpool list\` did not answer within ${timing.stallMs / 1000} s`);
+    });
+  };
+
+  const sample = () => {
+    if (handling || stopped) return;
+    const calls = probes.calls();
+    if (calls === null) {
+      quietSince = undefined;
+      return;
+    }
+    if (!probing && Date.now() - lastProbe >= timing.probeEveryMs) {
+      lastProbe = Date.now();
+      probe();
+    }
+    const waiters = probes.waiters();
+    if (calls === undefined || calls !== lastCalls || waiters.length === 0) {
+      lastCalls = calls;
+      quietSince = undefined;
+      return;
+    }
+    quietSince ??= Date.now() - timing.sampleMs;
+    if (Date.now() - quietSince >= timing.stallMs) {
+      const who = waiters.slice(0, 3).join(", ");
+      stall(`for ${timing.stallMs / 1000} s the daemon handled nothing while ${who} waited on it`);
+    }
+  };
+
+  const timer = setInterval(sample, timing.sampleMs);
+  timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * Kills zfs-fuse, lazily unmounts its file systems (deepest first) and starts it again; resolves
+ * when `zpool list` answers. Pools in zfs-fuse's cache come back imported, others are gone.
+ */
+export async function restartZfsFuse(): Promise<void> {
+  const pid = daemonPid();
+  if (pid !== undefined) {
+    process.kill(pid, "SIGKILL");
+    for (let i = 0; i < 100 && daemonPid() !== undefined; i++) await sleep(100);
+  }
+  const points = read("/proc/self/mountinfo")
+    .split("\n")
+    .filter((line) => line.split(" - ")[1]?.startsWith("fuse.zfs ") === true)
+    .map((line) => line.split(" ")[4] ?? "")
+    .filter((point) => point !== "")
+    .sort((a, b) => b.split("/").length - a.split("/").length);
+  for (const point of points) spawnSync("umount", ["-l", point], { stdio: "ignore" });
+  forgetZfsFuseReady();
+  await ensureZfsFuse();
+}
