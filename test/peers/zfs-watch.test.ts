@@ -10,18 +10,18 @@ const timing = { sampleMs: 10, stallMs: 150, probeEveryMs: 20 };
 interface Fake extends ZfsFuseProbes {
   count: number | null | undefined;
   waiting: string[];
-  zpoolHangs: boolean;
+  listHangs: boolean;
 }
 
 function fake(): Fake {
   const probes: Fake = {
     count: 100,
     waiting: [],
-    zpoolHangs: false,
+    listHangs: false,
     calls: () => probes.count,
     waiters: () => probes.waiting,
-    zpoolAnswers: async (timeoutMs) => {
-      if (!probes.zpoolHangs) return true;
+    listAnswers: async (timeoutMs) => {
+      if (!probes.listHangs) return true;
       await sleep(timeoutMs);
       return false;
     },
@@ -71,13 +71,13 @@ test("stand-in probes: waiters while the daemon works, or a quiet daemon nobody 
   }
 });
 
-test("stand-in probes: `zpool list` not answering is a stall", async () => {
+test("stand-in probes: `zfs list` not answering is a stall", async () => {
   const probes = fake();
-  probes.zpoolHangs = true;
+  probes.listHangs = true;
   const { reasons, watch } = record(probes, () => sleep(1000));
   await sleep(400);
   watch.stop();
-  assert.deepEqual(reasons, ["`zpool list` did not answer within 0.15 s"]);
+  assert.deepEqual(reasons, ["`zfs list` did not answer within 0.15 s"]);
 });
 
 test("stand-in probes: after the restart the watch starts over and can report the next stall", async () => {
@@ -99,7 +99,7 @@ test("stand-in probes: no daemon running is no stall", async () => {
   const probes = fake();
   probes.count = null;
   probes.waiting = ["pid 11 (ls) in request_wait_answer"];
-  probes.zpoolHangs = true;
+  probes.listHangs = true;
   const { reasons, watch } = record(probes);
   await sleep(400);
   watch.stop();

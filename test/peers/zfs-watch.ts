@@ -12,7 +12,7 @@
  * deadline. A stall is either of:
  * - for 60 s, some process waited on a FUSE request while the daemon read and wrote nothing
  *   (its read and write system call counts in /proc/PID/io did not move);
- * - `zpool list` did not answer within 60 s.
+ * - `zfs list` (every dataset of every pool) did not answer within 60 s.
  * `restartZfsFuse()` then kills the daemon (the waiting calls fail with ECONNABORTED), detaches
  * its mounts and starts it again. Its pools come back only if zfs-fuse had written them to its
  * cache; either way the tests that used them fail, and the runner runs their files again.
@@ -76,14 +76,14 @@ export interface ZfsFuseWatch {
   stop(): void;
 }
 
-/** What the watch reads; the real ones read /proc and run `zpool list`. */
+/** What the watch reads; the real ones read /proc and run `zfs list`. */
 export interface ZfsFuseProbes {
   /** The daemon's read+write call count; null when no daemon runs, undefined when unreadable. */
   calls(): number | null | undefined;
   /** Processes waiting on a FUSE request. */
   waiters(): string[];
-  /** Resolves false when `zpool list` did not answer within `timeoutMs`. */
-  zpoolAnswers(timeoutMs: number): Promise<boolean>;
+  /** Resolves false when `zfs list` did not answer within `timeoutMs`. */
+  listAnswers(timeoutMs: number): Promise<boolean>;
 }
 
 export interface ZfsFuseWatchTiming {
@@ -98,9 +98,9 @@ const realProbes: ZfsFuseProbes = {
     return pid === undefined ? null : daemonCalls(pid);
   },
   waiters: fuseWaiters,
-  zpoolAnswers(timeoutMs) {
+  listAnswers(timeoutMs) {
     return new Promise((resolve) => {
-      execFile(zfsProgram("zpool"), ["list", "-H", "-o", "name"], { timeout: timeoutMs }, (error) =>
+      execFile(zfsProgram("zfs"), ["list", "-H", "-o", "name"], { timeout: timeoutMs }, (error) =>
         resolve((error as { killed?: boolean } | null)?.killed !== true),
       );
     });
@@ -141,9 +141,9 @@ export function watchZfsFuse(
 
   const probe = () => {
     probing = true;
-    void probes.zpoolAnswers(timing.stallMs).then((answered) => {
+    void probes.listAnswers(timing.stallMs).then((answered) => {
       probing = false;
-      if (!answered) stall(`\`zpool list\` did not answer within ${timing.stallMs / 1000} s`);
+      if (!answered) stall(`\`zfs list\` did not answer within ${timing.stallMs / 1000} s`);
     });
   };
 
