@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeHolders, poolDevices } from "../peers/zfs.ts";
+import { describeHolders, poolUse } from "../peers/zfs.ts";
 
 export const BIN = new URL("../../src/cli/bin.ts", import.meta.url).pathname;
 
@@ -164,7 +164,7 @@ export function checksums(dir: string, prefix = ""): Record<string, string> {
  */
 export function destroyWhenFree(dataset: string, options: { recursive?: boolean } = {}): void {
   const deadline = Date.now() + 30_000;
-  const devices = poolDevices(dataset);
+  const before = poolUse(dataset);
   for (;;) {
     spawnSync("zfs", ["unmount", "-f", dataset]);
     const args = options.recursive === true ? ["destroy", "-r", dataset] : ["destroy", dataset];
@@ -172,7 +172,7 @@ export function destroyWhenFree(dataset: string, options: { recursive?: boolean 
     if (r.status === 0) return;
     if (!/busy/.test(r.stderr) || Date.now() > deadline) {
       throw new Error(
-        `zfs ${args.join(" ")} failed: ${r.stderr.trim()}; ${describeHolders(dataset, devices)}`,
+        `zfs ${args.join(" ")} failed: ${r.stderr.trim()}; ${describeHolders(dataset, before)}`,
       );
     }
     spawnSync("sleep", ["0.2"]);

@@ -13,7 +13,7 @@
  * Test infrastructure: it calls the zfs tools directly, not through holt's Exec.
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { mkdtemp, open, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -203,70 +203,98 @@ function linkOr(file: string): string {
 /** Kernel wait channels of a process waiting for a FUSE daemon's answer. */
 export const FUSE_WAIT = /request_wait_answer|fuse_get_req|fuse_wait_on/;
 
+interface ZfsMount {
+  /** The mount's id, as mountinfo and /proc/PID/fdinfo give it. */
+  readonly id: number;
+  readonly point: string;
+}
+
 /** A pool's (or dataset's) zfs-fuse mounts in one mountinfo: type fuse.zfs, source the dataset. */
-function zfsMounts(mountinfo: string, pool: string): { point: string; device: number }[] {
-  const mounts: { point: string; device: number }[] = [];
+function zfsMounts(mountinfo: string, pool: string): ZfsMount[] {
+  const mounts: ZfsMount[] = [];
   for (const line of mountinfo.split("\n")) {
     const [before, after] = line.split(" - ");
     const [type, source] = after?.split(" ") ?? [];
     const fields = before?.split(" ") ?? [];
-    const [major, minor] = (fields[2] ?? "").split(":").map(Number);
     const point = fields[4];
     if (type !== "fuse.zfs" || point === undefined || source === undefined) continue;
-    if (source !== pool && !source.startsWith(`${pool}/`)) continue;
-    if (major === undefined || minor === undefined) continue;
-    // Linux's dev_t encoding, as stat() reports it.
-    mounts.push({ point, device: (minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12) });
+    if (source === pool || source.startsWith(`${pool}/`))
+      mounts.push({ id: Number(fields[0]), point });
   }
   return mounts;
 }
 
-/** The devices of a pool's mounts here, to find their holders once a destroy has unmounted them. */
-export function poolDevices(pool: string): number[] {
-  return zfsMounts(readOr("/proc/self/mountinfo", ""), pool).map((mount) => mount.device);
+/** What a destroy may unmount before it fails: taken before it, for describeHolders(). */
+export interface PoolUse {
+  readonly mounts: readonly ZfsMount[];
+  /** Processes with their working directory or root on the pool: "pid N (comm) works in PATH". */
+  readonly workers: ReadonlyMap<string, string>;
+}
+
+function processes(): { pid: string; dir: string; who: string; stat: string }[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .map((pid) => {
+      const dir = `/proc/${pid}`;
+      const stat = readOr(`${dir}/stat`, "");
+      const who = `pid ${pid} (${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))})`;
+      return { pid, dir, who, stat };
+    });
+}
+
+/**
+ * Where a pool is in use, before a destroy. Reads links only: stat() on a file of a stuck
+ * zfs-fuse would never return.
+ */
+export function poolUse(pool: string): PoolUse {
+  const mounts = zfsMounts(readOr("/proc/self/mountinfo", ""), pool);
+  const points = [`/${pool}`, ...mounts.map((mount) => mount.point)];
+  const below = (target: string) =>
+    points.some((point) => target === point || target.startsWith(`${point}/`));
+  const workers = new Map<string, string>();
+  for (const { pid, dir, who } of processes()) {
+    const place = [linkOr(`${dir}/cwd`), linkOr(`${dir}/root`)].find(below);
+    if (place !== undefined) workers.set(pid, `${who} works in ${place}`);
+  }
+  return { mounts, workers };
 }
 
 /**
  * What on this machine may keep a pool busy, read from /proc, for the error that says it could
- * not be destroyed: processes with the pool's mounts in another mount namespace, a working
- * directory, root or open file on one of its file systems (`devices`, taken before the destroy
- * unmounted them), or waiting on zfs-fuse or uninterruptibly (a zfs-fuse that stopped
- * answering leaves its callers there). `pool` may be a dataset: then it and its children count.
+ * not be destroyed: processes with the pool's mounts in another mount namespace, with their
+ * working directory, root or an open file on it (`before`: taken before the destroy unmounted
+ * it), or waiting on zfs-fuse or uninterruptibly (a zfs-fuse that stopped answering leaves its
+ * callers there). `pool` may be a dataset: then it and its children count.
  */
-export function describeHolders(
-  pool: string,
-  devices: readonly number[] = poolDevices(pool),
-): string {
-  const on = (file: string): boolean => {
-    try {
-      return devices.includes(statSync(file).dev);
-    } catch {
-      return false;
-    }
-  };
+export function describeHolders(pool: string, before: PoolUse = poolUse(pool)): string {
+  const ids = new Set(before.mounts.map((mount) => mount.id));
   const ownNamespace = linkOr("/proc/self/ns/mnt");
   const found: string[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const dir = `/proc/${entry}`;
-    const stat = readOr(`${dir}/stat`, "");
-    const close = stat.lastIndexOf(")");
-    const who = `pid ${entry} (${stat.slice(stat.indexOf("(") + 1, close)})`;
+  for (const { pid, dir, who, stat } of processes()) {
     const namespace = linkOr(`${dir}/ns/mnt`);
     if (namespace !== "" && namespace !== ownNamespace) {
       const held = zfsMounts(readOr(`${dir}/mountinfo`, ""), pool).map((mount) => mount.point);
-      if (held.length > 0)
+      if (held.length > 0) {
         found.push(`${who} has ${held.join(", ")} in mount namespace ${namespace}`);
+      }
     }
-    if (on(`${dir}/cwd`) || on(`${dir}/root`)) found.push(`${who} works in it`);
+    const worker = before.workers.get(pid);
+    if (worker !== undefined) found.push(worker);
     let fds: string[] = [];
     try {
       fds = readdirSync(`${dir}/fd`);
     } catch {
       // gone, or not ours to read
     }
-    const open = fds.filter((fd) => on(`${dir}/fd/${fd}`)).map((fd) => linkOr(`${dir}/fd/${fd}`));
-    if (open.length > 0) found.push(`${who} has open ${open.slice(0, 3).join(", ")}`);
+    const open = fds.filter((fd) => {
+      const mount = /^mnt_id:\s*(\d+)$/m.exec(readOr(`${dir}/fdinfo/${fd}`, ""))?.[1];
+      return mount !== undefined && ids.has(Number(mount));
+    });
+    if (open.length > 0) {
+      const names = open.slice(0, 3).map((fd) => linkOr(`${dir}/fd/${fd}`));
+      found.push(`${who} has open ${names.join(", ")}`);
+    }
+    const close = stat.lastIndexOf(")");
     const wchan = readOr(`${dir}/wchan`, "");
     if (
       stat.slice(close + 2, close + 3) === "D" ||
@@ -280,14 +308,14 @@ export function describeHolders(
 
 async function destroyPool(name: string): Promise<void> {
   const deadline = Date.now() + DESTROY_PATIENCE_MS;
-  const devices = poolDevices(name);
+  const before = poolUse(name);
   for (;;) {
     const result = await tryRun("zpool", ["destroy", "-f", name]);
     if (result.ok || gone(result.stderr)) return;
     const last = result.stderr.trim();
     if (last === NO_ANSWER || Date.now() > deadline) {
       throw new Error(
-        `zpool destroy -f ${name} kept failing: ${last}; ${describeHolders(name, devices)}`,
+        `zpool destroy -f ${name} kept failing: ${last}; ${describeHolders(name, before)}`,
       );
     }
     await sleep(DESTROY_DELAY_MS);
@@ -297,7 +325,7 @@ async function destroyPool(name: string): Promise<void> {
 function destroyPoolSync(name: string): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const deadline = Date.now() + DESTROY_PATIENCE_MS;
-  const devices = poolDevices(name);
+  const before = poolUse(name);
   let last = "";
   while (Date.now() <= deadline) {
     try {
@@ -315,7 +343,7 @@ function destroyPoolSync(name: string): void {
     }
   }
   console.error(
-    `test/peers/zfs: could not destroy pool ${name} (${last}; ${describeHolders(name, devices)}); ` +
+    `test/peers/zfs: could not destroy pool ${name} (${last}; ${describeHolders(name, before)}); ` +
       "cleanupStalePools() will",
   );
 }
