@@ -177,6 +177,10 @@ export async function listPools(): Promise<string[]> {
 
 // zfs-fuse answers "busy" while any process, anywhere on the machine, is entering a new mount
 // namespace (a container starting), and for a moment after a pool was used: retry for a while.
+// Never `zpool destroy -f`: while a process still has a file or its working directory on the
+// pool, -f detaches the mounts, and zfs-fuse then calls the pool busy until it is restarted,
+// long after that process is gone. Without -f the destroy fails and leaves the mounts, and a
+// later try succeeds once they are free.
 const DESTROY_PATIENCE_MS = 30_000;
 const DESTROY_DELAY_MS = 500;
 
@@ -310,12 +314,12 @@ async function destroyPool(name: string): Promise<void> {
   const deadline = Date.now() + DESTROY_PATIENCE_MS;
   const before = poolUse(name);
   for (;;) {
-    const result = await tryRun("zpool", ["destroy", "-f", name]);
+    const result = await tryRun("zpool", ["destroy", name]);
     if (result.ok || gone(result.stderr)) return;
     const last = result.stderr.trim();
     if (last === NO_ANSWER || Date.now() > deadline) {
       throw new Error(
-        `zpool destroy -f ${name} kept failing: ${last}; ${describeHolders(name, before)}`,
+        `zpool destroy ${name} kept failing: ${last}; ${describeHolders(name, before)}`,
       );
     }
     await sleep(DESTROY_DELAY_MS);
@@ -329,7 +333,7 @@ function destroyPoolSync(name: string): void {
   let last = "";
   while (Date.now() <= deadline) {
     try {
-      execFileSync(program("zpool"), ["destroy", "-f", name], { stdio: "pipe", timeout: STUCK_MS });
+      execFileSync(program("zpool"), ["destroy", name], { stdio: "pipe", timeout: STUCK_MS });
       return;
     } catch (error) {
       const e = error as { stderr?: unknown; code?: string; signal?: string };
