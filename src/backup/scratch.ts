@@ -7,6 +7,7 @@
  */
 import { HoltError } from "../errors.ts";
 import type { Exec } from "../hosts/exec.ts";
+import { oneMountAtATime } from "../hosts/mount-lock.ts";
 import { runChecked, runRetrying } from "../hosts/run-checked.ts";
 
 /** `<pool>/<area>/<lab>-<service>-<entry>`: one name per purpose and dataset. */
@@ -61,25 +62,21 @@ export async function mountClone(
 ): Promise<void> {
   await clearScratch(exec, clone);
   await runChecked(exec, { argv: ["mkdir", "-p", path] });
-  await runChecked(exec, {
-    argv: [
-      "zfs",
-      "clone",
-      "-o",
-      `readonly=${writable ? "off" : "on"}`,
-      "-o",
-      `mountpoint=${path}`,
-      snapshot,
-      clone,
-    ],
-  });
+  const readonly = `readonly=${writable ? "off" : "on"}`;
+  await oneMountAtATime(exec, () =>
+    runChecked(exec, {
+      argv: ["zfs", "clone", "-o", readonly, "-o", `mountpoint=${path}`, snapshot, clone],
+    }),
+  );
 }
 
 /** An empty writable dataset mounted at `path`, for a restore to fill. */
 export async function createScratch(exec: Exec, name: string, path: string): Promise<void> {
   await clearScratch(exec, name);
   await runChecked(exec, { argv: ["mkdir", "-p", path] });
-  await runChecked(exec, { argv: ["zfs", "create", "-o", `mountpoint=${path}`, name] });
+  await oneMountAtATime(exec, () =>
+    runChecked(exec, { argv: ["zfs", "create", "-o", `mountpoint=${path}`, name] }),
+  );
 }
 
 /**

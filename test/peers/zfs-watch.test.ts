@@ -80,6 +80,19 @@ test("stand-in probes: `zfs list` not answering is a stall", async () => {
   assert.deepEqual(reasons, ["`zfs list` did not answer within 0.15 s"]);
 });
 
+test("stand-in probes: `zfs list` waiting behind a daemon that keeps working is no stall", async () => {
+  const probes = fake();
+  probes.listHangs = true;
+  const moving = setInterval(() => {
+    probes.count = (probes.count ?? 0) + 2;
+  }, 5);
+  const { reasons, watch } = record(probes, () => sleep(1000));
+  await sleep(400);
+  watch.stop();
+  clearInterval(moving);
+  assert.deepEqual(reasons, []);
+});
+
 test("stand-in probes: after the restart the watch starts over and can report the next stall", async () => {
   const probes = fake();
   probes.waiting = ["pid 9 (zfs) in request_wait_answer"];

@@ -141,9 +141,13 @@ export function watchZfsFuse(
 
   const probe = () => {
     probing = true;
+    const callsBefore = probes.calls();
     void probes.listAnswers(timing.stallMs).then((answered) => {
       probing = false;
-      if (!answered) stall(`\`zfs list\` did not answer within ${timing.stallMs / 1000} s`);
+      // A daemon that kept reading and writing is busy (a long receive), not stuck.
+      if (!answered && probes.calls() === callsBefore) {
+        stall(`\`zfs list\` did not answer within ${timing.stallMs / 1000} s`);
+      }
     });
   };
 
@@ -182,8 +186,8 @@ export function watchZfsFuse(
 }
 
 /**
- * Kills zfs-fuse, lazily unmounts its file systems (deepest first) and starts it again; resolves
- * when `zpool list` answers. Pools in zfs-fuse's cache come back imported, others are gone.
+ * Kills zfs-fuse, lazily unmounts its file systems and /zfs-kstat (deepest first) and starts it
+ * again; resolves when `zpool list` answers. Pools in zfs-fuse's cache come back imported, others are gone.
  */
 export async function restartZfsFuse(): Promise<void> {
   const pid = daemonPid();
@@ -193,7 +197,7 @@ export async function restartZfsFuse(): Promise<void> {
   }
   const points = read("/proc/self/mountinfo")
     .split("\n")
-    .filter((line) => line.split(" - ")[1]?.startsWith("fuse.zfs ") === true)
+    .filter((line) => /^(fuse\.zfs |fuse kstat )/.test(line.split(" - ")[1] ?? ""))
     .map((line) => line.split(" ")[4] ?? "")
     .filter((point) => point !== "")
     .sort((a, b) => b.split("/").length - a.split("/").length);

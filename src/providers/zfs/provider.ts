@@ -17,6 +17,7 @@ import type {
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
+import { oneMountAtATime } from "../../hosts/mount-lock.ts";
 import { runChecked, runRetrying } from "../../hosts/run-checked.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "../../model/dataset.ts";
 import { compressionUnsupported, poolCapabilities, recordsizeUnsupported } from "./capabilities.ts";
@@ -248,7 +249,7 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
       const userProps = userPropsOf(desired.inputs);
       if (userProps.length > 0) argv.push("-o", `${MANAGED_PROPS}=${userProps.join(",")}`);
       argv.push(desired.inputs.name);
-      await runChecked(ctx.exec, { argv });
+      await oneMountAtATime(ctx.exec, () => runChecked(ctx.exec, { argv }));
       if (desired.inputs.owner !== undefined) {
         await chownMountpoint(ctx, desired.inputs.name, desired.inputs.owner);
       }
