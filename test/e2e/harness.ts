@@ -166,7 +166,7 @@ export function destroyWhenFree(dataset: string, options: { recursive?: boolean 
   const deadline = Date.now() + 30_000;
   const before = poolUse(dataset);
   for (;;) {
-    // Not -f: a forced unmount of a dataset in use leaves it busy in zfs-fuse for good (see
+    // Not -f: a forced unmount of a dataset in use can leave it busy in zfs-fuse for good (see
     // destroyPool in ../peers/zfs.ts).
     spawnSync("zfs", ["unmount", dataset]);
     const args = options.recursive === true ? ["destroy", "-r", dataset] : ["destroy", dataset];

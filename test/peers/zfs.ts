@@ -178,8 +178,8 @@ export async function listPools(): Promise<string[]> {
 // zfs-fuse answers "busy" while any process, anywhere on the machine, is entering a new mount
 // namespace (a container starting), and for a moment after a pool was used: retry for a while.
 // Never `zpool destroy -f`: while a process still has a file or its working directory on the
-// pool, -f detaches the mounts, and zfs-fuse then calls the pool busy until it is restarted,
-// long after that process is gone. Without -f the destroy fails and leaves the mounts, and a
+// pool, -f detaches the mounts, and zfs-fuse can then call the pool busy until it is restarted,
+// long after that process is gone (seen once in four tries). Without -f the destroy fails and leaves the mounts, and a
 // later try succeeds once they are free.
 const DESTROY_PATIENCE_MS = 30_000;
 const DESTROY_DELAY_MS = 500;
