@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeHolders, poolUse } from "../peers/zfs.ts";
+import { describeHolders } from "../peers/zfs.ts";
 
 export const BIN = new URL("../../src/cli/bin.ts", import.meta.url).pathname;
 
@@ -164,7 +164,6 @@ export function checksums(dir: string, prefix = ""): Record<string, string> {
  */
 export function destroyWhenFree(dataset: string, options: { recursive?: boolean } = {}): void {
   const deadline = Date.now() + 30_000;
-  const before = poolUse(dataset);
   for (;;) {
     // Not -f: a forced unmount of a dataset in use can leave it busy in zfs-fuse for good (see
     // destroyPool in ../peers/zfs.ts).
@@ -174,7 +173,7 @@ export function destroyWhenFree(dataset: string, options: { recursive?: boolean 
     if (r.status === 0) return;
     if (!/busy/.test(r.stderr) || Date.now() > deadline) {
       throw new Error(
-        `zfs ${args.join(" ")} failed: ${r.stderr.trim()}; ${describeHolders(dataset, before)}`,
+        `zfs ${args.join(" ")} failed: ${r.stderr.trim()}; ${describeHolders(dataset)}`,
       );
     }
     spawnSync("sleep", ["0.2"]);

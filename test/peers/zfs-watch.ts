@@ -20,56 +20,40 @@
  * Test infrastructure: holt never runs this.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureZfsFuse, FUSE_WAIT, forgetZfsFuseReady, zfsProgram } from "./zfs.ts";
+import {
+  ensureZfsFuse,
+  forgetZfsFuseReady,
+  fuseWaitOf,
+  processes,
+  readProc,
+  zfsProgram,
+} from "./zfs.ts";
 
 const SAMPLE_MS = 2_000;
 const STALL_MS = 60_000;
 const PROBE_EVERY_MS = 15_000;
 
-function read(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
-}
-
 /** The pid of the zfs-fuse daemon, or undefined when none runs. */
 function daemonPid(): number | undefined {
-  for (const entry of readdirSync("/proc")) {
-    if (/^\d+$/.test(entry) && read(`/proc/${entry}/comm`).trim() === "zfs-fuse") {
-      return Number(entry);
-    }
-  }
-  return undefined;
+  const daemon = processes().find((proc) => proc.comm === "zfs-fuse");
+  return daemon === undefined ? undefined : Number(daemon.pid);
 }
 
 /** How many read and write calls the daemon made so far: it makes both for every FUSE request. */
 function daemonCalls(pid: number): number | undefined {
-  const io = read(`/proc/${pid}/io`);
+  const io = readProc(`/proc/${pid}/io`);
   if (io === "") return undefined;
   const count = (key: string) => Number(new RegExp(`^${key}: (\\d+)$`, "m").exec(io)?.[1] ?? 0);
   return count("syscr") + count("syscw");
 }
 
-/**
- * Processes waiting on a FUSE request: their kernel wait channel is one of fuse's (interruptible
- * at first, so in S state as often as in D). The daemon's own threads wait in fuse too, for the
- * next request: they do not count.
- */
+/** Processes waiting on a FUSE request, and where. */
 export function fuseWaiters(): string[] {
-  const waiting: string[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const wchan = read(`/proc/${entry}/wchan`);
-    if (!FUSE_WAIT.test(wchan)) continue;
-    const comm = read(`/proc/${entry}/comm`).trim();
-    if (comm === "zfs-fuse") continue;
-    waiting.push(`pid ${entry} (${comm}) in ${wchan}`);
-  }
-  return waiting;
+  return processes().flatMap((proc) => {
+    const wait = fuseWaitOf(proc);
+    return wait === undefined ? [] : [`${proc.who} in ${wait}`];
+  });
 }
 
 export interface ZfsFuseWatch {
@@ -195,7 +179,7 @@ export async function restartZfsFuse(): Promise<void> {
     process.kill(pid, "SIGKILL");
     for (let i = 0; i < 100 && daemonPid() !== undefined; i++) await sleep(100);
   }
-  const points = read("/proc/self/mountinfo")
+  const points = readProc("/proc/self/mountinfo")
     .split("\n")
     .filter((line) => /^(fuse\.zfs |fuse kstat )/.test(line.split(" - ")[1] ?? ""))
     .map((line) => line.split(" ")[4] ?? "")

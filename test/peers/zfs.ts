@@ -179,8 +179,9 @@ export async function listPools(): Promise<string[]> {
 // namespace (a container starting), and for a moment after a pool was used: retry for a while.
 // Never `zpool destroy -f`: while a process still has a file or its working directory on the
 // pool, -f detaches the mounts, and zfs-fuse can then call the pool busy until it is restarted,
-// long after that process is gone (seen once in four tries). Without -f the destroy fails and leaves the mounts, and a
-// later try succeeds once they are free.
+// long after that process is gone (seen once in four tries). Without -f the destroy fails and
+// leaves the mounts (so describeHolders() can still see who uses them), and a later try
+// succeeds once they are free.
 const DESTROY_PATIENCE_MS = 30_000;
 const DESTROY_DELAY_MS = 500;
 
@@ -188,11 +189,12 @@ function gone(stderr: string): boolean {
   return /no such pool/i.test(stderr);
 }
 
-function readOr(file: string, fallback: string): string {
+/** A /proc (or any) file's text; "" when it is gone or not ours to read. */
+export function readProc(file: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch {
-    return fallback;
+    return "";
   }
 }
 
@@ -203,9 +205,6 @@ function linkOr(file: string): string {
     return "";
   }
 }
-
-/** Kernel wait channels of a process waiting for a FUSE daemon's answer. */
-export const FUSE_WAIT = /request_wait_answer|fuse_get_req|fuse_wait_on/;
 
 interface ZfsMount {
   /** The mount's id, as mountinfo and /proc/PID/fdinfo give it. */
@@ -228,62 +227,71 @@ function zfsMounts(mountinfo: string, pool: string): ZfsMount[] {
   return mounts;
 }
 
-/** What a destroy may unmount before it fails: taken before it, for describeHolders(). */
-export interface PoolUse {
-  readonly mounts: readonly ZfsMount[];
-  /** Processes with their working directory or root on the pool: "pid N (comm) works in PATH". */
-  readonly workers: ReadonlyMap<string, string>;
+/** One process as /proc shows it. */
+export interface ProcEntry {
+  readonly pid: string;
+  /** `/proc/PID`. */
+  readonly dir: string;
+  /** Its command name (comm). */
+  readonly comm: string;
+  /** "pid N (comm)", for messages. */
+  readonly who: string;
+  /** Its state letter: R, S, D, … */
+  readonly state: string;
 }
 
-function processes(): { pid: string; dir: string; who: string; stat: string }[] {
+/** Every process but this one. */
+export function processes(): ProcEntry[] {
   return readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
     .map((pid) => {
       const dir = `/proc/${pid}`;
-      const stat = readOr(`${dir}/stat`, "");
-      const who = `pid ${pid} (${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))})`;
-      return { pid, dir, who, stat };
+      const stat = readProc(`${dir}/stat`);
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const state = stat.slice(close + 2, close + 3);
+      return { pid, dir, comm, who: `pid ${pid} (${comm})`, state };
     });
 }
 
 /**
- * Where a pool is in use, before a destroy. Reads links only: stat() on a file of a stuck
- * zfs-fuse would never return.
+ * The kernel wait channel of a process waiting for a FUSE daemon's answer (interruptible at
+ * first, so in S state as often as in D), else undefined. zfs-fuse's own threads wait in fuse
+ * too, for the next request: they do not count.
  */
-export function poolUse(pool: string): PoolUse {
-  const mounts = zfsMounts(readOr("/proc/self/mountinfo", ""), pool);
-  const points = [`/${pool}`, ...mounts.map((mount) => mount.point)];
-  const below = (target: string) =>
-    points.some((point) => target === point || target.startsWith(`${point}/`));
-  const workers = new Map<string, string>();
-  for (const { pid, dir, who } of processes()) {
-    const place = [linkOr(`${dir}/cwd`), linkOr(`${dir}/root`)].find(below);
-    if (place !== undefined) workers.set(pid, `${who} works in ${place}`);
-  }
-  return { mounts, workers };
+export function fuseWaitOf(proc: ProcEntry): string | undefined {
+  if (proc.comm === "zfs-fuse") return undefined;
+  const wchan = readProc(`${proc.dir}/wchan`);
+  return /request_wait_answer|fuse_get_req|fuse_wait_on/.test(wchan) ? wchan : undefined;
 }
 
 /**
  * What on this machine may keep a pool busy, read from /proc, for the error that says it could
- * not be destroyed: processes with the pool's mounts in another mount namespace, with their
- * working directory, root or an open file on it (`before`: taken before the destroy unmounted
- * it), or waiting on zfs-fuse or uninterruptibly (a zfs-fuse that stopped answering leaves its
- * callers there). `pool` may be a dataset: then it and its children count.
+ * not be destroyed (without -f, its mounts are still there): processes with the pool's mounts in
+ * another mount namespace, with their working directory, root or an open file on it, or waiting
+ * on zfs-fuse or uninterruptibly (a zfs-fuse that stopped answering leaves its callers there).
+ * `pool` may be a dataset: then it and its children count. Reads links and /proc text only:
+ * stat() on a file of a stuck zfs-fuse would never return.
  */
-export function describeHolders(pool: string, before: PoolUse = poolUse(pool)): string {
-  const ids = new Set(before.mounts.map((mount) => mount.id));
+export function describeHolders(pool: string): string {
+  const mounts = zfsMounts(readProc("/proc/self/mountinfo"), pool);
+  const ids = new Set(mounts.map((mount) => mount.id));
+  const points = [`/${pool}`, ...mounts.map((mount) => mount.point)];
+  const below = (target: string) =>
+    points.some((point) => target === point || target.startsWith(`${point}/`));
   const ownNamespace = linkOr("/proc/self/ns/mnt");
   const found: string[] = [];
-  for (const { pid, dir, who, stat } of processes()) {
+  for (const proc of processes()) {
+    const { dir, who } = proc;
     const namespace = linkOr(`${dir}/ns/mnt`);
     if (namespace !== "" && namespace !== ownNamespace) {
-      const held = zfsMounts(readOr(`${dir}/mountinfo`, ""), pool).map((mount) => mount.point);
+      const held = zfsMounts(readProc(`${dir}/mountinfo`), pool).map((mount) => mount.point);
       if (held.length > 0) {
         found.push(`${who} has ${held.join(", ")} in mount namespace ${namespace}`);
       }
     }
-    const worker = before.workers.get(pid);
-    if (worker !== undefined) found.push(worker);
+    const place = [linkOr(`${dir}/cwd`), linkOr(`${dir}/root`)].find(below);
+    if (place !== undefined) found.push(`${who} works in ${place}`);
     let fds: string[] = [];
     try {
       fds = readdirSync(`${dir}/fd`);
@@ -291,20 +299,16 @@ export function describeHolders(pool: string, before: PoolUse = poolUse(pool)): 
       // gone, or not ours to read
     }
     const open = fds.filter((fd) => {
-      const mount = /^mnt_id:\s*(\d+)$/m.exec(readOr(`${dir}/fdinfo/${fd}`, ""))?.[1];
+      const mount = /^mnt_id:\s*(\d+)$/m.exec(readProc(`${dir}/fdinfo/${fd}`))?.[1];
       return mount !== undefined && ids.has(Number(mount));
     });
     if (open.length > 0) {
       const names = open.slice(0, 3).map((fd) => linkOr(`${dir}/fd/${fd}`));
       found.push(`${who} has open ${names.join(", ")}`);
     }
-    const close = stat.lastIndexOf(")");
-    const wchan = readOr(`${dir}/wchan`, "");
-    if (
-      stat.slice(close + 2, close + 3) === "D" ||
-      (FUSE_WAIT.test(wchan) && !who.endsWith("(zfs-fuse)"))
-    ) {
-      found.push(`${who} waits in ${wchan || "?"}`);
+    const fuseWait = fuseWaitOf(proc);
+    if (fuseWait !== undefined || proc.state === "D") {
+      found.push(`${who} waits in ${fuseWait ?? (readProc(`${dir}/wchan`) || "?")}`);
     }
   }
   return found.length > 0 ? found.join("; ") : "no process holds it that /proc shows";
@@ -312,15 +316,12 @@ export function describeHolders(pool: string, before: PoolUse = poolUse(pool)): 
 
 async function destroyPool(name: string): Promise<void> {
   const deadline = Date.now() + DESTROY_PATIENCE_MS;
-  const before = poolUse(name);
   for (;;) {
     const result = await tryRun("zpool", ["destroy", name]);
     if (result.ok || gone(result.stderr)) return;
     const last = result.stderr.trim();
     if (last === NO_ANSWER || Date.now() > deadline) {
-      throw new Error(
-        `zpool destroy ${name} kept failing: ${last}; ${describeHolders(name, before)}`,
-      );
+      throw new Error(`zpool destroy ${name} kept failing: ${last}; ${describeHolders(name)}`);
     }
     await sleep(DESTROY_DELAY_MS);
   }
@@ -329,7 +330,6 @@ async function destroyPool(name: string): Promise<void> {
 function destroyPoolSync(name: string): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const deadline = Date.now() + DESTROY_PATIENCE_MS;
-  const before = poolUse(name);
   let last = "";
   while (Date.now() <= deadline) {
     try {
@@ -347,7 +347,7 @@ function destroyPoolSync(name: string): void {
     }
   }
   console.error(
-    `test/peers/zfs: could not destroy pool ${name} (${last}; ${describeHolders(name, before)}); ` +
+    `test/peers/zfs: could not destroy pool ${name} (${last}; ${describeHolders(name)}); ` +
       "cleanupStalePools() will",
   );
 }
