@@ -144,6 +144,19 @@ export function openMaster(to: OpenSshTarget): OpenSshMaster | null {
 }
 
 /**
+ * Whether ssh's exit 255 with no marker from the remote shell may still have
+ * come after the program started. The marker is the shell's first output, but
+ * a connection cut right after it can lose it on the way. Once logged in, ssh
+ * says the connection was "closed by remote host" (or reports a broken
+ * `client_loop`), and a shared connection's client says nothing; a failure to
+ * connect or log in always says why, so only that is "could not start".
+ */
+export function mayHaveStarted(stderr: string): boolean {
+  const said = stderr.trim();
+  return said === "" || /closed by remote host|client_loop: /.test(said);
+}
+
+/**
  * Starts `argv` on the host through a local `ssh`. The remote shell prints its
  * process group first (as the ssh2 path does), so `kill()` can kill the whole
  * group through `killGroup`; the local client is killed too.
@@ -181,8 +194,7 @@ export function startWithOpenSsh(
   const done = new Promise<ExecResult>((resolve, reject) => {
     child.on("close", (code, signal) => {
       ended = true;
-      // 255 before the remote shell ran: ssh could not connect or log in.
-      if (pgid === undefined && code === 255) {
+      if (pgid === undefined && code === 255 && !mayHaveStarted(stderr)) {
         reject(
           new HoltError(
             "HOLT_E_SSH",

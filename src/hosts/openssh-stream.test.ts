@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { test } from "node:test";
+import { isHoltError } from "../errors.ts";
+import { mayHaveStarted, startWithOpenSsh } from "./openssh-stream.ts";
+
+test("mayHaveStarted: what ssh says after logging in, or a shared connection's silence", () => {
+  assert.equal(mayHaveStarted(""), true);
+  assert.equal(mayHaveStarted("Connection to 10.0.0.2 closed by remote host.\r\n"), true);
+  assert.equal(mayHaveStarted("client_loop: send disconnect: Broken pipe\r\n"), true);
+});
+
+test("mayHaveStarted: failures to connect or log in", () => {
+  for (const said of [
+    "ssh: connect to host 10.0.0.2 port 22: Connection refused\r\n",
+    "root@10.0.0.2: Permission denied (publickey).\r\n",
+    "Host key verification failed.\r\n",
+    "Connection closed by 10.0.0.2 port 22\r\n",
+    "kex_exchange_identification: read: Connection reset by peer\r\n",
+    "ssh: Could not resolve hostname nas: Name or service not known\r\n",
+  ]) {
+    assert.equal(mayHaveStarted(said), false, said);
+  }
+});
+
+test("a port nobody listens on: done says the program could not start, with ssh's reason", async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === "object");
+  await new Promise((resolve) => server.close(resolve));
+  const program = await startWithOpenSsh(
+    {
+      host: "127.0.0.1",
+      port: address.port,
+      user: "nobody",
+      identityFile: "/dev/null",
+      knownHostsFile: "/dev/null",
+      connectTimeoutMs: 2000,
+      target: `nobody@127.0.0.1:${address.port}`,
+    },
+    ["true"],
+    () => undefined,
+  );
+  await assert.rejects(program.done, (error: unknown) => {
+    assert.ok(isHoltError(error));
+    assert.equal(error.code, "HOLT_E_SSH");
+    assert.match(
+      error.message,
+      /^Could not start true on nobody@127\.0\.0\.1:\d+ through OpenSSH: .*Connection refused/,
+    );
+    return true;
+  });
+});
