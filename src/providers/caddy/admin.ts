@@ -196,49 +196,72 @@ export async function changeCaddyConfig(
     }
     const next = edit(snapshot.config);
     if (sameConfig(snapshot.config, next)) return;
-    const { path, body } = writeFor(snapshot.config, next);
-    let response: HttpResponse;
-    try {
-      response = await exec.http({
-        ...endpoint,
-        method: "POST",
-        path,
-        headers: { "content-type": "application/json", "if-match": snapshot.etag },
-        body: JSON.stringify(body),
-        timeoutMs: 30_000,
-      });
-    } catch (error) {
-      if (!isHoltError(error) || error.code !== "HOLT_E_HTTP") throw error;
-      // Caddy may have applied the change before the connection broke; the
-      // next read tells, and the edit is then a no-op.
-      lastProblem = error.message;
-      rejected = undefined;
-      await sleep(backoffMs(attempt));
-      continue;
-    }
-    if (response.status === 200) return;
-    if (storageRace(response)) {
-      // Caddy before 2.9 (Debian 12 ships 2.6) can read a certificate's metadata file while
-      // another config load is writing it; the file is whole a moment later. Caddy keeps its
-      // previous config, so loading again is safe.
-      lastProblem = `HTTP ${response.status}: ${caddyError(response)} (Caddy before 2.9 reads certificate metadata files while they are written; a file that stays broken must be removed from Caddy's storage, and upgrading Caddy avoids it)`;
-      rejected = undefined;
-      await sleep(backoffMs(attempt));
-      continue;
-    }
-    if (response.status !== 412) {
-      throw new HoltError(
-        "HOLT_E_CADDY",
-        `Could not ${what}: ${caddyOn(host, endpoint)} rejected the new config (HTTP ${response.status}): ${caddyError(response)}. Caddy keeps running its previous config. See ${CADDY_DOCS}.`,
-      );
-    }
-    lastProblem = "412 Precondition Failed: the config changed between holt's read and write";
-    rejected = snapshot;
+    const retry = await writeOnce(exec, host, endpoint, what, snapshot, next);
+    if (retry === undefined) return;
+    lastProblem = retry.problem;
+    rejected = retry.rejected;
     await sleep(backoffMs(attempt));
   }
   throw new HoltError(
     "HOLT_E_CADDY",
     `Could not ${what}: ${caddyOn(host, endpoint)} kept failing or changing while holt wrote its config (${attempts} attempts; last: ${lastProblem}). If something else rewrites Caddy's config in a loop, stop it, then run again. See ${CADDY_DOCS}.`,
+  );
+}
+
+/** Why a config write should be tried again, and the config Caddy refused with a 412. */
+interface Retry {
+  readonly problem: string;
+  readonly rejected?: ConfigSnapshot;
+}
+
+/**
+ * Writes `next` over `snapshot` once, If-Match its ETag. Undefined once Caddy
+ * runs it; a Retry for what a fresh read and another write can get past;
+ * throws for what they cannot.
+ */
+async function writeOnce(
+  exec: Exec,
+  host: string,
+  endpoint: AdminEndpoint,
+  what: string,
+  snapshot: ConfigSnapshot,
+  next: Json,
+): Promise<Retry | undefined> {
+  const { path, body } = writeFor(snapshot.config, next);
+  let response: HttpResponse;
+  try {
+    response = await exec.http({
+      ...endpoint,
+      method: "POST",
+      path,
+      headers: { "content-type": "application/json", "if-match": snapshot.etag },
+      body: JSON.stringify(body),
+      timeoutMs: 30_000,
+    });
+  } catch (error) {
+    if (!isHoltError(error) || error.code !== "HOLT_E_HTTP") throw error;
+    // Caddy may have applied the change before the connection broke; the
+    // next read tells, and the edit is then a no-op.
+    return { problem: error.message };
+  }
+  if (response.status === 200) return undefined;
+  if (response.status === 412) {
+    return {
+      problem: "412 Precondition Failed: the config changed between holt's read and write",
+      rejected: snapshot,
+    };
+  }
+  if (storageRace(response)) {
+    // Caddy before 2.9 (Debian 12 ships 2.6) can read a certificate's metadata file while
+    // another config load is writing it; the file is whole a moment later. Caddy keeps its
+    // previous config, so loading again is safe.
+    return {
+      problem: `HTTP ${response.status}: ${caddyError(response)} (Caddy before 2.9 reads certificate metadata files while they are written; a file that stays broken must be removed from Caddy's storage, and upgrading Caddy avoids it)`,
+    };
+  }
+  throw new HoltError(
+    "HOLT_E_CADDY",
+    `Could not ${what}: ${caddyOn(host, endpoint)} rejected the new config (HTTP ${response.status}): ${caddyError(response)}. Caddy keeps running its previous config. See ${CADDY_DOCS}.`,
   );
 }
 
