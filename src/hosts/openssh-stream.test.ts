@@ -1,8 +1,35 @@
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { isHoltError } from "../errors.ts";
-import { mayHaveStarted, startWithOpenSsh } from "./openssh-stream.ts";
+import {
+  mayHaveStarted,
+  type OpenSshTarget,
+  openMaster,
+  startWithOpenSsh,
+} from "./openssh-stream.ts";
+
+/** A target on a local port nobody listens on. */
+async function nobodyListening(): Promise<OpenSshTarget> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === "object");
+  await new Promise((resolve) => server.close(resolve));
+  return {
+    host: "127.0.0.1",
+    port: address.port,
+    user: "nobody",
+    identityFile: "/dev/null",
+    knownHostsFile: "/dev/null",
+    connectTimeoutMs: 2000,
+    target: `nobody@127.0.0.1:${address.port}`,
+  };
+}
 
 test("mayHaveStarted: what ssh says after logging in, or a shared connection's silence", () => {
   assert.equal(mayHaveStarted(""), true);
@@ -24,24 +51,8 @@ test("mayHaveStarted: failures to connect or log in", () => {
 });
 
 test("a port nobody listens on: done says the program could not start, with ssh's reason", async () => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === "object");
-  await new Promise((resolve) => server.close(resolve));
-  const program = await startWithOpenSsh(
-    {
-      host: "127.0.0.1",
-      port: address.port,
-      user: "nobody",
-      identityFile: "/dev/null",
-      knownHostsFile: "/dev/null",
-      connectTimeoutMs: 2000,
-      target: `nobody@127.0.0.1:${address.port}`,
-    },
-    ["true"],
-    () => undefined,
-  );
+  const to = await nobodyListening();
+  const program = await startWithOpenSsh(to, ["true"], () => undefined);
   await assert.rejects(program.done, (error: unknown) => {
     assert.ok(isHoltError(error));
     assert.equal(error.code, "HOLT_E_SSH");
@@ -51,4 +62,24 @@ test("a port nobody listens on: done says the program could not start, with ssh'
     );
     return true;
   });
+});
+
+test("openMaster removes the socket folders of holt processes that are gone, and only those", async () => {
+  const gone = spawnSync("true").pid;
+  const alive = spawn("sleep", ["30"]);
+  const left = join(tmpdir(), `holt-ssh-${gone}-test`);
+  const kept = join(tmpdir(), `holt-ssh-${alive.pid}-test`);
+  try {
+    mkdirSync(left, { recursive: true });
+    mkdirSync(kept, { recursive: true });
+    const master = openMaster(await nobodyListening());
+    assert.ok(master !== null, "this machine has ssh and setpriv");
+    assert.equal(await master.ready, null);
+    master.close();
+    assert.equal(existsSync(left), false);
+    assert.equal(existsSync(kept), true);
+  } finally {
+    alive.kill();
+    rmSync(kept, { recursive: true, force: true });
+  }
 });

@@ -15,10 +15,11 @@
  * without a handshake of its own, which costs about 250 ms here.
  */
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { HoltError } from "../errors.ts";
+import { processIsRunning } from "../util/process-alive.ts";
 import { childProgram } from "./child-program.ts";
 import { dyingWithHolt } from "./die-with-holt.ts";
 import type { ExecResult, RunningProgram } from "./exec.ts";
@@ -105,13 +106,43 @@ export interface OpenSshMaster {
   close(): void;
 }
 
+/** The private folders of control sockets: `holt-ssh-<pid of holt>-<random>`. */
+const FOLDER_PREFIX = "holt-ssh-";
+let swept = false;
+
+/**
+ * Removes the socket folders of holt processes that are gone (killed before
+ * `close()`), once per process. Their ssh died with them, so only the empty
+ * folder is left.
+ */
+function removeLeftFolders(): void {
+  if (swept) return;
+  swept = true;
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^holt-ssh-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || processIsRunning(pid)) continue;
+    try {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    } catch {
+      // Another user's, or going away as we look: not ours to worry about.
+    }
+  }
+}
+
 /**
  * Logs in now (`ssh -M -N`, in a private folder for its socket), killed with
  * holt. null where that cannot be done (no `ssh`, no `setpriv`).
  */
 export function openMaster(to: OpenSshTarget): OpenSshMaster | null {
   if (!hasOpenSsh()) return null;
-  const dir = mkdtempSync(join(tmpdir(), "holt-ssh-"));
+  removeLeftFolders();
+  const dir = mkdtempSync(join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
   const socket = join(dir, "control");
   const argv = dyingWithHolt(["ssh", "-M", "-S", socket, "-N", ...openSshOptions(to), to.host]);
   if (argv === null) {

@@ -7,6 +7,7 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { HoltError } from "../errors.ts";
+import { processIsRunning } from "../util/process-alive.ts";
 
 export interface LockHolder {
   readonly host: string;
@@ -18,15 +19,6 @@ export interface LockHolder {
 export interface Lock {
   readonly path: string;
   release(): void;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function readHolder(path: string): LockHolder | null {
@@ -70,7 +62,7 @@ export function acquireLock(dir: string, command: string): Lock {
       }
       const holder = readHolder(path);
       // A half-written lock (holder null) is only possible for an instant; treat as held.
-      if (holder !== null && holder.host === me.host && !alive(holder.pid)) {
+      if (holder !== null && holder.host === me.host && !processIsRunning(holder.pid)) {
         rmSync(path, { force: true });
         continue;
       }

@@ -18,11 +18,4 @@ export function findProgram(name: string, extra: readonly string[] = []): string
 }
 
 /** Whether a process with this pid exists (one we may not signal counts). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { processIsRunning as pidAlive } from "../../src/util/process-alive.ts";

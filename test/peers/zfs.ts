@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { findProgram } from "./process.ts";
+import { findProgram, pidAlive } from "./process.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -78,16 +78,6 @@ async function tryRun(name: "zpool" | "zfs", args: string[]): Promise<CommandRes
     const e = error as { stdout?: string; stderr?: string; message: string; killed?: boolean };
     if (e.killed === true) return { ok: false, stdout: "", stderr: NO_ANSWER };
     return { ok: false, stdout: e.stdout ?? "", stderr: e.stderr || e.message };
-  }
-}
-
-function isProcessRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -445,7 +435,7 @@ export async function cleanupStalePools(prefix: string = DEFAULT_PREFIX): Promis
   const pattern = new RegExp(`^(${prefix.replace(/[.]/g, "\\.")}(\\d+)_\\d+)(-|$)`);
   const deadOwner = (name: string): boolean => {
     const pid = Number(pattern.exec(name)?.[2] ?? Number.NaN);
-    return Number.isInteger(pid) && pid !== process.pid && !isProcessRunning(pid);
+    return Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid);
   };
   const pools = await listPools();
   const stale = pools.filter((name) => pattern.exec(name)?.[0] === name && deadOwner(name));
