@@ -15,7 +15,13 @@
  * that dataset and says what to do. `reseed` moves such a replica aside
  * (renamed, kept) and starts a full copy.
  *
- * zfs-fuse has no resumable receive (`receive -s`): a transfer cut short
+ * Where the target pool can keep a cut-off receive (OpenZFS with the
+ * extensible_dataset feature), holt receives with `-s`: a transfer cut short
+ * leaves its partial state and a resume token on the replica, and the next
+ * run first finishes it (`zfs send -t`) before sending anything newer. A token
+ * the source can no longer serve (its snapshot was destroyed) is dropped with
+ * `zfs receive -A`, which discards only the partial state, and the transfer
+ * starts over. zfs-fuse has no resumable receive: there a transfer cut short
  * leaves no partial state, and the next run sends the same snapshots again.
  */
 import { pipeline } from "node:stream/promises";
@@ -56,6 +62,13 @@ export interface ReplicationResult {
   readonly seconds: number;
   /** Replica snapshots destroyed by the replica's retention. */
   readonly pruned: readonly string[];
+  /**
+   * What happened to a transfer an earlier run left cut off (resumable
+   * targets only): "resumed" (finished from where it stopped), "restarted"
+   * (the source could no longer resume it, so its partial state was
+   * discarded and the transfer sent again), or null.
+   */
+  readonly cutOff: "resumed" | "restarted" | null;
   /** What went wrong and what to do, or null. */
   readonly error: string | null;
 }
@@ -173,17 +186,33 @@ async function replicateOne(
     bytes: 0,
     seconds: 0,
     pruned: [] as string[],
+    cutOff: null as ReplicationResult["cutOff"],
   };
   try {
     const [src, dst] = await Promise.all([
       options.connections.execFor(pair.sourceHost),
       options.connections.execFor(pair.targetHost),
     ]);
+    const resumable = await canResume(dst, pair.targetDataset);
     // Both sides at once: one command each.
-    const [listed, replica] = await Promise.all([
-      listSnapshots(src, pair.sourceDataset, lab),
-      readReplica(dst, pair, lab),
-    ]);
+    const readBoth = () =>
+      Promise.all([
+        listSnapshots(src, pair.sourceDataset, lab),
+        readReplica(dst, pair, lab, resumable),
+      ]);
+    let [listed, replica] = await readBoth();
+    let resumed: { bytes: number; seconds: number } | null = null;
+    if (replica?.resumeToken != null) {
+      const before = replica.snapshots.at(-1)?.name ?? null;
+      const cutOff = await finishCutOff(src, dst, pair, replica.resumeToken, options);
+      base.cutOff = cutOff.outcome;
+      if (cutOff.outcome === "resumed") {
+        resumed = cutOff;
+        base.from = before;
+      }
+      [listed, replica] = await readBoth();
+      if (cutOff.outcome === "resumed") await holdResumed(src, pair, lab, listed, replica);
+    }
     const sourceSnaps = listed.filter((s) => s.dataset === pair.sourceDataset);
     const newest = sourceSnaps.filter((s) => s.holt).at(-1);
     if (newest === undefined) {
@@ -214,7 +243,7 @@ async function replicateOne(
       }
     }
     let from = targetSnaps === null ? null : commonSnapshot(sourceSnaps, targetSnaps, pair);
-    const chain = { src, dst, pair, lab, sourceSnaps, onProgress: options.onProgress };
+    const chain = { src, dst, pair, lab, sourceSnaps, resumable, onProgress: options.onProgress };
     let sent: Sent;
     try {
       sent = await sendChain(chain, from, newest);
@@ -243,13 +272,14 @@ async function replicateOne(
           )
         : Promise.resolve(),
     ]);
+    const upToDate = from?.name === newest.name;
     return {
       ...base,
-      status: from?.name === newest.name ? "up to date" : "sent",
-      from: from?.name ?? null,
+      status: upToDate && resumed === null ? "up to date" : "sent",
+      from: resumed === null ? (from?.name ?? null) : base.from,
       to: newest.name,
-      bytes: sent.bytes,
-      seconds: sent.seconds,
+      bytes: sent.bytes + (resumed?.bytes ?? 0),
+      seconds: sent.seconds + (resumed?.seconds ?? 0),
       pruned,
       error: null,
     };
@@ -265,6 +295,7 @@ interface Chain {
   readonly pair: Pair;
   readonly lab: string;
   readonly sourceSnaps: readonly DatasetSnapshot[];
+  readonly resumable: boolean;
   readonly onProgress: ReplicateOptions["onProgress"];
 }
 
@@ -294,7 +325,7 @@ async function sendChain(
   let previous = from === null ? null : (c.sourceSnaps.find((s) => s.guid === from.guid) ?? null);
   for (const next of stepsAfter(c.sourceSnaps, from, newest)) {
     if (previous === null) await startFirstCopy(c.dst, c.pair);
-    const step = await transfer(c.src, c.dst, c.pair, previous, next, (p) =>
+    const step = await transfer(c, previous, next, (p) =>
       c.onProgress?.({ ...p, bytes: bytes + p.bytes, seconds: seconds + p.seconds }),
     );
     // Held once the step arrived, not while it travels: simpler, and zfs-fuse (both pools in
@@ -318,20 +349,123 @@ interface ReplicaState {
   readonly snapshots: DatasetSnapshot[];
   /** The replica dataset's own properties (its marks among them). */
   readonly properties: ReadonlyMap<string, PropertyValue>;
+  /** The token of a receive cut off on a resumable target, or null. */
+  readonly resumeToken: string | null;
 }
+
+/** The property holding a cut-off resumable receive's token ("-" when there is none). */
+const RESUME_TOKEN = "receive_resume_token";
 
 /**
  * The replica's snapshots and marks in one command, or null when there is no
  * replica yet. A dataset there that holt did not make and that shares no
  * snapshot with the source is not a replica: it is refused, never written into.
  */
-async function readReplica(dst: Exec, pair: Pair, lab: string): Promise<ReplicaState | null> {
-  const tree = await readTree(dst, pair.targetDataset, [...SNAPSHOT_PROPERTIES, ...MARKS]);
+async function readReplica(
+  dst: Exec,
+  pair: Pair,
+  lab: string,
+  resumable: boolean,
+): Promise<ReplicaState | null> {
+  const tree = await readTree(dst, pair.targetDataset, [
+    ...SNAPSHOT_PROPERTIES,
+    ...MARKS,
+    ...(resumable ? [RESUME_TOKEN] : []),
+  ]);
   if (tree === null) return null;
+  const properties = tree.get(pair.targetDataset) ?? new Map<string, PropertyValue>();
+  const token = properties.get(RESUME_TOKEN)?.value ?? "-";
   return {
     snapshots: snapshotsOf(tree, lab, dst.target).filter((s) => s.dataset === pair.targetDataset),
-    properties: tree.get(pair.targetDataset) ?? new Map(),
+    properties,
+    resumeToken: token === "-" || token === "" ? null : token,
   };
+}
+
+/** Per host, per pool: whether it keeps cut-off receives (asked once per holt process). */
+const resumableByHost = new WeakMap<Exec, Map<string, Promise<boolean>>>();
+
+/**
+ * Whether the pool that holds `dataset` on this host can resume a receive:
+ * OpenZFS refuses `receive -s` on a pool without the extensible_dataset
+ * feature, and zfs-fuse knows neither the feature nor the flag (its `zpool
+ * get` fails on the name).
+ */
+function canResume(dst: Exec, dataset: string): Promise<boolean> {
+  const pool = dataset.split("/")[0] ?? dataset;
+  const pools = resumableByHost.get(dst) ?? new Map<string, Promise<boolean>>();
+  resumableByHost.set(dst, pools);
+  let answer = pools.get(pool);
+  if (answer === undefined) {
+    answer = dst
+      .run({ argv: ["zpool", "get", "-H", "-o", "value", "feature@extensible_dataset", pool] })
+      .then((r) => r.code === 0 && /^(enabled|active)$/.test(r.stdout.trim()));
+    pools.set(pool, answer);
+  }
+  return answer;
+}
+
+/**
+ * Finishes the transfer an earlier run left cut off on the replica, from
+ * where it stopped (`zfs send -t`). When the source can no longer serve the
+ * token (the snapshot it was sending is gone), the partial state is discarded
+ * (`zfs receive -A`: the replica's received snapshots stay) and the caller
+ * sends anew. Any other failure leaves the partial state for the next run.
+ */
+async function finishCutOff(
+  src: Exec,
+  dst: Exec,
+  pair: Pair,
+  token: string,
+  options: ReplicateOptions,
+): Promise<{ outcome: "resumed" | "restarted"; bytes: number; seconds: number }> {
+  if (options.reseed !== true) {
+    const source = `${pair.sourceHost}:${pair.sourceDataset}`;
+    const target = `${pair.targetHost}:${pair.targetDataset}`;
+    const r = await relay(
+      src,
+      ["zfs", "send", "-t", token],
+      dst,
+      receiveArgv(pair, true),
+      (bytes, seconds) => options.onProgress?.({ source, target, bytes, seconds }),
+    );
+    if (r.received.code === 0 && r.sent.code === 0) {
+      if (await interruptedFirstCopy(dst, pair)) await finishFirstCopy(dst, pair);
+      return { outcome: "resumed", bytes: r.bytes, seconds: r.seconds };
+    }
+    if (!/cannot resume send/.test(r.sent.stderr)) {
+      throw transferError(
+        pair,
+        r.abandoned && r.received.code !== 0 ? null : r.sent,
+        r.received,
+        true,
+      );
+    }
+  }
+  // --reseed starts over too: what was half-received of the old replica is not wanted.
+  await runChecked(dst, { argv: ["zfs", "receive", "-A", pair.targetDataset] });
+  return { outcome: "restarted", bytes: 0, seconds: 0 };
+}
+
+/**
+ * Holds the source's copy of the snapshot a resumed transfer brought the
+ * replica to, so local pruning cannot take it before the next step (the
+ * chain then releases the older holds as usual).
+ */
+async function holdResumed(
+  src: Exec,
+  pair: Pair,
+  lab: string,
+  listed: readonly DatasetSnapshot[],
+  replica: ReplicaState | null,
+): Promise<void> {
+  const end = replica?.snapshots.at(-1);
+  const own = listed.find((s) => s.dataset === pair.sourceDataset && s.guid === end?.guid);
+  if (own !== undefined) await hold(src, holdTag(lab, pair.targetHost), own);
+}
+
+function receiveArgv(pair: Pair, resumable: boolean): string[] {
+  return ["zfs", "receive", "-u", ...(resumable ? ["-s"] : []), pair.targetDataset];
 }
 
 /**
@@ -444,28 +578,28 @@ async function interruptedFirstCopy(dst: Exec, pair: Pair): Promise<boolean> {
 
 /** Streams the snapshots after `from` (all of them for a full send) up to `to`. */
 async function transfer(
-  src: Exec,
-  dst: Exec,
-  pair: Pair,
+  c: Chain,
   from: DatasetSnapshot | null,
   to: DatasetSnapshot,
   onProgress: ReplicateOptions["onProgress"],
 ): Promise<{ bytes: number; seconds: number }> {
+  const { src, dst, pair } = c;
   const snapshot = `${pair.sourceDataset}@${to.name}`;
   const sendArgv =
     from === null ? ["zfs", "send", snapshot] : ["zfs", "send", "-i", `@${from.name}`, snapshot];
   const source = `${pair.sourceHost}:${pair.sourceDataset}`;
   const target = `${pair.targetHost}:${pair.targetDataset}`;
-  const r = await relay(
-    src,
-    sendArgv,
-    dst,
-    ["zfs", "receive", "-u", pair.targetDataset],
-    (bytes, seconds) => onProgress?.({ source, target, bytes, seconds }),
+  const r = await relay(src, sendArgv, dst, receiveArgv(pair, c.resumable), (bytes, seconds) =>
+    onProgress?.({ source, target, bytes, seconds }),
   );
   if (r.received.code === 0 && r.sent.code === 0) return r;
   // A receiver that gave up made holt kill the sender: the receiver's reason is the one.
-  throw transferError(pair, r.abandoned && r.received.code !== 0 ? null : r.sent, r.received);
+  throw transferError(
+    pair,
+    r.abandoned && r.received.code !== 0 ? null : r.sent,
+    r.received,
+    c.resumable,
+  );
 }
 
 export interface Relayed {
@@ -595,10 +729,19 @@ export async function relay(
   return { bytes, seconds: (Date.now() - started) / 1000, sent, received, abandoned };
 }
 
-function transferError(pair: Pair, sent: ExecResult | null, received: ExecResult): Error {
+function transferError(
+  pair: Pair,
+  sent: ExecResult | null,
+  received: ExecResult,
+  resumable: boolean,
+): Error {
   const target = `${pair.targetHost}:${pair.targetDataset}`;
   const source = `${pair.sourceHost}:${pair.sourceDataset}`;
   const why = received.stderr.trim().replace(/\s+/g, " ");
+  // With `receive -s`, ZFS keeps what arrived whole, beside the replica's snapshots.
+  const after = resumable
+    ? "The replica keeps its snapshots and what arrived whole; the next run resumes from there (or sends again when it cannot)."
+    : "ZFS discarded the partial transfer, so the replica is as before; the next run sends again.";
   if (/has been modified\s+since most recent snapshot/.test(received.stderr)) {
     return new Diverged(
       `Replica ${target} diverged: it was written to since its newest snapshot, so the next snapshots cannot be applied on top. Nothing was changed. Run \`holt backup replicate ${pair.service} --reseed\` to rename it aside (kept) and send a full copy.`,
@@ -607,13 +750,13 @@ function transferError(pair: Pair, sent: ExecResult | null, received: ExecResult
   if (/out of space|quota exceeded/i.test(received.stderr)) {
     return new HoltError(
       "HOLT_E_BACKUP",
-      `Replica ${target}: the target pool is full (${why}). The partial transfer was discarded and the replica is as before. Free space on ${pair.targetHost} (or lower the replica's keep), then run again.`,
+      `Replica ${target}: the target pool is full (${why}). ${resumable ? `The replica keeps its snapshots and what arrived (\`zfs receive -A ${pair.targetDataset}\` on ${pair.targetHost} discards the latter).` : "The partial transfer was discarded and the replica is as before."} Free space on ${pair.targetHost} (or lower the replica's keep), then run again.`,
     );
   }
   if (sent !== null && sent.code !== 0) {
     return new HoltError(
       "HOLT_E_BACKUP",
-      `Sending ${source} failed (${sent.stderr.trim().replace(/\s+/g, " ") || `exit ${sent.code ?? sent.signal}`}). The replica ${target} is as before; the next run sends again.`,
+      `Sending ${source} to ${target} failed (${sent.stderr.trim().replace(/\s+/g, " ") || `exit ${sent.code ?? sent.signal}`}). ${after}`,
     );
   }
   const stream =
@@ -624,7 +767,7 @@ function transferError(pair: Pair, sent: ExecResult | null, received: ExecResult
       : "receiving failed";
   return new HoltError(
     "HOLT_E_BACKUP",
-    `Replicating ${source} to ${target}: ${stream} (${why || `exit ${received.code ?? received.signal}`}). ZFS discarded the partial transfer, so the replica is as before; the next run sends again.`,
+    `Replicating ${source} to ${target}: ${stream} (${why || `exit ${received.code ?? received.signal}`}). ${after}`,
   );
 }
 

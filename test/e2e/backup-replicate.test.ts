@@ -7,17 +7,25 @@
  *
  * The replica host's `zfs` is a wrapper (through PATH on that host only)
  * that can damage or refuse the next stream it receives, on a flag file.
+ *
+ * zfs-fuse has no resumable receive, so the last tests run against an OpenZFS
+ * stand-in: with the flag file "openzfs", the same wrappers (on both hosts,
+ * `zfs` and `zpool`) report the extensible_dataset feature, and a `receive -s`
+ * that is cut off leaves a token in a file that `zfs get receive_resume_token`
+ * shows and `zfs send -t` turns back into the original send. The stand-in sends
+ * the whole step again where OpenZFS would send only the rest; what it shows is
+ * holt's side: -s, the token read, the resume, the hold, the discarded token.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
-import { createTestPool, type TestPool } from "../peers/zfs.ts";
+import { createTestPool, type TestPool, zfsProgram } from "../peers/zfs.ts";
 import {
   checksums,
   createLabFolder,
@@ -63,6 +71,7 @@ export default defineLab({
   services: {
     app: { host: "box", state: { data: { path: "/data" } } },
     big: { host: "box", state: { blob: { path: "/blob", backup: "small" } } },
+    cut: { host: "box", state: { data: { path: "/data" } } },
   },
 });
 `;
@@ -70,20 +79,91 @@ export default defineLab({
 
 // The replica host's zfs: `receive` damages (flag "corrupt") or refuses (flag "refuse") the
 // next stream. dd bs=1 reads exactly what it copies, so the rest of the stream is untouched.
-const WRAPPER = `#!/bin/sh
+// With the flag "openzfs" it is also the OpenZFS stand-in described above (and holt's own
+// `zfs` on the source host, through its PATH); with the flag "stall", a receive takes 1 MiB,
+// says so in the file "stalled", and waits 3 s, so a test can cut it off there.
+const wrapper = (real: string) => `#!/bin/bash
 flags="$(dirname "$0")"
+real=${real}
+token_of() { printf '%s/token-%s' "$flags" "\${1//\\//_}"; }
 if [ "$1" = receive ] && [ -e "$flags/refuse" ]; then
   echo "cannot receive: refused by the test" >&2; exit 1
 fi
 if [ "$1" = receive ] && [ -e "$flags/corrupt" ]; then
   rm -f "$flags/corrupt"
-  { dd bs=1 count=300000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\377\\000-\\376'; cat; } | /usr/sbin/zfs "$@"
+  { dd bs=1 count=300000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\377\\000-\\376'; cat; } | "$real" "$@"
   exit $?
 fi
-exec /usr/sbin/zfs "$@"
+[ -e "$flags/openzfs" ] || exec "$real" "$@"
+case "$1" in
+get)
+  [[ "$*" == *receive_resume_token* ]] || exec "$real" "$@"
+  args=()
+  for a in "$@"; do
+    a="\${a//,receive_resume_token/}"; args+=("\${a//receive_resume_token,/}")
+  done
+  out="$("$real" "\${args[@]}")" || exit $?
+  printf '%s\\n' "$out"
+  for name in $(printf '%s\\n' "$out" | cut -f1 | grep -v @ | sort -u); do
+    t="$(token_of "$name")"
+    printf '%s\\treceive_resume_token\\t%s\\t-\\n' "$name" "$(cat "$t" 2>/dev/null || echo -)"
+  done ;;
+send)
+  if [ "$2" != -t ]; then
+    printf '%s' "\${*:2}" > "$flags/last-send"; exec "$real" "$@"
+  fi
+  read -r -a original <<< "$(printf '%s' "\${3#standin:}" | base64 -d)"
+  snapshot="\${original[-1]}"
+  if ! "$real" list -H -o name -t snapshot "$snapshot" >/dev/null 2>&1; then
+    echo "cannot resume send: '$snapshot' used in the initial send no longer exists" >&2; exit 255
+  fi
+  echo "$3" >> "$flags/resumed"
+  exec "$real" send "\${original[@]}" ;;
+receive)
+  dataset="\${@: -1}"
+  t="$(token_of "$dataset")"
+  if [ "$2" = -A ]; then
+    [ -e "$t" ] || { echo "cannot resume receive: '$dataset' does not have any resumable receive state" >&2; exit 1; }
+    # A first copy's partial state is the new file system itself: OpenZFS destroys it.
+    if [ -e "$t.full" ]; then "$real" destroy -r "$dataset" || exit 1; fi
+    rm -f "$t" "$t.full"; exit 0
+  fi
+  resumable=no; args=()
+  for a in "$@"; do if [ "$a" = -s ]; then resumable=yes; else args+=("$a"); fi; done
+  # The stand-in's placeholder for a cut-off first copy goes; OpenZFS would resume into it.
+  if [ -e "$t.full" ]; then "$real" destroy -r "$dataset" 2>/dev/null; fi
+  if [ -e "$flags/stall" ]; then
+    rm -f "$flags/stall"
+    { dd bs=65536 count=16 iflag=fullblock status=none; touch "$flags/stalled"; sleep 3; cat; } | "$real" "\${args[@]}"
+  else
+    "$real" "\${args[@]}"
+  fi
+  rc=$?
+  if [ $rc = 0 ]; then rm -f "$t" "$t.full"; exit 0; fi
+  if [ $resumable = yes ] && [ ! -e "$t" ]; then
+    last="$(cat "$flags/last-send")"
+    printf 'standin:%s' "$(printf '%s' "$last" | base64 -w0)" > "$t"
+    # A cut-off first copy: OpenZFS keeps the new file system, inconsistent, with the token.
+    case " $last " in
+      *" -i "*) ;;
+      *) touch "$t.full"; "$real" list "$dataset" >/dev/null 2>&1 || "$real" create -o canmount=off "$dataset" ;;
+    esac
+  fi
+  exit $rc ;;
+*) exec "$real" "$@" ;;
+esac
+`;
+
+// The stand-in's pools all have the feature resumable receives need.
+const zpoolWrapper = (real: string) => `#!/bin/sh
+if [ -e "$(dirname "$0")/openzfs" ] && [ "$1" = get ] && [ "$5" = feature@extensible_dataset ]; then
+  echo active; exit 0
+fi
+exec ${real} "$@"
 `;
 
 interface Replica {
+  cutOff: "resumed" | "restarted" | null;
   service: string;
   source: string;
   target: string;
@@ -94,10 +174,18 @@ interface Replica {
   error: string | null;
 }
 
-function backup(args: string[], at = START + hour * HOUR) {
-  const r = folder.holt(["backup", ...args, "--json"], {
+/** holt's environment: the test clock, and in the stand-in's tests its `zfs` on the source too. */
+function holtEnv(at = START + hour * HOUR): NodeJS.ProcessEnv {
+  return {
     HOLT_TEST_NOW: new Date(at).toISOString(),
-  });
+    ...(existsSync(join(wrapperDir, "openzfs"))
+      ? { PATH: `${wrapperDir}:${process.env.PATH}` }
+      : {}),
+  };
+}
+
+function backup(args: string[], at = START + hour * HOUR) {
+  const r = folder.holt(["backup", ...args, "--json"], holtEnv(at));
   const parsed =
     r.stdout.trim() === "" ? { replicas: [] } : (JSON.parse(r.stdout) as { replicas: Replica[] });
   return { ...r, replicas: parsed.replicas };
@@ -141,15 +229,15 @@ function manifest(snapshot: string): Record<string, string> {
   }
 }
 
-function writeData(name: string, bytes: number): void {
-  writeFileSync(join(mountpointOf(data()), name), randomBytes(bytes));
+function writeData(name: string, bytes: number, dataset = data()): void {
+  writeFileSync(join(mountpointOf(dataset), name), randomBytes(bytes));
 }
 
-function assertSame(snapshot: string): void {
-  const here = manifest(`${data()}@${snapshot}`);
+function assertSame(snapshot: string, from = data(), to = replica()): void {
+  const here = manifest(`${from}@${snapshot}`);
   assert.ok(Object.keys(here).length > 0);
   assert.deepEqual(
-    manifest(`${replica()}@${snapshot}`),
+    manifest(`${to}@${snapshot}`),
     here,
     "the replica's checksums equal the source's",
   );
@@ -162,12 +250,12 @@ function userrefs(snapshot: string): string | undefined {
 describe("replication to a second host over SSH (zfs-fuse, real sshd)", () => {
   before(async () => {
     wrapperDir = mkdtempSync(join(tmpdir(), "holt-zfs-wrapper-"));
-    writeFileSync(join(wrapperDir, "zfs"), WRAPPER);
-    chmodSync(join(wrapperDir, "zfs"), 0o755);
+    writeFileSync(join(wrapperDir, "zfs"), wrapper(zfsProgram("zfs")), { mode: 0o755 });
+    writeFileSync(join(wrapperDir, "zpool"), zpoolWrapper(zfsProgram("zpool")), { mode: 0o755 });
     chmodSync(wrapperDir, 0o755);
     [source, target, tiny] = await Promise.all([
       createTestPool({ sizeMb: 320 }),
-      createTestPool({ sizeMb: 320 }),
+      createTestPool({ sizeMb: 448 }),
       createTestPool({ sizeMb: 64 }),
     ]);
     ssh = await startSshHost({ pathPrefix: wrapperDir });
@@ -350,6 +438,109 @@ describe("replication to a second host over SSH (zfs-fuse, real sshd)", () => {
     const fixed = backup(["replicate", "app", "--reseed"]);
     assert.equal(fixed.code, 0, fixed.stderr);
     assertSame(only(fixed.replicas).to as string);
+  });
+
+  describe("OpenZFS stand-in (zfs-fuse has no receive -s): resumable transfers", () => {
+    const cut = () => `${source.name}/holt/cut/data`;
+    const cutReplica = () => `${target.name}/backup/cut/data`;
+    const flag = (name: string) => join(wrapperDir, name);
+    const tokenFile = () => flag(`token-${cutReplica().replaceAll("/", "_")}`);
+    const resumes = () =>
+      existsSync(flag("resumed")) ? readFileSync(flag("resumed"), "utf8").trim().split("\n") : [];
+
+    before(() => writeFileSync(flag("openzfs"), ""));
+    after(() => rmSync(flag("openzfs"), { force: true }));
+
+    /** A `holt backup run cut` killed while the receive has 1 MiB of a 24 MB stream. */
+    async function cutOffRun(): Promise<string> {
+      writeData(`${hour}.bin`, 24_000_000, cut());
+      writeFileSync(flag("stall"), "");
+      hour += 1;
+      const run = folder.holtAsync(["backup", "run", "cut"], holtEnv());
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(flag("stalled")) && Date.now() < deadline) await sleep(50);
+      assert.ok(existsSync(flag("stalled")), "a receive started and took the first MiB");
+      run.child.kill("SIGKILL");
+      await run.done;
+      rmSync(flag("stalled"));
+      const gone = Date.now() + 20_000;
+      const busy = () => processes(`zfs (send|receive) .*/cut/data`);
+      while (busy() && Date.now() < gone) await sleep(100);
+      assert.ok(!busy(), "no zfs send or receive is left running");
+      assert.ok(existsSync(tokenFile()), "holt received with -s, so the cut left a resume token");
+      return snapshots(cut()).at(-1) as string;
+    }
+
+    test("a cut-off first copy is resumed by the next run, then held and marked", async () => {
+      const step = await cutOffRun();
+      assert.ok(existsSync(`${tokenFile()}.full`));
+      const r = backup(["replicate", "cut"]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const done = only(r.replicas, "cut");
+      assert.equal(done.status, "sent", JSON.stringify(done));
+      assert.equal(done.cutOff, "resumed");
+      assert.equal(done.from, null);
+      assert.equal(done.to, step);
+      assert.equal(resumes().length, 1, "the source sent with the token (zfs send -t)");
+      assert.ok(!existsSync(tokenFile()), "no partial state is left");
+      assertSame(step, cut(), cutReplica());
+      assert.equal(zfsGet(cutReplica(), "readonly")?.[0], "on");
+      assert.equal(zfsGet(`${target.name}/backup/cut`, "holt:receiving")?.[1], "-");
+      assert.equal(userrefs(`${cut()}@${step}`), "1", "the replica's end is held");
+    });
+
+    test("a cut-off incremental is finished first, then the newer snapshot follows", async () => {
+      const base = snapshots(cutReplica()).at(-1) as string;
+      const step = await cutOffRun();
+      writeData("after.bin", 10_000, cut());
+      hour += 1;
+      const r = backup(["run", "cut"]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const done = only(r.replicas, "cut");
+      assert.equal(done.cutOff, "resumed", JSON.stringify(done));
+      assert.equal(done.from, base);
+      const newest = snapshots(cut()).at(-1) as string;
+      assert.equal(done.to, newest);
+      assert.equal(resumes().length, 2);
+      assert.deepEqual(snapshots(cutReplica()).slice(-2), [step, newest]);
+      assertSame(newest, cut(), cutReplica());
+      assert.equal(userrefs(`${cut()}@${newest}`), "1", "the new end is held");
+      assert.equal(userrefs(`${cut()}@${step}`), "0", "the resumed step is released");
+      assert.equal(userrefs(`${cut()}@${base}`), "0", "the old base is released");
+    });
+
+    test("a token the source can no longer serve is discarded, and the transfer starts over", async () => {
+      const base = snapshots(cutReplica()).at(-1) as string;
+      const step = await cutOffRun();
+      // Pruned, or destroyed by hand: the step in flight is not held until it arrives.
+      zfs("destroy", `${cut()}@${step}`);
+      hour += 1;
+      const r = backup(["run", "cut"]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const done = only(r.replicas, "cut");
+      assert.equal(done.cutOff, "restarted", JSON.stringify(done));
+      assert.equal(done.from, base);
+      assert.equal(resumes().length, 2, "nothing was resumed");
+      assert.ok(!existsSync(tokenFile()), "the partial state was discarded (zfs receive -A)");
+      assert.ok(!snapshots(cutReplica()).includes(step));
+      assertSame(done.to as string, cut(), cutReplica());
+      const human = folder.holt(["backup", "replicate", "cut"], holtEnv());
+      assert.match(human.stdout, /cut\/data: up to date/);
+    });
+
+    test("--reseed discards a cut-off transfer instead of resuming it; a replica in line is kept", async () => {
+      const base = snapshots(cutReplica()).at(-1) as string;
+      const step = await cutOffRun();
+      const r = backup(["replicate", "cut", "--reseed"]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const done = only(r.replicas, "cut");
+      assert.equal(done.cutOff, "restarted", JSON.stringify(done));
+      assert.equal(done.from, base, "not diverged, so nothing was moved aside");
+      assert.equal(done.to, step);
+      assert.equal(resumes().length, 2, "nothing was resumed");
+      assert.ok(!existsSync(tokenFile()));
+      assertSame(step, cut(), cutReplica());
+    });
   });
 
   test("a full target pool fails clearly, leaves the replica as before, and recovers once there is room", () => {

@@ -354,6 +354,13 @@ function printReplicas(ctx: CommandContext, results: readonly ReplicationResult[
       const color = r.status === "no snapshot" ? style.yellow : style.red;
       ctx.output.out(`${head}: ${color(r.status)}`);
     }
+    if (r.cutOff === "resumed")
+      ctx.output.out("  resumed the transfer an earlier run left cut off");
+    if (r.cutOff === "restarted") {
+      ctx.output.out(
+        "  an earlier cut-off transfer could not be resumed (the source no longer has what it was sending); its partial state was discarded",
+      );
+    }
     if (r.pruned.length > 0) ctx.output.out(`  pruned ${r.pruned.length} on the replica`);
     if (r.error !== null) ctx.output.out(`  ${r.error}`);
   }
