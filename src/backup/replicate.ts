@@ -4,8 +4,8 @@
  * between the two connections (so the hosts need no SSH access to each
  * other, and holt counts every byte for progress).
  *
- * Each run sends every snapshot newer than the newest one both sides have
- * (`zfs send -I`), matched by guid, not by name. The source snapshot the
+ * Each run sends every holt snapshot newer than the newest one both sides
+ * have (one `zfs send -i` each), matched by guid, not by name. The source snapshot the
  * replica now ends at gets a hold, so local pruning cannot break the chain.
  * The replica stays unmounted and read-only, and has its own retention.
  *
@@ -24,15 +24,15 @@
  * starts over. zfs-fuse has no resumable receive: there a transfer cut short
  * leaves no partial state, and the next run sends the same snapshots again.
  */
-import { pipeline } from "node:stream/promises";
 import type { ResolvedLab } from "../config/types.ts";
 import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
-import type { Exec, ExecResult, RunningProgram, WiredProgram } from "../hosts/exec.ts";
+import type { Exec, ExecResult } from "../hosts/exec.ts";
 import { runChecked } from "../hosts/run-checked.ts";
 import type { LabFacts } from "../model/compile.ts";
 import { decideRetention } from "../model/retention.ts";
 import { factsFor, stateDatasets } from "./datasets.ts";
+import { type Relayed, relay } from "./relay.ts";
 import {
   type DatasetSnapshot,
   destroySnapshot,
@@ -65,10 +65,11 @@ export interface ReplicationResult {
   /**
    * What happened to a transfer an earlier run left cut off (resumable
    * targets only): "resumed" (finished from where it stopped), "restarted"
-   * (the source could no longer resume it, so its partial state was
-   * discarded and the transfer sent again), or null.
+   * (the source could no longer serve it, so its partial state was discarded
+   * and the transfer sent again), "discarded" (by `--reseed`, with the
+   * diverged replica it was for), or null.
    */
-  readonly cutOff: "resumed" | "restarted" | null;
+  readonly cutOff: "resumed" | "restarted" | "discarded" | null;
   /** What went wrong and what to do, or null. */
   readonly error: string | null;
 }
@@ -193,25 +194,32 @@ async function replicateOne(
       options.connections.execFor(pair.sourceHost),
       options.connections.execFor(pair.targetHost),
     ]);
-    const resumable = await canResume(dst, pair.targetDataset);
-    // Both sides at once: one command each.
+    // Both sides at once: one command each (the first time, the replica host is also asked
+    // whether it can resume).
+    const resumed = canResume(dst, pair.targetDataset);
     const readBoth = () =>
       Promise.all([
         listSnapshots(src, pair.sourceDataset, lab),
-        readReplica(dst, pair, lab, resumable),
+        resumed.then((resumable) => readReplica(dst, pair, lab, resumable)),
       ]);
     let [listed, replica] = await readBoth();
-    let resumed: { bytes: number; seconds: number } | null = null;
+    const resumable = await resumed;
     if (replica?.resumeToken != null) {
       const before = replica.snapshots.at(-1)?.name ?? null;
-      const cutOff = await finishCutOff(src, dst, pair, replica.resumeToken, options);
-      base.cutOff = cutOff.outcome;
-      if (cutOff.outcome === "resumed") {
-        resumed = cutOff;
-        base.from = before;
+      const settled = await settleCutOff(
+        { src, dst, pair, lab, resumable, onProgress: options.onProgress },
+        listed.filter((s) => s.dataset === pair.sourceDataset),
+        replica,
+        replica.resumeToken,
+        options.reseed === true,
+      );
+      if (settled !== null) {
+        base.cutOff = settled.outcome;
+        base.bytes = settled.bytes;
+        base.seconds = settled.seconds;
+        if (settled.outcome === "resumed") base.from = before;
+        [listed, replica] = await readBoth();
       }
-      [listed, replica] = await readBoth();
-      if (cutOff.outcome === "resumed") await holdResumed(src, pair, lab, listed, replica);
     }
     const sourceSnaps = listed.filter((s) => s.dataset === pair.sourceDataset);
     const newest = sourceSnaps.filter((s) => s.holt).at(-1);
@@ -243,7 +251,13 @@ async function replicateOne(
       }
     }
     let from = targetSnaps === null ? null : commonSnapshot(sourceSnaps, targetSnaps, pair);
-    const chain = { src, dst, pair, lab, sourceSnaps, resumable, onProgress: options.onProgress };
+    const onProgress: ReplicateOptions["onProgress"] = (p) =>
+      options.onProgress?.({
+        ...p,
+        bytes: base.bytes + p.bytes,
+        seconds: base.seconds + p.seconds,
+      });
+    const chain = { src, dst, pair, lab, sourceSnaps, resumable, onProgress };
     let sent: Sent;
     try {
       sent = await sendChain(chain, from, newest);
@@ -272,14 +286,15 @@ async function replicateOne(
           )
         : Promise.resolve(),
     ]);
-    const upToDate = from?.name === newest.name;
+    const wasResumed = base.cutOff === "resumed";
     return {
       ...base,
-      status: upToDate && resumed === null ? "up to date" : "sent",
-      from: resumed === null ? (from?.name ?? null) : base.from,
+      status: from?.name === newest.name && !wasResumed ? "up to date" : "sent",
+      // After a resume, where the replica was before it.
+      from: wasResumed ? base.from : (from?.name ?? null),
       to: newest.name,
-      bytes: sent.bytes + (resumed?.bytes ?? 0),
-      seconds: sent.seconds + (resumed?.seconds ?? 0),
+      bytes: base.bytes + sent.bytes,
+      seconds: base.seconds + sent.seconds,
       pruned,
       error: null,
     };
@@ -289,14 +304,19 @@ async function replicateOne(
   }
 }
 
-interface Chain {
+/** The two ends of one replica, and how to receive there. */
+interface Ends {
   readonly src: Exec;
   readonly dst: Exec;
   readonly pair: Pair;
   readonly lab: string;
-  readonly sourceSnaps: readonly DatasetSnapshot[];
+  /** The replica's pool keeps a cut-off receive (`receive -s`). */
   readonly resumable: boolean;
   readonly onProgress: ReplicateOptions["onProgress"];
+}
+
+interface Chain extends Ends {
+  readonly sourceSnaps: readonly DatasetSnapshot[];
 }
 
 interface Sent {
@@ -319,11 +339,15 @@ async function sendChain(
 ): Promise<Sent> {
   let bytes = 0;
   let seconds = 0;
-  const steps: DatasetSnapshot[] = [];
+  const arrived: DatasetSnapshot[] = [];
   const tag = holdTag(c.lab, c.pair.targetHost);
   // The source's own copy of the common snapshot: that is where its hold is.
   let previous = from === null ? null : (c.sourceSnaps.find((s) => s.guid === from.guid) ?? null);
-  for (const next of stepsAfter(c.sourceSnaps, from, newest)) {
+  const steps = stepsAfter(c.sourceSnaps, from, newest);
+  // The replica's end unheld (a resume just brought it there, or a run died before its hold):
+  // held before anything else, so pruning cannot take it while the next step travels.
+  if (previous !== null && !previous.held && steps.length > 0) await hold(c.src, tag, previous);
+  for (const next of steps) {
     if (previous === null) await startFirstCopy(c.dst, c.pair);
     const step = await transfer(c, previous, next, (p) =>
       c.onProgress?.({ ...p, bytes: bytes + p.bytes, seconds: seconds + p.seconds }),
@@ -333,13 +357,13 @@ async function sendChain(
     await hold(c.src, tag, next);
     bytes += step.bytes;
     seconds += step.seconds;
-    steps.push(next);
+    arrived.push(next);
     if (previous === null) await finishFirstCopy(c.dst, c.pair);
     const held = c.sourceSnaps.filter((x) => x.held || x.name === previous?.name);
     await release(c.src, tag, next, held);
     previous = next;
   }
-  return { bytes, seconds, steps };
+  return { bytes, seconds, steps: arrived };
 }
 
 /** The replica's marks, read with its snapshots. */
@@ -386,10 +410,10 @@ async function readReplica(
 const resumableByHost = new WeakMap<Exec, Map<string, Promise<boolean>>>();
 
 /**
- * Whether the pool that holds `dataset` on this host can resume a receive:
+ * Whether the pool that holds `dataset` on this host can resume a receive.
  * OpenZFS refuses `receive -s` on a pool without the extensible_dataset
- * feature, and zfs-fuse knows neither the feature nor the flag (its `zpool
- * get` fails on the name).
+ * feature, and its tools before 0.7 have no `receive -s` (nor the
+ * receive_resume_token property); zfs-fuse has neither (both commands fail).
  */
 function canResume(dst: Exec, dataset: string): Promise<boolean> {
   const pool = dataset.split("/")[0] ?? dataset;
@@ -397,71 +421,106 @@ function canResume(dst: Exec, dataset: string): Promise<boolean> {
   resumableByHost.set(dst, pools);
   let answer = pools.get(pool);
   if (answer === undefined) {
-    answer = dst
-      .run({ argv: ["zpool", "get", "-H", "-o", "value", "feature@extensible_dataset", pool] })
-      .then((r) => r.code === 0 && /^(enabled|active)$/.test(r.stdout.trim()));
-    pools.set(pool, answer);
+    const asked = Promise.all([
+      dst.run({ argv: ["zpool", "get", "-H", "-o", "value", "feature@extensible_dataset", pool] }),
+      dst.run({ argv: ["zfs", "get", "-H", "-o", "value", RESUME_TOKEN, pool] }),
+    ]).then(
+      ([feature, property]) =>
+        feature.code === 0 &&
+        /^(enabled|active)$/.test(feature.stdout.trim()) &&
+        property.code === 0,
+    );
+    // A host that could not be asked (connection lost) is asked again next time.
+    asked.catch(() => pools.delete(pool));
+    pools.set(pool, asked);
+    answer = asked;
   }
   return answer;
 }
 
 /**
- * Finishes the transfer an earlier run left cut off on the replica, from
- * where it stopped (`zfs send -t`). When the source can no longer serve the
- * token (the snapshot it was sending is gone), the partial state is discarded
- * (`zfs receive -A`: the replica's received snapshots stay) and the caller
- * sends anew. Any other failure leaves the partial state for the next run.
+ * Settles the transfer an earlier run left cut off on the replica (its
+ * partial state and resume token), before anything else is sent. Only a
+ * replica that is holt's and in line with the source is resumed (`zfs send
+ * -t`); null leaves a diverged one as it is, for the caller to report. The
+ * partial state is discarded (`zfs receive -A`; the replica's snapshots stay)
+ * when the source can no longer serve the token (the snapshot it was sending
+ * is gone: "restarted"), or when `--reseed` is about to move the diverged
+ * replica aside ("discarded"). Any other failure keeps it for the next run.
  */
-async function finishCutOff(
-  src: Exec,
-  dst: Exec,
-  pair: Pair,
+async function settleCutOff(
+  ends: Ends,
+  sourceSnaps: readonly DatasetSnapshot[],
+  replica: ReplicaState,
   token: string,
-  options: ReplicateOptions,
-): Promise<{ outcome: "resumed" | "restarted"; bytes: number; seconds: number }> {
-  if (options.reseed !== true) {
-    const source = `${pair.sourceHost}:${pair.sourceDataset}`;
-    const target = `${pair.targetHost}:${pair.targetDataset}`;
-    const r = await relay(
-      src,
-      ["zfs", "send", "-t", token],
-      dst,
-      receiveArgv(pair, true),
-      (bytes, seconds) => options.onProgress?.({ source, target, bytes, seconds }),
-    );
-    if (r.received.code === 0 && r.sent.code === 0) {
-      if (await interruptedFirstCopy(dst, pair)) await finishFirstCopy(dst, pair);
-      return { outcome: "resumed", bytes: r.bytes, seconds: r.seconds };
-    }
-    if (!/cannot resume send/.test(r.sent.stderr)) {
-      throw transferError(
-        pair,
-        r.abandoned && r.received.code !== 0 ? null : r.sent,
-        r.received,
-        true,
+  reseed: boolean,
+): Promise<{
+  outcome: NonNullable<ReplicationResult["cutOff"]>;
+  bytes: number;
+  seconds: number;
+} | null> {
+  const { dst, pair } = ends;
+  const firstCopy = replica.snapshots.length === 0;
+  if (firstCopy ? !(await interruptedFirstCopy(dst, pair)) : !inLine(sourceSnaps, replica, pair)) {
+    if (!reseed) return null;
+    if (firstCopy) {
+      // Not holt's first copy: a file system someone else was receiving. Never destroyed.
+      throw new Diverged(
+        `Replica ${pair.targetHost}:${pair.targetDataset} is not holt's: it holds a partly received transfer and no snapshot. Look at it; \`zfs receive -A ${pair.targetDataset}\` on ${pair.targetHost} discards it, then run again.`,
       );
     }
+    await abortReceive(dst, pair);
+    return { outcome: "discarded", bytes: 0, seconds: 0 };
   }
-  // --reseed starts over too: what was half-received of the old replica is not wanted.
-  await runChecked(dst, { argv: ["zfs", "receive", "-A", pair.targetDataset] });
-  return { outcome: "restarted", bytes: 0, seconds: 0 };
+  const r = await relayStep(ends, ["zfs", "send", "-t", token]);
+  if (r.received.code === 0 && r.sent.code === 0) {
+    if (firstCopy) await finishFirstCopy(dst, pair);
+    return { outcome: "resumed", bytes: r.bytes, seconds: r.seconds };
+  }
+  if (/cannot resume send/.test(r.sent.stderr)) {
+    await abortReceive(dst, pair);
+    return { outcome: "restarted", bytes: 0, seconds: 0 };
+  }
+  const why = stepFailure(pair, r, true).message;
+  throw new HoltError(
+    "HOLT_E_BACKUP",
+    `Finishing the transfer an earlier run left cut off failed. ${why} If it keeps failing, \`zfs receive -A ${pair.targetDataset}\` on ${pair.targetHost} discards what that transfer left, and the next run sends again.`,
+  );
 }
 
-/**
- * Holds the source's copy of the snapshot a resumed transfer brought the
- * replica to, so local pruning cannot take it before the next step (the
- * chain then releases the older holds as usual).
- */
-async function holdResumed(
-  src: Exec,
+/** Whether the replica's newest snapshot is one the source has. */
+function inLine(
+  sourceSnaps: readonly DatasetSnapshot[],
+  replica: ReplicaState,
   pair: Pair,
-  lab: string,
-  listed: readonly DatasetSnapshot[],
-  replica: ReplicaState | null,
-): Promise<void> {
-  const end = replica?.snapshots.at(-1);
-  const own = listed.find((s) => s.dataset === pair.sourceDataset && s.guid === end?.guid);
-  if (own !== undefined) await hold(src, holdTag(lab, pair.targetHost), own);
+): boolean {
+  try {
+    commonSnapshot(sourceSnaps, replica.snapshots, pair);
+    return true;
+  } catch (error) {
+    if (error instanceof Diverged) return false;
+    throw error;
+  }
+}
+
+async function abortReceive(dst: Exec, pair: Pair): Promise<void> {
+  await runChecked(dst, { argv: ["zfs", "receive", "-A", pair.targetDataset] });
+}
+
+/** `sendArgv` on the source into this replica's receive, with progress. */
+function relayStep(ends: Ends, sendArgv: readonly string[]): Promise<Relayed> {
+  const { pair } = ends;
+  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
+  const target = `${pair.targetHost}:${pair.targetDataset}`;
+  return relay(ends.src, sendArgv, ends.dst, receiveArgv(pair, ends.resumable), (bytes, seconds) =>
+    ends.onProgress?.({ source, target, bytes, seconds }),
+  );
+}
+
+/** Why a relayed step failed. A receiver that gave up made holt kill the sender: its reason is the one. */
+function stepFailure(pair: Pair, r: Relayed, resumable: boolean): Error {
+  const sent = r.abandoned && r.received.code !== 0 ? null : r.sent;
+  return transferError(pair, sent, r.received, resumable);
 }
 
 function receiveArgv(pair: Pair, resumable: boolean): string[] {
@@ -583,150 +642,12 @@ async function transfer(
   to: DatasetSnapshot,
   onProgress: ReplicateOptions["onProgress"],
 ): Promise<{ bytes: number; seconds: number }> {
-  const { src, dst, pair } = c;
-  const snapshot = `${pair.sourceDataset}@${to.name}`;
+  const snapshot = `${c.pair.sourceDataset}@${to.name}`;
   const sendArgv =
     from === null ? ["zfs", "send", snapshot] : ["zfs", "send", "-i", `@${from.name}`, snapshot];
-  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
-  const target = `${pair.targetHost}:${pair.targetDataset}`;
-  const r = await relay(src, sendArgv, dst, receiveArgv(pair, c.resumable), (bytes, seconds) =>
-    onProgress?.({ source, target, bytes, seconds }),
-  );
+  const r = await relayStep({ ...c, onProgress }, sendArgv);
   if (r.received.code === 0 && r.sent.code === 0) return r;
-  // A receiver that gave up made holt kill the sender: the receiver's reason is the one.
-  throw transferError(
-    pair,
-    r.abandoned && r.received.code !== 0 ? null : r.sent,
-    r.received,
-    c.resumable,
-  );
-}
-
-export interface Relayed {
-  readonly bytes: number;
-  readonly seconds: number;
-  readonly sent: ExecResult;
-  readonly received: ExecResult;
-  /** The pipe broke (one side stopped) and holt ended the sender. */
-  readonly abandoned: boolean;
-}
-
-/**
- * The sender on this machine and the receiver a child process of holt (a
- * local program, or OpenSSH's client): `zfs send` writes into `dd`, which
- * writes into the receiver, all through the kernel as in a shell pipeline.
- * dd counts the bytes (its own report at the end; what the system says it
- * wrote while it runs). If the receiver stops, dd and then the sender get a
- * broken pipe; if holt dies, both are killed, and the receiver gets
- * end-of-file.
- */
-async function wiredRelay(
-  src: Exec,
-  sendArgv: readonly string[],
-  receiver: RunningProgram,
-  started: number,
-  count: (n: number) => void,
-  report: () => void,
-): Promise<Relayed> {
-  const node = receiver.node;
-  const wire = src.startWired;
-  if (node === undefined || wire === undefined) throw new Error("not wired");
-  node.stdout.resume();
-  let counter: WiredProgram | undefined;
-  let sender: WiredProgram;
-  try {
-    counter = await wire({ argv: ["dd", "bs=1M"], stdout: node.stdin });
-    sender = await wire({ argv: sendArgv, stdout: counter.stdin });
-  } catch (error) {
-    counter?.kill();
-    throw error;
-  } finally {
-    // holt's own copies of the pipes: closed, so each reader sees end-of-file when its writer ends.
-    node.stdin.destroy();
-    counter?.stdin.destroy();
-  }
-  let seen = 0;
-  const poll = setInterval(() => {
-    const written = counter.written();
-    if (written > seen) {
-      count(written - seen);
-      seen = written;
-    }
-  }, 500);
-  try {
-    const [sent, counted, received] = await Promise.all([sender.done, counter.done, receiver.done]);
-    const total = /^(\d+) bytes/m.exec(counted.stderr);
-    if (total !== null && Number(total[1]) > seen) count(Number(total[1]) - seen);
-    report();
-    // dd failing means it could not write on: the receiver stopped first.
-    const abandoned = counted.code !== 0 && received.code !== 0;
-    const bytes = total === null ? seen : Number(total[1]);
-    return { bytes, seconds: (Date.now() - started) / 1000, sent, received, abandoned };
-  } finally {
-    clearInterval(poll);
-  }
-}
-
-/**
- * Runs `sendArgv` on one host and `receiveArgv` on another, with holt
- * carrying the bytes from the first's stdout to the second's stdin and
- * counting them (`onProgress` about once a second and at the end).
- */
-export async function relay(
-  src: Exec,
-  sendArgv: readonly string[],
-  dst: Exec,
-  receiveArgv: readonly string[],
-  onProgress?: (bytes: number, seconds: number) => void,
-): Promise<Relayed> {
-  const started = Date.now();
-  let bytes = 0;
-  let reported = started;
-  const report = () => onProgress?.(bytes, (Date.now() - started) / 1000);
-  const count = (n: number) => {
-    bytes += n;
-    const now = Date.now();
-    if (now - reported >= 1000) {
-      reported = now;
-      report();
-    }
-  };
-  const receiver = await dst.start({ argv: receiveArgv });
-  if (src.startWired !== undefined && receiver.node !== undefined) {
-    return wiredRelay(src, sendArgv, receiver, started, count, report);
-  }
-  const sender = await src.start({ argv: sendArgv });
-  let abandoned = false;
-  // If either side stops, the other must not wait for ever: end both. The receiver is not
-  // killed: the broken pipe gives it end-of-file, so ZFS discards the partial stream itself
-  // (zfs-fuse leaves debris behind a killed receive).
-  const giveUp = () => {
-    abandoned = true;
-    sender.kill();
-  };
-  let piped: Promise<void>;
-  let drained: Promise<void>;
-  if (sender.node !== undefined && receiver.node !== undefined) {
-    // Both ends are child processes of holt: Node's own streams, much faster than web streams.
-    const from = sender.node.stdout;
-    receiver.node.stdout.resume();
-    drained = Promise.resolve();
-    piped = pipeline(from, receiver.node.stdin).catch(giveUp);
-    from.on("data", (chunk: Buffer) => count(chunk.byteLength));
-  } else {
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        count(chunk.byteLength);
-        controller.enqueue(chunk);
-      },
-    });
-    // zfs receive prints nothing on stdout; drained anyway, so output could never stall it.
-    drained = receiver.stdout.pipeTo(new WritableStream()).catch(() => undefined);
-    piped = sender.stdout.pipeThrough(counter).pipeTo(receiver.stdin).catch(giveUp);
-  }
-  const [sent, received] = await Promise.all([sender.done, receiver.done, piped, drained]);
-  report();
-  return { bytes, seconds: (Date.now() - started) / 1000, sent, received, abandoned };
+  throw stepFailure(c.pair, r, c.resumable);
 }
 
 function transferError(
@@ -738,9 +659,10 @@ function transferError(
   const target = `${pair.targetHost}:${pair.targetDataset}`;
   const source = `${pair.sourceHost}:${pair.sourceDataset}`;
   const why = received.stderr.trim().replace(/\s+/g, " ");
-  // With `receive -s`, ZFS keeps what arrived whole, beside the replica's snapshots.
+  // With `receive -s`, ZFS keeps what arrived of a transfer cut off mid-stream, beside the
+  // replica's snapshots; a stream it refused at the start leaves nothing.
   const after = resumable
-    ? "The replica keeps its snapshots and what arrived whole; the next run resumes from there (or sends again when it cannot)."
+    ? "The replica's snapshots are as before; if ZFS kept what arrived, the next run resumes from there, else it sends again."
     : "ZFS discarded the partial transfer, so the replica is as before; the next run sends again.";
   if (/has been modified\s+since most recent snapshot/.test(received.stderr)) {
     return new Diverged(
@@ -750,7 +672,7 @@ function transferError(
   if (/out of space|quota exceeded/i.test(received.stderr)) {
     return new HoltError(
       "HOLT_E_BACKUP",
-      `Replica ${target}: the target pool is full (${why}). ${resumable ? `The replica keeps its snapshots and what arrived (\`zfs receive -A ${pair.targetDataset}\` on ${pair.targetHost} discards the latter).` : "The partial transfer was discarded and the replica is as before."} Free space on ${pair.targetHost} (or lower the replica's keep), then run again.`,
+      `Replica ${target}: the target pool is full (${why}). ${resumable ? `The replica's snapshots are as before; ZFS keeps what arrived for the next run to resume (\`zfs receive -A ${pair.targetDataset}\` on ${pair.targetHost} frees it).` : "The partial transfer was discarded and the replica is as before."} Free space on ${pair.targetHost}, then run again.`,
     );
   }
   if (sent !== null && sent.code !== 0) {

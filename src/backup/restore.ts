@@ -36,7 +36,8 @@ import {
   readManifest,
 } from "./manifest.ts";
 import { offsitePath, parseSnapshots, resticOn } from "./offsite.ts";
-import { relay, replicationPairs } from "./replicate.ts";
+import { relay } from "./relay.ts";
+import { replicationPairs } from "./replicate.ts";
 import {
   clearScratch,
   createScratch,

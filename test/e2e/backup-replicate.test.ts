@@ -81,7 +81,9 @@ export default defineLab({
 // next stream. dd bs=1 reads exactly what it copies, so the rest of the stream is untouched.
 // With the flag "openzfs" it is also the OpenZFS stand-in described above (and holt's own
 // `zfs` on the source host, through its PATH); with the flag "stall", a receive takes 1 MiB,
-// says so in the file "stalled", and waits 3 s, so a test can cut it off there.
+// says so in the file "stalled", and waits 3 s, so a test can cut it off there; with the flag
+// "refuse-fresh", it refuses every receive but a resumed one. It logs resumes in "resumed"
+// and discarded partial states (`receive -A`) in "aborted".
 const wrapper = (real: string) => `#!/bin/bash
 flags="$(dirname "$0")"
 real=${real}
@@ -98,6 +100,10 @@ fi
 case "$1" in
 get)
   [[ "$*" == *receive_resume_token* ]] || exec "$real" "$@"
+  if [ "$2 $3 $4 $5" = "-H -o value receive_resume_token" ]; then
+    "$real" list -H -o name "$6" >/dev/null || exit 1
+    echo -; exit 0
+  fi
   args=()
   for a in "$@"; do
     a="\${a//,receive_resume_token/}"; args+=("\${a//receive_resume_token,/}")
@@ -118,6 +124,7 @@ send)
     echo "cannot resume send: '$snapshot' used in the initial send no longer exists" >&2; exit 255
   fi
   echo "$3" >> "$flags/resumed"
+  touch "$flags/resuming"
   exec "$real" send "\${original[@]}" ;;
 receive)
   dataset="\${@: -1}"
@@ -126,18 +133,34 @@ receive)
     [ -e "$t" ] || { echo "cannot resume receive: '$dataset' does not have any resumable receive state" >&2; exit 1; }
     # A first copy's partial state is the new file system itself: OpenZFS destroys it.
     if [ -e "$t.full" ]; then "$real" destroy -r "$dataset" || exit 1; fi
-    rm -f "$t" "$t.full"; exit 0
+    rm -f "$t" "$t.full"; echo "$dataset" >> "$flags/aborted"; exit 0
   fi
   resumable=no; args=()
   for a in "$@"; do if [ "$a" = -s ]; then resumable=yes; else args+=("$a"); fi; done
-  # The stand-in's placeholder for a cut-off first copy goes; OpenZFS would resume into it.
-  if [ -e "$t.full" ]; then "$real" destroy -r "$dataset" 2>/dev/null; fi
-  if [ -e "$flags/stall" ]; then
-    rm -f "$flags/stall"
-    { dd bs=65536 count=16 iflag=fullblock status=none; touch "$flags/stalled"; sleep 3; cat; } | "$real" "\${args[@]}"
-  else
-    "$real" "\${args[@]}"
+  first=""
+  if [ -e "$t" ]; then
+    # Only a resumed stream (zfs send -t, which leaves "resuming" before its first byte) may
+    # go where a cut-off receive left its state, as in OpenZFS.
+    first="$(dd bs=1 count=1 status=none | base64)"
+    if [ ! -e "$flags/resuming" ]; then
+      echo "cannot receive: destination $dataset contains partially-complete state from "zfs receive -s"." >&2
+      exit 1
+    fi
+    rm -f "$flags/resuming"
+    # The stand-in's placeholder for a cut-off first copy goes; OpenZFS would resume into it.
+    if [ -e "$t.full" ]; then "$real" destroy -r "$dataset" 2>/dev/null; fi
+  elif [ -e "$flags/refuse-fresh" ]; then
+    echo "cannot receive: refused by the test" >&2; exit 1
   fi
+  feed() {
+    [ -z "$first" ] || printf '%s' "$first" | base64 -d
+    if [ -e "$flags/stall" ]; then
+      rm -f "$flags/stall"
+      dd bs=65536 count=16 iflag=fullblock status=none; touch "$flags/stalled"; sleep 3
+    fi
+    cat
+  }
+  feed | "$real" "\${args[@]}"
   rc=$?
   if [ $rc = 0 ]; then rm -f "$t" "$t.full"; exit 0; fi
   if [ $resumable = yes ] && [ ! -e "$t" ]; then
@@ -445,8 +468,10 @@ describe("replication to a second host over SSH (zfs-fuse, real sshd)", () => {
     const cutReplica = () => `${target.name}/backup/cut/data`;
     const flag = (name: string) => join(wrapperDir, name);
     const tokenFile = () => flag(`token-${cutReplica().replaceAll("/", "_")}`);
-    const resumes = () =>
-      existsSync(flag("resumed")) ? readFileSync(flag("resumed"), "utf8").trim().split("\n") : [];
+    const logged = (name: string) =>
+      existsSync(flag(name)) ? readFileSync(flag(name), "utf8").trim().split("\n") : [];
+    const resumes = () => logged("resumed");
+    const aborts = () => logged("aborted");
 
     before(() => writeFileSync(flag("openzfs"), ""));
     after(() => rmSync(flag("openzfs"), { force: true }));
@@ -489,20 +514,38 @@ describe("replication to a second host over SSH (zfs-fuse, real sshd)", () => {
       assert.equal(userrefs(`${cut()}@${step}`), "1", "the replica's end is held");
     });
 
-    test("a cut-off incremental is finished first, then the newer snapshot follows", async () => {
+    test("a cut-off incremental is finished first and held, even when the next step then fails", async () => {
       const base = snapshots(cutReplica()).at(-1) as string;
       const step = await cutOffRun();
       writeData("after.bin", 10_000, cut());
       hour += 1;
-      const r = backup(["run", "cut"]);
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      const done = only(r.replicas, "cut");
-      assert.equal(done.cutOff, "resumed", JSON.stringify(done));
-      assert.equal(done.from, base);
+      writeFileSync(flag("refuse-fresh"), "");
+      let r: ReturnType<typeof backup>;
+      try {
+        r = backup(["run", "cut"]);
+      } finally {
+        rmSync(flag("refuse-fresh"));
+      }
+      assert.equal(r.code, 1, "the step after the resume was refused");
+      const failed = only(r.replicas, "cut");
+      assert.equal(failed.cutOff, "resumed", JSON.stringify(failed));
+      assert.match(failed.error ?? "", /refused by the test/);
+      assert.ok(failed.bytes > 1_000_000, `the resumed bytes count: ${failed.bytes}`);
+      assert.equal(resumes().length, 2);
+      assert.equal(snapshots(cutReplica()).at(-1), step);
+      assert.equal(
+        userrefs(`${cut()}@${step}`),
+        "1",
+        "the resumed end is held while the next fails",
+      );
+
+      const r2 = backup(["replicate", "cut"]);
+      assert.equal(r2.code, 0, `${r2.stdout}\n${r2.stderr}`);
+      const done = only(r2.replicas, "cut");
+      assert.equal(done.cutOff, null);
+      assert.equal(done.from, step);
       const newest = snapshots(cut()).at(-1) as string;
       assert.equal(done.to, newest);
-      assert.equal(resumes().length, 2);
-      assert.deepEqual(snapshots(cutReplica()).slice(-2), [step, newest]);
       assertSame(newest, cut(), cutReplica());
       assert.equal(userrefs(`${cut()}@${newest}`), "1", "the new end is held");
       assert.equal(userrefs(`${cut()}@${step}`), "0", "the resumed step is released");
@@ -521,25 +564,41 @@ describe("replication to a second host over SSH (zfs-fuse, real sshd)", () => {
       assert.equal(done.cutOff, "restarted", JSON.stringify(done));
       assert.equal(done.from, base);
       assert.equal(resumes().length, 2, "nothing was resumed");
-      assert.ok(!existsSync(tokenFile()), "the partial state was discarded (zfs receive -A)");
+      assert.deepEqual(
+        aborts(),
+        [cutReplica()],
+        "the partial state was discarded (zfs receive -A)",
+      );
       assert.ok(!snapshots(cutReplica()).includes(step));
       assertSame(done.to as string, cut(), cutReplica());
       const human = folder.holt(["backup", "replicate", "cut"], holtEnv());
       assert.match(human.stdout, /cut\/data: up to date/);
     });
 
-    test("--reseed discards a cut-off transfer instead of resuming it; a replica in line is kept", async () => {
-      const base = snapshots(cutReplica()).at(-1) as string;
+    test("a diverged replica's cut-off transfer is left alone; --reseed discards it and moves the replica aside", async () => {
       const step = await cutOffRun();
-      const r = backup(["replicate", "cut", "--reseed"]);
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      const done = only(r.replicas, "cut");
-      assert.equal(done.cutOff, "restarted", JSON.stringify(done));
-      assert.equal(done.from, base, "not diverged, so nothing was moved aside");
-      assert.equal(done.to, step);
-      assert.equal(resumes().length, 2, "nothing was resumed");
+      zfs("snapshot", `${cutReplica()}@mine`);
+      const r = backup(["replicate", "cut"]);
+      assert.equal(r.code, 1);
+      const diverged = only(r.replicas, "cut");
+      assert.equal(diverged.status, "diverged", JSON.stringify(diverged));
+      assert.equal(diverged.cutOff, null);
+      assert.match(diverged.error ?? "", /has snapshots the source does not \(mine\)/);
+      assert.equal(resumes().length, 2, "not resumed");
+      assert.equal(aborts().length, 1, "not discarded");
+      assert.ok(existsSync(tokenFile()));
+
+      const human = folder.holt(["backup", "replicate", "cut", "--reseed"], holtEnv());
+      assert.equal(human.code, 0, `${human.stdout}\n${human.stderr}`);
+      assert.match(human.stdout, /discarded the transfer an earlier run left cut off/);
+      assert.match(human.stdout, new RegExp(`full copy of ${step}`));
+      assert.equal(aborts().length, 2);
       assert.ok(!existsSync(tokenFile()));
       assertSame(step, cut(), cutReplica());
+      const aside = zfs("list", "-H", "-o", "name", "-r", `${target.name}/backup/cut`)
+        .split("\n")
+        .filter((n) => n.includes("data-diverged-"));
+      assert.equal(aside.length, 1, "the diverged replica is kept, renamed");
     });
   });
 

@@ -339,6 +339,14 @@ function printSnapshots(
   }
 }
 
+/** What became of a transfer an earlier run left cut off, in a replica's summary. */
+const CUT_OFF: Record<NonNullable<ReplicationResult["cutOff"]>, string> = {
+  resumed: "resumed the transfer an earlier run left cut off",
+  restarted:
+    "a transfer an earlier run left cut off could not be resumed (the source no longer has what it was sending): discarded, and sent again",
+  discarded: "discarded the transfer an earlier run left cut off, with the diverged replica",
+};
+
 function printReplicas(ctx: CommandContext, results: readonly ReplicationResult[]): void {
   const style = ctx.output.style;
   for (const r of results) {
@@ -354,13 +362,8 @@ function printReplicas(ctx: CommandContext, results: readonly ReplicationResult[
       const color = r.status === "no snapshot" ? style.yellow : style.red;
       ctx.output.out(`${head}: ${color(r.status)}`);
     }
-    if (r.cutOff === "resumed")
-      ctx.output.out("  resumed the transfer an earlier run left cut off");
-    if (r.cutOff === "restarted") {
-      ctx.output.out(
-        "  an earlier cut-off transfer could not be resumed (the source no longer has what it was sending); its partial state was discarded",
-      );
-    }
+    const cutOff = r.cutOff === null ? undefined : CUT_OFF[r.cutOff];
+    if (cutOff !== undefined) ctx.output.out(`  ${cutOff}`);
     if (r.pruned.length > 0) ctx.output.out(`  pruned ${r.pruned.length} on the replica`);
     if (r.error !== null) ctx.output.out(`  ${r.error}`);
   }
