@@ -196,14 +196,14 @@ async function replicateOne(
     ]);
     // Both sides at once: one command each (the first time, the replica host is also asked
     // whether it can resume).
-    const resumed = canResume(dst, pair.targetDataset);
+    const canResumeHere = canResume(dst, pair.targetDataset);
     const readBoth = () =>
       Promise.all([
         listSnapshots(src, pair.sourceDataset, lab),
-        resumed.then((resumable) => readReplica(dst, pair, lab, resumable)),
+        canResumeHere.then((resumable) => readReplica(dst, pair, lab, resumable)),
       ]);
     let [listed, replica] = await readBoth();
-    const resumable = await resumed;
+    const resumable = await canResumeHere;
     if (replica?.resumeToken != null) {
       const before = replica.snapshots.at(-1)?.name ?? null;
       const settled = await settleCutOff(
