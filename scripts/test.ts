@@ -10,7 +10,7 @@
  * never beside them: every new container copies the host's mount table into its own mount
  * namespace for a moment, and zfs-fuse then refuses to unmount, rename or destroy the test
  * pools' datasets ("dataset is busy"), which the ZFS tests do all the time.
- * When zfs-fuse stops answering (test/peers/zfs-watch.ts), it is restarted, and the files that
+ * When zfs-fuse stops answering or dies (test/peers/zfs-watch.ts), it is restarted, and the files that
  * failed in that phase run once more; their second results count, and a line above the count
  * names them.
  * Output is the spec reporter's, followed by one last line `N passed, N failed[, N skipped]`
@@ -204,15 +204,16 @@ const deadline = setTimeout(() => {
 }, RUN_DEADLINE_MS);
 deadline.unref();
 
-// zfs-fuse, the tests' stand-in for the kernel's OpenZFS, now and then deadlocks under load (see
-// test/peers/zfs-watch.ts). When it does, the watchdog restarts it, and the files that failed in
-// that phase run once more after it; the summary says so. A file that fails again fails the run.
+// zfs-fuse, the tests' stand-in for the kernel's OpenZFS, now and then deadlocks under load, or
+// dies (see test/peers/zfs-watch.ts). When it does, the watchdog restarts it, and the files that
+// failed in that phase run once more after it; the summary says so. A file that fails again
+// fails the run.
 const stalls: string[] = [];
 /** The latest restart; the rerun, the next phase and the count wait for it. */
 let restarting: Promise<void> = Promise.resolve();
 const watch = zfsFuseInstalled()
   ? watchZfsFuse((reason) => {
-      const line = `zfs-fuse stopped answering: ${reason}; restarting it`;
+      const line = `zfs-fuse stopped working: ${reason}; restarting it`;
       stalls.push(reason);
       process.stdout.write(`${endsWithNewline ? "" : "\n"}\n${line}\n`);
       endsWithNewline = true;
@@ -230,16 +231,28 @@ async function runPhase(group: readonly string[]): Promise<void> {
   await runFiles(group);
   await restarting;
   if (stalls.length === stallsBefore || interrupted !== undefined) return;
-  // Only this phase's own files run again. Results of tests declared in a shared helper module
-  // (node:test files them under the helper's path) cannot be traced to one file: they keep
-  // their first results.
-  const again = failing().filter((file) => group.includes(file) && !failedBefore.has(file));
-  if (again.length === 0) return;
-  const names = again.map((file) => path.relative(root, file)).join(", ");
+  // Only this phase's own files run again. Tests declared in a shared helper module are filed
+  // under the helper's path (node:test does so): a failure there runs every file that imports
+  // the helper again, and their helper results are counted anew, unless one of them ran in
+  // another phase (its results cannot be told apart then, and they stay as they were).
+  const again = new Set<string>();
+  const helpers: string[] = [];
+  for (const file of failing().filter((f) => !failedBefore.has(f))) {
+    if (group.includes(file)) {
+      again.add(file);
+      continue;
+    }
+    const users = files.filter((f) => readFileSync(f, "utf8").includes(path.basename(file)));
+    if (users.length === 0 || !users.every((f) => group.includes(f))) continue;
+    helpers.push(file);
+    for (const f of users) again.add(f);
+  }
+  if (again.size === 0) return;
+  const names = [...again].map((file) => path.relative(root, file)).join(", ");
   process.stdout.write(`\nzfs-fuse was restarted during this phase; running again: ${names}\n`);
-  for (const file of again) forget(file);
+  for (const file of [...again, ...helpers]) forget(file);
   rerun.push(...again);
-  await runFiles(again);
+  await runFiles([...again]);
   await restarting;
 }
 
@@ -259,7 +272,7 @@ if (interrupted !== undefined) process.stdout.write(`\ninterrupted by ${interrup
 if (stalls.length > 0) {
   const names = rerun.map((file) => path.relative(root, file)).join(", ") || "none";
   process.stdout.write(
-    `\nzfs-fuse stalled ${stalls.length} time(s) and was restarted; files run again: ${names}\n`,
+    `\nzfs-fuse stalled or died ${stalls.length} time(s) and was restarted; files run again: ${names}\n`,
   );
 }
 process.stdout.write(`\n${summary}\n`);

@@ -8,6 +8,7 @@ import { watchZfsFuse, type ZfsFuseProbes } from "./zfs-watch.ts";
 const timing = { sampleMs: 10, stallMs: 150, probeEveryMs: 20 };
 
 interface Fake extends ZfsFuseProbes {
+  pid: number | undefined;
   count: number | null | undefined;
   waiting: string[];
   listHangs: boolean;
@@ -15,9 +16,11 @@ interface Fake extends ZfsFuseProbes {
 
 function fake(): Fake {
   const probes: Fake = {
+    pid: 4242,
     count: 100,
     waiting: [],
     listHangs: false,
+    daemon: () => probes.pid,
     calls: () => probes.count,
     waiters: () => probes.waiting,
     listAnswers: async (timeoutMs) => {
@@ -110,6 +113,7 @@ test("stand-in probes: after the restart the watch starts over and can report th
 
 test("stand-in probes: no daemon running is no stall", async () => {
   const probes = fake();
+  probes.pid = undefined;
   probes.count = null;
   probes.waiting = ["pid 11 (ls) in request_wait_answer"];
   probes.listHangs = true;
@@ -117,4 +121,28 @@ test("stand-in probes: no daemon running is no stall", async () => {
   await sleep(400);
   watch.stop();
   assert.deepEqual(reasons, []);
+});
+
+test("stand-in probes: a daemon that exits is reported once, and watched again after the restart", async () => {
+  const probes = fake();
+  const { reasons, watch } = record(probes, async () => {
+    probes.pid = 5000;
+    probes.count = 1;
+  });
+  await sleep(50);
+  probes.pid = undefined;
+  probes.count = null;
+  await sleep(300);
+  watch.stop();
+  assert.deepEqual(reasons, ["its daemon (pid 4242) exited"]);
+});
+
+test("stand-in probes: a daemon replaced by another (started again by a test) is reported", async () => {
+  const probes = fake();
+  const { reasons, watch } = record(probes);
+  await sleep(50);
+  probes.pid = 4343;
+  await sleep(100);
+  watch.stop();
+  assert.deepEqual(reasons, ["its daemon (pid 4242) exited and another (pid 4343) was started"]);
 });

@@ -13,6 +13,10 @@
  * - for 60 s, some process waited on a FUSE request while the daemon read and wrote nothing
  *   (its read and write system call counts in /proc/PID/io did not move);
  * - `zfs list` (every dataset of every pool) did not answer within 60 s.
+ * It can also die (once in a CI run: "zfsfuse_ioctl_read_loop(): file descriptor closed", then
+ * "connect: Connection refused" for every command). A daemon seen running that is gone for two
+ * samples, or replaced by another one (a test's ensureZfsFuse() started it again), is handled
+ * like a stall, so the files that failed meanwhile run again.
  * `restartZfsFuse()` then kills the daemon (the waiting calls fail with ECONNABORTED), detaches
  * its mounts and starts it again. Its pools come back only if zfs-fuse had written them to its
  * cache; either way the tests that used them fail, and the runner runs their files again.
@@ -62,6 +66,8 @@ export interface ZfsFuseWatch {
 
 /** What the watch reads; the real ones read /proc and run `zfs list`. */
 export interface ZfsFuseProbes {
+  /** The daemon's pid, undefined when none runs. */
+  daemon(): number | undefined;
   /** The daemon's read+write call count; null when no daemon runs, undefined when unreadable. */
   calls(): number | null | undefined;
   /** Processes waiting on a FUSE request. */
@@ -77,6 +83,7 @@ export interface ZfsFuseWatchTiming {
 }
 
 const realProbes: ZfsFuseProbes = {
+  daemon: daemonPid,
   calls() {
     const pid = daemonPid();
     return pid === undefined ? null : daemonCalls(pid);
@@ -111,6 +118,9 @@ export function watchZfsFuse(
   let quietSince: number | undefined;
   let probing = false;
   let lastProbe = Date.now();
+  // The daemon last seen, and for how many samples since it has been gone.
+  let lastDaemon: number | undefined;
+  let goneFor = 0;
 
   const stall = (reason: string) => {
     if (handling || stopped) return;
@@ -120,7 +130,28 @@ export function watchZfsFuse(
       lastCalls = undefined;
       quietSince = undefined;
       lastProbe = Date.now();
+      lastDaemon = undefined;
+      goneFor = 0;
     });
+  };
+
+  /** Whether the daemon seen before died; reports it (once) when it did. */
+  const died = (): boolean => {
+    const daemon = probes.daemon();
+    if (daemon === undefined) {
+      if (lastDaemon !== undefined && ++goneFor >= 2) {
+        stall(`its daemon (pid ${lastDaemon}) exited`);
+        return true;
+      }
+      return false;
+    }
+    if (lastDaemon !== undefined && daemon !== lastDaemon) {
+      stall(`its daemon (pid ${lastDaemon}) exited and another (pid ${daemon}) was started`);
+      return true;
+    }
+    lastDaemon = daemon;
+    goneFor = 0;
+    return false;
   };
 
   const probe = () => {
@@ -136,7 +167,7 @@ export function watchZfsFuse(
   };
 
   const sample = () => {
-    if (handling || stopped) return;
+    if (handling || stopped || died()) return;
     const calls = probes.calls();
     if (calls === null) {
       quietSince = undefined;
