@@ -5,7 +5,8 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { watchZfsFuse, type ZfsFuseProbes } from "./zfs-watch.ts";
 
-const timing = { sampleMs: 10, stallMs: 150, probeEveryMs: 20 };
+// As in real use (2 s samples, a probe every 15 s), several samples fall between two probes.
+const timing = { sampleMs: 10, stallMs: 150, probeEveryMs: 80 };
 
 interface Fake extends ZfsFuseProbes {
   pid: number | undefined;
@@ -145,4 +146,19 @@ test("stand-in probes: a daemon replaced by another (started again by a test) is
   await sleep(100);
   watch.stop();
   assert.deepEqual(reasons, ["its daemon (pid 4242) exited and another (pid 4343) was started"]);
+});
+
+test("stand-in probes: a daemon that answers only the watch's own `zfs list` while a waiter waits is a stall", async () => {
+  // As seen in CI: the FUSE side deadlocked, the ioctl side still answering.
+  const probes = fake();
+  probes.waiting = ["pid 12 (zfs) in fuse_get_req"];
+  probes.listAnswers = async () => {
+    probes.count = (probes.count ?? 0) + 7;
+    return true;
+  };
+  const { reasons, watch } = record(probes);
+  await sleep(400);
+  watch.stop();
+  assert.ok(reasons.length >= 1, "reported");
+  assert.match(reasons[0] ?? "", /daemon handled nothing while pid 12/);
 });

@@ -11,7 +11,8 @@
  * go on after that; without a watchdog the run waits out every 5 minute test timeout until its
  * deadline. A stall is either of:
  * - for 60 s, some process waited on a FUSE request while the daemon read and wrote nothing
- *   (its read and write system call counts in /proc/PID/io did not move);
+ *   (its read and write system call counts in /proc/PID/io did not move, but for the watch's own
+ *   `zfs list`, which a daemon deadlocked on FUSE still answers);
  * - `zfs list` (every dataset of every pool) did not answer within 60 s.
  * It can also die (once in a CI run: "zfsfuse_ioctl_read_loop(): file descriptor closed", then
  * "connect: Connection refused" for every command). A daemon seen running that is gone for two
@@ -121,6 +122,9 @@ export function watchZfsFuse(
   // The daemon last seen, and for how many samples since it has been gone.
   let lastDaemon: number | undefined;
   let goneFor = 0;
+  // Set while a `zfs list` probe runs and when it ends: a daemon stuck on FUSE can still answer
+  // it, and the calls that costs are the probe's, not a sign that the daemon works.
+  let probeTouched = false;
 
   const stall = (reason: string) => {
     if (handling || stopped) return;
@@ -156,9 +160,11 @@ export function watchZfsFuse(
 
   const probe = () => {
     probing = true;
+    probeTouched = true;
     const callsBefore = probes.calls();
     void probes.listAnswers(timing.stallMs).then((answered) => {
       probing = false;
+      probeTouched = true;
       // A daemon that kept reading and writing is busy (a long receive), not stuck.
       if (!answered && probes.calls() === callsBefore) {
         stall(`\`zfs list\` did not answer within ${timing.stallMs / 1000} s`);
@@ -178,8 +184,11 @@ export function watchZfsFuse(
       probe();
     }
     const waiters = probes.waiters();
-    if (calls === undefined || calls !== lastCalls || waiters.length === 0) {
-      lastCalls = calls;
+    const moved = calls !== lastCalls;
+    const byProbe = probeTouched;
+    probeTouched = probing;
+    lastCalls = calls;
+    if (calls === undefined || waiters.length === 0 || (moved && !byProbe)) {
       quietSince = undefined;
       return;
     }
