@@ -99,6 +99,9 @@ interface Pair {
   readonly sourceDataset: string;
   readonly targetHost: string;
   readonly targetDataset: string;
+  /** `host:dataset` of each side, for results and messages. */
+  readonly source: string;
+  readonly target: string;
   readonly keep: NonNullable<ResolvedLab["backups"]["policies"][string]["replica"]>["keep"];
 }
 
@@ -111,13 +114,16 @@ export function replicationPairs(
   return stateDatasets(lab, facts, services).flatMap((d) => {
     const replica = d.policy?.replica;
     if (replica == null) return [];
+    const targetDataset = `${replica.dataset}/${d.service}/${d.entry}`;
     return [
       {
         service: d.service,
         sourceHost: d.host,
         sourceDataset: d.dataset,
         targetHost: replica.host,
-        targetDataset: `${replica.dataset}/${d.service}/${d.entry}`,
+        targetDataset,
+        source: `${d.host}:${d.dataset}`,
+        target: `${replica.host}:${targetDataset}`,
         keep: replica.keep,
       },
     ];
@@ -176,8 +182,7 @@ async function replicateOne(
   pair: Pair,
   options: ReplicateOptions,
 ): Promise<ReplicationResult> {
-  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
-  const target = `${pair.targetHost}:${pair.targetDataset}`;
+  const { source, target } = pair;
   const base = {
     service: pair.service,
     source,
@@ -466,7 +471,7 @@ async function settleCutOff(
     if (firstCopy) {
       // Not holt's first copy: a file system someone else was receiving. Never destroyed.
       throw new Diverged(
-        `Replica ${pair.targetHost}:${pair.targetDataset} is not holt's: it holds a partly received transfer and no snapshot. Look at it; \`zfs receive -A ${pair.targetDataset}\` on ${pair.targetHost} discards it, then run again.`,
+        `Replica ${pair.target} is not holt's: it holds a partly received transfer and no snapshot. Look at it; \`zfs receive -A ${pair.targetDataset}\` on ${pair.targetHost} discards it, then run again.`,
       );
     }
     await abortReceive(dst, pair);
@@ -509,11 +514,13 @@ async function abortReceive(dst: Exec, pair: Pair): Promise<void> {
 
 /** `sendArgv` on the source into this replica's receive, with progress. */
 function relayStep(ends: Ends, sendArgv: readonly string[]): Promise<Relayed> {
-  const { pair } = ends;
-  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
-  const target = `${pair.targetHost}:${pair.targetDataset}`;
-  return relay(ends.src, sendArgv, ends.dst, receiveArgv(pair, ends.resumable), (bytes, seconds) =>
-    ends.onProgress?.({ source, target, bytes, seconds }),
+  const { source, target } = ends.pair;
+  return relay(
+    ends.src,
+    sendArgv,
+    ends.dst,
+    receiveArgv(ends.pair, ends.resumable),
+    (bytes, seconds) => ends.onProgress?.({ source, target, bytes, seconds }),
   );
 }
 
@@ -537,7 +544,7 @@ function commonSnapshot(
   pair: Pair,
 ): DatasetSnapshot {
   const sourceGuids = new Set(source.map((s) => s.guid));
-  const target = `${pair.targetHost}:${pair.targetDataset}`;
+  const target = pair.target;
   const fix = `Look at both sides (zfs list -t snapshot -r ${pair.targetDataset} on ${pair.targetHost}), then run \`holt backup replicate ${pair.service} --reseed\`: it renames the replica aside (kept, nothing is destroyed) and sends a full copy.`;
   let common = -1;
   for (let i = replica.length - 1; i >= 0; i--) {
@@ -548,9 +555,7 @@ function commonSnapshot(
   }
   if (common < 0) {
     const what =
-      replica.length === 0
-        ? "has no snapshot"
-        : `has no snapshot in common with ${pair.sourceHost}:${pair.sourceDataset}`;
+      replica.length === 0 ? "has no snapshot" : `has no snapshot in common with ${pair.source}`;
     throw new Diverged(`Replica ${target} ${what}. ${fix}`);
   }
   const after = replica.slice(common + 1).map((s) => s.name);
@@ -656,8 +661,7 @@ function transferError(
   received: ExecResult,
   resumable: boolean,
 ): Error {
-  const target = `${pair.targetHost}:${pair.targetDataset}`;
-  const source = `${pair.sourceHost}:${pair.sourceDataset}`;
+  const { source, target } = pair;
   const why = received.stderr.trim().replace(/\s+/g, " ");
   // With `receive -s`, ZFS keeps what arrived of a transfer cut off mid-stream, beside the
   // replica's snapshots; a stream it refused at the start leaves nothing.
