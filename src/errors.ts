@@ -17,8 +17,9 @@ export const ERROR_CODES = {
   HOLT_E_ZFS: "A ZFS command failed or printed output holt could not understand.",
   HOLT_E_ZFS_UNSUPPORTED: "A pool lacks a feature that the config asks for.",
   HOLT_E_LOCKED: "Another apply holds the lab's lock.",
-  HOLT_E_PLAN_STALE: "A saved plan no longer matches the real systems.",
-  HOLT_E_PLAN_FILE: "A saved plan file could not be read.",
+  HOLT_E_PLAN_STALE: "A plan no longer matches a fresh plan from the config and the real systems.",
+  HOLT_E_PLAN_FILE:
+    "A saved plan file could not be read or written, or was made for another lab or config file.",
   HOLT_E_DATA_LOSS: "The plan destroys data and --allow-data-loss was not given.",
   HOLT_E_APPLY_FAILED: "One or more apply steps failed.",
   HOLT_E_ADOPT: "A resource could not be adopted.",

@@ -75,7 +75,7 @@ export interface Plan {
   readonly summary: PlanSummary;
 }
 
-export function summarize(changes: readonly PlannedChange[]): PlanSummary {
+export function summarize(changes: readonly { readonly action: Action }[]): PlanSummary {
   const count = (action: Action) => changes.filter((c) => c.action === action).length;
   return {
     add: count("create"),

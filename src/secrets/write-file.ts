@@ -4,12 +4,36 @@
  * target's name. A crash leaves either the old file or the new one.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-/** Replaces `path` (or creates it) with `data`, atomically. */
-export function writeFileAtomic(path: string, data: string, mode: number): void {
-  placeWhole(path, data, mode, (temp) => renameSync(temp, path));
+export interface WriteOptions {
+  /** Give the file exactly `mode`, whatever the umask took away at creation. */
+  readonly exactMode?: boolean;
+}
+
+/**
+ * Replaces `path` (or creates it) with `data`, atomically. The file is always
+ * a new one made here: whoever owned the old one, or has it open, can read
+ * or change neither the new contents nor its mode. A symbolic link at `path`
+ * is replaced, never written through.
+ */
+export function writeFileAtomic(
+  path: string,
+  data: string,
+  mode: number,
+  options: WriteOptions = {},
+): void {
+  placeWhole(path, data, mode, options, (temp) => renameSync(temp, path));
 }
 
 /**
@@ -18,7 +42,7 @@ export function writeFileAtomic(path: string, data: string, mode: number): void 
  * created a moment ago: the file appears whole, or not at all.
  */
 export function createFileExclusive(path: string, data: string, mode: number): void {
-  placeWhole(path, data, mode, (temp) => {
+  placeWhole(path, data, mode, {}, (temp) => {
     try {
       linkSync(temp, path);
     } finally {
@@ -28,7 +52,13 @@ export function createFileExclusive(path: string, data: string, mode: number): v
 }
 
 /** Writes and flushes a temporary file beside `path`, then lets `place` give it the name. */
-function placeWhole(path: string, data: string, mode: number, place: (temp: string) => void): void {
+function placeWhole(
+  path: string,
+  data: string,
+  mode: number,
+  options: WriteOptions,
+  place: (temp: string) => void,
+): void {
   const temp = join(
     dirname(path),
     `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,
@@ -37,6 +67,7 @@ function placeWhole(path: string, data: string, mode: number, place: (temp: stri
   const fd = openSync(temp, "wx", mode);
   try {
     try {
+      if (options.exactMode === true) fchmodSync(fd, mode);
       writeSync(fd, data);
       fsyncSync(fd);
     } finally {

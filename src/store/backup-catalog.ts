@@ -7,8 +7,9 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { HoltError } from "../errors.ts";
+import { openPrivateDatabase } from "./private-database.ts";
 
 export type CatalogKind = "snapshot" | "replica" | "offsite" | "check" | "verify" | "restore";
 
@@ -61,7 +62,7 @@ export class BackupCatalog {
   constructor(dir: string) {
     const path = join(dir, "backups.db");
     try {
-      this.#db = new DatabaseSync(path);
+      this.#db = openPrivateDatabase(path);
       this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;");
       this.#db.exec(SCHEMA);
     } catch (error) {

@@ -5,10 +5,11 @@
  */
 
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { ApplyEvent } from "../engine/events.ts";
 import type { PlanSummary } from "../engine/plan-types.ts";
 import { HoltError } from "../errors.ts";
+import { openPrivateDatabase } from "./private-database.ts";
 
 export interface ApplyRecord {
   readonly id: number;
@@ -60,7 +61,7 @@ export class Journal {
   constructor(dir: string) {
     const path = join(dir, "journal.db");
     try {
-      this.#db = new DatabaseSync(path);
+      this.#db = openPrivateDatabase(path);
       this.#db.exec(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
       );

@@ -3,7 +3,7 @@
  * else /var/lib/holt for root and $XDG_STATE_HOME/holt (~/.local/state/holt)
  * for everyone else. Each lab gets its own folder inside.
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { HoltError } from "../errors.ts";
@@ -24,11 +24,16 @@ export function labStateDirPath(stateDir: string, lab: string): string {
   return join(stateDir, lab.replace(/[^A-Za-z0-9._-]/g, "_"));
 }
 
-/** The lab's own folder, created if needed. */
+/**
+ * The lab's own folder, created if needed, mode 0700: its journal, catalog,
+ * lock, certificates and DNS ledgers are no one else's business. A folder
+ * that exists with a looser mode is tightened.
+ */
 export function labStateDir(stateDir: string, lab: string): string {
   const dir = labStateDirPath(stateDir, lab);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
   } catch (error) {
     throw new HoltError(
       "HOLT_E_STATE",

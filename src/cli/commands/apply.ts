@@ -1,10 +1,9 @@
 import { assertDataLossAllowed } from "../../engine/apply.ts";
 import { HoltError } from "../../errors.ts";
-import { createConnections } from "../../hosts/connect.ts";
-import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
+import { applyBoundPlan, applySavedPlan, checkSavedPlanSetup, lockLab } from "../../lab/apply.ts";
 import { planLab } from "../../lab/plan.ts";
 import { readSavedPlan } from "../../lab/saved-plan.ts";
-import { openLabSecrets, openSavedPlanSecrets } from "../../lab/secrets.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { defaultProviders } from "../../providers/index.ts";
 import {
   CONFIG_FLAG,
@@ -51,7 +50,7 @@ export const applyCommand: Command = {
   flags: [
     CONFIG_HELP,
     STATE_HELP,
-    "PLANFILE               a plan saved with `holt plan --out`; refused if anything changed since",
+    "PLANFILE               a plan saved with `holt plan --out`: applied only if a fresh plan equals it",
     "-y, --yes              do not ask for confirmation",
     "--allow-data-loss      destroy removed datasets (after a safety snapshot) instead of releasing them",
     "--parallelism N        at most N steps at once (default 4)",
@@ -100,24 +99,25 @@ export const applyCommand: Command = {
     };
 
     if (planFile !== undefined) {
-      if (values.config !== undefined)
-        throw new HoltError(
-          "HOLT_E_USAGE",
-          "A saved plan already names its config; do not pass --config with a plan file.",
-        );
+      // A proposal, not a program: the config (as `holt plan` finds it) and a fresh read
+      // decide what runs; the file only has to agree with them.
       const saved = readSavedPlan(planFile);
-      const connections = createConnections(saved.plan.hosts);
-      const lock = lockLab(stateDir, saved.plan.lab, commandLine);
+      const lab = await openLab(ctx, values.config);
+      checkSavedPlanSetup(planFile, saved, lab, allowDataLoss);
+      if (saved.changes.length === 0) {
+        ctx.output.err("The saved plan has no changes. Nothing to do.");
+        return 0;
+      }
+      const secrets = openLabSecrets(lab, ctx.env);
+      secrets.catch(() => {}); // awaited in applySavedPlan; a failure surfaces there
+      const connections = connectionsFor(lab);
+      const lock = lockLab(stateDir, lab.name, commandLine);
       try {
-        if (saved.plan.changes.length === 0) {
-          ctx.output.err("The saved plan has no changes. Nothing to do.");
-          return 0;
-        }
-        const secrets = await openSavedPlanSecrets(saved.plan.configFile, saved.graph, ctx.env);
-        const result = await applyBoundPlan(saved.plan, saved.graph, {
+        const result = await applySavedPlan(planFile, saved, lab, {
           ...common,
           connections,
           secrets,
+          store: providerStoreFor(ctx, values["state-dir"], lab.name),
         });
         return result.ok ? 0 : 1;
       } finally {

@@ -1,4 +1,5 @@
 import { backupGaps } from "../../backup/status.ts";
+import { proposalOf } from "../../engine/plan-compare.ts";
 import { planLab } from "../../lab/plan.ts";
 import { writeSavedPlan } from "../../lab/saved-plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
@@ -23,7 +24,7 @@ export const planCommand: Command = {
   flags: [
     CONFIG_HELP,
     STATE_HELP,
-    "--out FILE             save the plan; `holt apply FILE` applies exactly it",
+    "--out FILE             save the plan; `holt apply FILE` applies it if nothing changed",
     "--json                 print the plan as JSON (formatVersion 1) on stdout",
     "--detailed             show every field of created resources",
     "--detailed-exitcode    exit 0 for no changes, 2 for changes, 1 for errors",
@@ -79,12 +80,11 @@ export const planCommand: Command = {
       }
       if (values.out !== undefined) {
         writeSavedPlan(values.out, {
-          plan,
-          graph,
-          allowDataLoss: values["allow-data-loss"] === true,
+          ...proposalOf(plan, graph.hostSettings),
+          createdAt: plan.createdAt,
         });
         ctx.output.err(
-          `Saved the plan to ${values.out}. Apply exactly it with: holt apply ${values.out}`,
+          `Saved the plan to ${values.out}. Apply it with: holt apply ${values.out}${values["allow-data-loss"] === true ? " --allow-data-loss" : ""} (it runs only if a fresh plan is the same)`,
         );
       }
       return values["detailed-exitcode"] === true && plan.changes.length > 0 ? 2 : 0;
