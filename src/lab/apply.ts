@@ -8,6 +8,7 @@ import type { ResolvedLab } from "../config/types.ts";
 import { type ApplyResult, applyPlan, assertDataLossAllowed } from "../engine/apply.ts";
 import type { ApplyEvent, EventSink } from "../engine/events.ts";
 import { staleBindings } from "../engine/plan.ts";
+import type { Plan } from "../engine/plan-types.ts";
 import {
   comparePlans,
   compareSetup,
@@ -15,8 +16,7 @@ import {
   type PlanDifference,
   type PlanProposal,
   proposalOf,
-} from "../engine/plan-compare.ts";
-import type { Plan } from "../engine/plan-types.ts";
+} from "../engine/proposal.ts";
 import type { Provider, ProviderStore } from "../engine/provider.ts";
 import type { DesiredGraph } from "../engine/resource.ts";
 import { HoltError } from "../errors.ts";

@@ -21,7 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { PlanProposal } from "../engine/plan-compare.ts";
+import type { PlanProposal } from "../engine/proposal.ts";
 import { HoltError, isHoltError } from "../errors.ts";
 import { parseSavedPlan, readSavedPlan, writeSavedPlan } from "./saved-plan.ts";
 

@@ -4,7 +4,7 @@
  * file, how each host is reached, every change field by field, and the
  * fingerprints of what was read), never the steps or the desired graph to
  * run. `holt apply FILE` plans again from the config and runs only its own
- * fresh steps, once they equal these (engine/plan-compare.ts).
+ * fresh steps, once they equal these (engine/proposal.ts).
  *
  * Format 2 (this one) is pretty-printed JSON, so a person can read it too.
  * Format 1 files carried the graph and the steps to run; they are refused.
@@ -12,9 +12,9 @@
  * is input from outside, like a flag.
  */
 import { lstatSync, readFileSync } from "node:fs";
-import type { PlanProposal, ProposedChange, ProposedHost } from "../engine/plan-compare.ts";
 import type { Action, PlanSummary } from "../engine/plan-types.ts";
 import { ACTIONS, summarize } from "../engine/plan-types.ts";
+import type { PlanProposal, ProposedChange, ProposedHost } from "../engine/proposal.ts";
 import type { FieldChange } from "../engine/provider.ts";
 import { HoltError } from "../errors.ts";
 import { writeFileAtomic } from "../secrets/write-file.ts";

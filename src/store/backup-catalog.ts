@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { HoltError } from "../errors.ts";
-import { openPrivateDatabase } from "./private-database.ts";
+import { openPrivateDatabase } from "./private-db.ts";
 
 export type CatalogKind = "snapshot" | "replica" | "offsite" | "check" | "verify" | "restore";
 

@@ -9,7 +9,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { ApplyEvent } from "../engine/events.ts";
 import type { PlanSummary } from "../engine/plan-types.ts";
 import { HoltError } from "../errors.ts";
-import { openPrivateDatabase } from "./private-database.ts";
+import { openPrivateDatabase } from "./private-db.ts";
 
 export interface ApplyRecord {
   readonly id: number;

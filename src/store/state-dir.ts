@@ -37,7 +37,7 @@ export function labStateDir(stateDir: string, lab: string): string {
   } catch (error) {
     throw new HoltError(
       "HOLT_E_STATE",
-      `Cannot create the state directory ${dir}: ${(error as Error).message}. Pass --state-dir or set HOLT_STATE_DIR to a writable folder.`,
+      `Cannot create the state directory ${dir}, or make it private (mode 0700): ${(error as Error).message}. Pass --state-dir or set HOLT_STATE_DIR to a writable folder of your own.`,
       { cause: error },
     );
   }

@@ -1,5 +1,5 @@
 import { backupGaps } from "../../backup/status.ts";
-import { proposalOf } from "../../engine/plan-compare.ts";
+import { proposalOf } from "../../engine/proposal.ts";
 import { planLab } from "../../lab/plan.ts";
 import { writeSavedPlan } from "../../lab/saved-plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";

@@ -13,7 +13,7 @@ import {
   type PlanProposal,
   type ProposedChange,
   proposalOf,
-} from "./plan-compare.ts";
+} from "./proposal.ts";
 import type { Provider } from "./provider.ts";
 
 const SSH = {
