@@ -193,6 +193,10 @@ test("tampered (c): another host address is refused before holt connects", () =>
 test("tampered (d): an extra step is refused, even with --allow-data-loss", () => {
   const p = pool.name;
   const file = tamper(planFile, "d.json", (plan) => {
+    // With --allow-data-loss a fresh plan deletes p/gone: the forger matches that, and adds.
+    const gone = changeOf(plan, `/${p}/gone`);
+    gone.action = "delete";
+    gone.dataLoss = true;
     (plan.changes as Change[]).push({
       address: `zfs.dataset:box/${p}/handmade`,
       type: "zfs.dataset",
