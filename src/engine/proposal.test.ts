@@ -173,6 +173,17 @@ const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = 
     expected: "host pi: the saved plan has it, the config does not",
   },
   {
+    name: "control characters from the file are shown escaped",
+    saved: (p) => ({
+      ...p,
+      hosts: [
+        ...p.hosts,
+        { name: "pi\u001b[2J\n\u202e", address: "10.0.0.3", connect: SSH, settings: {} },
+      ],
+    }),
+    expected: "host pi\\u001b[2J\\u000a\\u202e: the saved plan has it, the config does not",
+  },
+  {
     name: "a host the saved plan does not have",
     saved: (p) => ({ ...p, hosts: p.hosts.filter((h) => h.name !== "@edge") }),
     expected: "host @edge: the config has it, the saved plan does not",

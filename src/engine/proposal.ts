@@ -361,8 +361,25 @@ function describeConnection(
   }
 }
 
+/**
+ * Control characters (and bidirectional overrides) written as `\u` escapes:
+ * half of what a message shows comes from a file anyone may have edited,
+ * and must not move the terminal's cursor or hide text.
+ */
+function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** The difference in words, naming what differs and both sides. */
 export function describeDifference(difference: PlanDifference): string {
+  return printable(inWords(difference));
+}
+
+function inWords(difference: PlanDifference): string {
   switch (difference.kind) {
     case "lab":
       return `the saved plan is for lab ${quoted(difference.saved)}, the config is lab ${quoted(difference.fresh)}`;
