@@ -21,6 +21,7 @@ import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec, ExecResult } from "../hosts/exec.ts";
 import type { LabFacts } from "../model/compile.ts";
+import { resticKeepFlags } from "../model/retention.ts";
 import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
 import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
 import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
@@ -348,7 +349,6 @@ async function backupSnapshot(
  * missing one for many minutes; repacking from damage is no good anyway.
  */
 async function forget(lab: string, copy: Copy, restic: Restic, path: string): Promise<number> {
-  const keep = copy.keep;
   const r = await restic([
     "forget",
     "--json",
@@ -360,16 +360,7 @@ async function forget(lab: string, copy: Copy, restic: Restic, path: string): Pr
     path,
     "--group-by",
     "host,paths",
-    "--keep-last",
-    "1",
-    "--keep-hourly",
-    String(keep.hourly),
-    "--keep-daily",
-    String(keep.daily),
-    "--keep-weekly",
-    String(keep.weekly),
-    "--keep-monthly",
-    String(keep.monthly),
+    ...resticKeepFlags(copy.keep),
   ]);
   if (r.code !== 0) {
     throw new HoltError(
