@@ -37,8 +37,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * A keep's counts (a count left out is 0), or `fallback` when it is not
- * given. Every count 0 is refused: holt would keep only the newest snapshot
- * where `restic forget` keeps all, so the user says which they mean.
+ * given. A keep of zeros is refused: holt would keep only the newest
+ * snapshot where `restic forget` keeps all, so the user says which to do.
  */
 function keepOf(
   raw: unknown,
