@@ -21,6 +21,7 @@ import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec, ExecResult } from "../hosts/exec.ts";
 import type { LabFacts } from "../model/compile.ts";
+import { resticKeepFlags } from "../model/retention.ts";
 import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
 import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
 import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
@@ -145,8 +146,10 @@ export async function copyOffsite(
 type Restic = (args: readonly string[]) => Promise<ExecResult>;
 
 /**
- * restic with the repository's environment. The variables go to a shell on
- * its standard input, one `NAME=value` per line, and the shell execs restic.
+ * restic with the repository's environment, in UTC. The variables go to a
+ * shell on its standard input, one `NAME=value` per line, and the shell
+ * execs restic: the same locally and over SSH, where holt's own environment
+ * does not reach and the host's zone would apply.
  */
 export function resticOn(
   exec: Exec,
@@ -160,6 +163,9 @@ export function resticOn(
   for (const [key, value] of Object.entries(repository.env)) {
     env.push([key, "value" in value ? value.value : secretValue(value.secret)]);
   }
+  // restic reads `--time` in its zone and stores each copy's time with that zone's offset, and
+  // `forget` groups copies by that wall-clock time: in UTC, both are holt's. Last, so it holds.
+  env.push(["TZ", "UTC"]);
   for (const [key, value] of env) {
     if (value.includes("\n")) {
       throw new HoltError(
@@ -274,7 +280,7 @@ export function parseSnapshots(stdout: string): ResticSnapshot[] {
   }));
 }
 
-/** restic's `--time` format, in UTC. */
+/** restic's `--time` format, in UTC (restic reads it in its zone, which `resticOn` sets to UTC). */
 function resticTime(ms: number): string {
   return new Date(ms)
     .toISOString()
@@ -348,7 +354,6 @@ async function backupSnapshot(
  * missing one for many minutes; repacking from damage is no good anyway.
  */
 async function forget(lab: string, copy: Copy, restic: Restic, path: string): Promise<number> {
-  const keep = copy.keep;
   const r = await restic([
     "forget",
     "--json",
@@ -360,16 +365,7 @@ async function forget(lab: string, copy: Copy, restic: Restic, path: string): Pr
     path,
     "--group-by",
     "host,paths",
-    "--keep-last",
-    "1",
-    "--keep-hourly",
-    String(keep.hourly),
-    "--keep-daily",
-    String(keep.daily),
-    "--keep-weekly",
-    String(keep.weekly),
-    "--keep-monthly",
-    String(keep.monthly),
+    ...resticKeepFlags(copy.keep),
   ]);
   if (r.code !== 0) {
     throw new HoltError(

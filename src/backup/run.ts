@@ -203,11 +203,23 @@ async function recordManifests(
   return failures.length === 0 ? null : failures.join("; ");
 }
 
-/** The oldest time any copy of this policy may still hold a snapshot of (with a month to spare). */
+/**
+ * The oldest time any copy of this policy may still hold a snapshot of (with
+ * a month to spare). `last` counts snapshots, not periods: taken as hours,
+ * as for an hourly schedule.
+ */
 export function oldestKept(policy: ResolvedBackupPolicy, now: Date): Date {
-  const DAY = 86_400_000;
+  const HOUR = 3_600_000;
+  const DAY = 24 * HOUR;
   const span = (k: ResolvedKeep) =>
-    Math.max(k.hourly * 3_600_000, k.daily * DAY, k.weekly * 7 * DAY, k.monthly * 31 * DAY);
+    Math.max(
+      k.last * HOUR,
+      k.hourly * HOUR,
+      k.daily * DAY,
+      k.weekly * 7 * DAY,
+      k.monthly * 31 * DAY,
+      k.yearly * 366 * DAY,
+    );
   const longest = Math.max(
     span(policy.snapshots),
     policy.replica === null ? 0 : span(policy.replica.keep),
@@ -238,13 +250,12 @@ async function prune(
     const dataset = `${root}/${entry.name}`;
     const snaps = byDataset.get(dataset) ?? [];
     const policy = entry.backup === null ? undefined : lab.backups.policies[entry.backup];
-    const keep = policy?.snapshots ?? { hourly: 0, daily: 0, weekly: 0, monthly: 0 };
-    const decision = decideRetention(snaps, keep);
     // Without a policy, even "newest" goes: the entry is not backed up.
-    const drop = new Set(decision.prune);
-    if (policy === undefined) {
-      for (const s of snaps) if (s.holt && !s.held) drop.add(s.name);
-    }
+    const drop = new Set(
+      policy === undefined
+        ? snaps.filter((s) => s.holt && !s.held).map((s) => s.name)
+        : decideRetention(snaps, policy.snapshots).prune,
+    );
     for (const s of snaps) {
       if (drop.has(s.name)) doomed.push(s);
       else if (s.holt) keptNames.add(s.name);

@@ -68,13 +68,19 @@ export function formatAge(ms: number): string {
   return `${Math.round(hours / 24)}d`;
 }
 
-/** Twice the shortest period the keep counts: past it, a copy is stale. */
+/**
+ * Twice the shortest period the keep counts: past it, a copy is stale.
+ * `last` alone names no period: a day is assumed, as for a daily schedule.
+ */
 export function staleAfterMs(keep: ResolvedKeep): number {
   const HOUR = 3_600_000;
+  const DAY = 24 * HOUR;
   if (keep.hourly > 0) return 2 * HOUR;
-  if (keep.daily > 0) return 48 * HOUR;
-  if (keep.weekly > 0) return 14 * 24 * HOUR;
-  return 62 * 24 * HOUR;
+  if (keep.daily > 0) return 2 * DAY;
+  if (keep.weekly > 0) return 14 * DAY;
+  if (keep.monthly > 0) return 62 * DAY;
+  if (keep.yearly > 0) return 2 * 366 * DAY;
+  return 2 * DAY;
 }
 
 export function verdictOf(replica: boolean, offsite: boolean): { text: string; ok: boolean } {

@@ -170,10 +170,12 @@ const edgeSchema = z.strictObject({ tunnel: tunnelSchema.optional() });
 
 const keepCount = z.number().int().min(0).max(10_000).optional();
 const keepSchema = z.strictObject({
+  last: keepCount,
   hourly: keepCount,
   daily: keepCount,
   weekly: keepCount,
   monthly: keepCount,
+  yearly: keepCount,
 });
 
 const policySchema = z.strictObject({

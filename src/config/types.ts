@@ -282,12 +282,26 @@ export interface UserEdge {
   tunnel?: UserTunnel;
 }
 
-/** How many snapshots of each kind to keep: the newest of each of the last N periods that have one. */
+/**
+ * How many snapshots of each kind to keep: the newest of each of the last N
+ * periods (UTC) that have one, as `restic forget --keep-*` does. A count
+ * left out is 0, and at least one count must be above 0: `{ last: 1 }`
+ * keeps only the newest.
+ * @example { hourly: 24, daily: 30, weekly: 8, monthly: 12, yearly: 5 }
+ */
 export interface UserKeep {
+  /** The N newest snapshots, whatever their times. @default 0 */
+  last?: number;
+  /** The newest of each of the last N hours that have one. @default 0 */
   hourly?: number;
+  /** The newest of each of the last N days that have one. @default 0 */
   daily?: number;
+  /** The newest of each of the last N weeks (Monday to Sunday) that have one. @default 0 */
   weekly?: number;
+  /** The newest of each of the last N months that have one. @default 0 */
   monthly?: number;
+  /** The newest of each of the last N years that have one. @default 0 */
+  yearly?: number;
 }
 
 /** A backup policy: local snapshots, a replica on another host, an offsite copy. */
@@ -385,10 +399,12 @@ export interface ResolvedStateEntry {
 }
 
 export interface ResolvedKeep {
+  readonly last: number;
   readonly hourly: number;
   readonly daily: number;
   readonly weekly: number;
   readonly monthly: number;
+  readonly yearly: number;
 }
 
 export interface ResolvedBackupPolicy {

@@ -18,7 +18,7 @@ test("policies resolve with defaults; state entries get default, a named policy,
       policies: {
         important: {
           snapshots: { hourly: 48, daily: 7 },
-          replica: { to: "nas:backup/holt", keep: { daily: 90, monthly: 24 } },
+          replica: { to: "nas:backup/holt", keep: { daily: 90, monthly: 24, yearly: 5 } },
           offsite: { repository: "b2", keep: { daily: 30 } },
         },
       },
@@ -45,13 +45,16 @@ test("policies resolve with defaults; state entries get default, a named policy,
   const { backups, services } = r.lab;
   assert.deepEqual(backups.policies.important, {
     name: "important",
-    snapshots: { hourly: 48, daily: 7, weekly: 0, monthly: 0 },
+    snapshots: { last: 0, hourly: 48, daily: 7, weekly: 0, monthly: 0, yearly: 0 },
     replica: {
       host: "nas",
       dataset: "backup/holt",
-      keep: { hourly: 0, daily: 90, weekly: 0, monthly: 24 },
+      keep: { last: 0, hourly: 0, daily: 90, weekly: 0, monthly: 24, yearly: 5 },
     },
-    offsite: { repository: "b2", keep: { hourly: 0, daily: 30, weekly: 0, monthly: 0 } },
+    offsite: {
+      repository: "b2",
+      keep: { last: 0, hourly: 0, daily: 30, weekly: 0, monthly: 0, yearly: 0 },
+    },
   });
   assert.deepEqual(backups.repositories.b2?.env, {
     AWS_ACCESS_KEY_ID: { secret: "b2-id" },
@@ -84,4 +87,71 @@ test("references and values are checked, each with a fix", () => {
     'backups.repositories.b2.restic: "ftp://old" is not a restic repository. Use an absolute path, or one of "sftp:…", "rest:…", "s3:…", "b2:…", "azure:…", "gs:…", "swift:…", "rclone:…".',
     'services.app.state.data.backup: "wierd" is not a policy of backups.policies. Did you mean "weird"? Or write backup: false.',
   ]);
+});
+
+test("a keep whose counts are all 0 is refused wherever a policy keeps snapshots, with the fix", () => {
+  const r = check({
+    backups: {
+      policies: {
+        empty: { snapshots: {} },
+        zero: {
+          snapshots: { hourly: 0 },
+          replica: { to: "nas:backup/holt", keep: { daily: 0, yearly: 0 } },
+          offsite: { repository: "b2", keep: {} },
+        },
+        // Refused beside a wrong reference too: one run shows every problem.
+        wrong: { replica: { to: "nsa:backup/holt", keep: {} } },
+      },
+      repositories: { b2: { restic: "/srv/restic", password: secret("restic") } },
+    },
+  });
+  assert.ok(!r.ok);
+  const fix =
+    "keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }.";
+  assert.deepEqual(
+    r.problems.map((p) => `${p.path}: ${p.message}`).sort(),
+    [
+      `backups.policies.empty.snapshots: {} ${fix}`,
+      `backups.policies.wrong.replica.keep: {} ${fix}`,
+      'backups.policies.wrong.replica.to: "nsa:backup/holt" is not "<host>:<dataset>" with a host of this lab and a dataset below a pool, like "nas:backup/holt". Did you mean host "nas"?',
+      `backups.policies.zero.offsite.keep: {} ${fix}`,
+      `backups.policies.zero.replica.keep: {"daily":0,"yearly":0} ${fix}`,
+      `backups.policies.zero.snapshots: {"hourly":0} ${fix}`,
+    ].sort(),
+  );
+});
+
+test("keeps: { last: 1 } keeps only the newest, yearly counts, left-out keeps take the default, typos get a suggestion", () => {
+  const ok = check({
+    backups: {
+      policies: {
+        tiny: { snapshots: { last: 1 } },
+        archive: { snapshots: { monthly: 12, yearly: 10 }, replica: { to: "nas:backup/holt" } },
+      },
+    },
+  });
+  assert.ok(ok.ok, ok.ok ? "" : JSON.stringify(ok.problems));
+  assert.deepEqual(ok.lab.backups.policies.tiny?.snapshots, {
+    last: 1,
+    hourly: 0,
+    daily: 0,
+    weekly: 0,
+    monthly: 0,
+    yearly: 0,
+  });
+  assert.equal(ok.lab.backups.policies.archive?.snapshots.yearly, 10);
+  assert.deepEqual(
+    ok.lab.backups.policies.archive?.replica?.keep,
+    { last: 0, hourly: 24, daily: 30, weekly: 8, monthly: 12, yearly: 0 },
+    "a replica without keep keeps what the built-in default keeps",
+  );
+
+  // A misspelt count is reported as such (with its suggestion), not as a keep of all zeros.
+  const typo = check({ backups: { policies: { p: { snapshots: { yearli: 5 } } } } });
+  assert.ok(!typo.ok);
+  assert.deepEqual(
+    typo.problems.map((p) => p.path),
+    ["backups.policies.p.snapshots.yearli"],
+  );
+  assert.match(typo.problems[0]?.message ?? "", /Did you mean "yearly"\?/);
 });

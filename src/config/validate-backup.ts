@@ -18,8 +18,14 @@ import type {
 
 /** The policy every state dataset gets unless it names another or says `backup: false`. */
 export const DEFAULT_POLICY = "default";
-export const DEFAULT_SNAPSHOTS: ResolvedKeep = { hourly: 24, daily: 30, weekly: 8, monthly: 12 };
-const NONE: ResolvedKeep = { hourly: 0, daily: 0, weekly: 0, monthly: 0 };
+export const DEFAULT_SNAPSHOTS: ResolvedKeep = {
+  last: 0,
+  hourly: 24,
+  daily: 30,
+  weekly: 8,
+  monthly: 12,
+  yearly: 0,
+};
 
 const RESTIC_BACKENDS = ["sftp:", "rest:", "s3:", "b2:", "azure:", "gs:", "swift:", "rclone:"];
 const POLICY_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -29,15 +35,39 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function keepOf(raw: unknown, fallback: ResolvedKeep): ResolvedKeep {
-  if (!isRecord(raw)) return fallback;
+/**
+ * A keep's counts (a count left out is 0), or `fallback` when it is not
+ * given. A keep of zeros is refused: holt would keep only the newest
+ * snapshot where `restic forget` keeps all, so the user says which to do.
+ */
+function keepOf(
+  raw: unknown,
+  fallback: ResolvedKeep,
+  at: readonly string[],
+  problems: Problem[],
+): ResolvedKeep {
+  if (raw === undefined) return fallback;
+  const counts = isRecord(raw) ? raw : {};
   const n = (v: unknown) => (typeof v === "number" ? v : 0);
-  return {
-    hourly: n(raw.hourly),
-    daily: n(raw.daily),
-    weekly: n(raw.weekly),
-    monthly: n(raw.monthly),
+  const keep: ResolvedKeep = {
+    last: n(counts.last),
+    hourly: n(counts.hourly),
+    daily: n(counts.daily),
+    weekly: n(counts.weekly),
+    monthly: n(counts.monthly),
+    yearly: n(counts.yearly),
   };
+  // An unknown key or a count that is not a number is reported by the shape check, with its fix.
+  const wellFormed =
+    isRecord(raw) &&
+    Object.entries(raw).every(([k, v]) => Object.hasOwn(keep, k) && typeof v === "number");
+  if (wellFormed && Object.values(keep).every((count) => count <= 0)) {
+    problems.push({
+      path: formatPath(at),
+      message: `${showValue(raw)} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }.`,
+    });
+  }
+  return keep;
 }
 
 function resolveRepository(
@@ -104,8 +134,21 @@ export function resolveBackups(
       continue;
     }
     if (!isRecord(rawPolicy)) continue;
+    // Every keep is checked, also beside a replica or repository that is wrong: one run shows all.
+    const snapshots = keepOf(
+      rawPolicy.snapshots,
+      DEFAULT_SNAPSHOTS,
+      [...at, "snapshots"],
+      problems,
+    );
     let replica: ResolvedBackupPolicy["replica"] = null;
     if (isRecord(rawPolicy.replica) && typeof rawPolicy.replica.to === "string") {
+      const keep = keepOf(
+        rawPolicy.replica.keep,
+        DEFAULT_SNAPSHOTS,
+        [...at, "replica", "keep"],
+        problems,
+      );
       const to = rawPolicy.replica.to;
       const colon = to.indexOf(":");
       const host = colon < 0 ? "" : to.slice(0, colon);
@@ -117,11 +160,17 @@ export function resolveBackups(
           message: `${showValue(to)} is not "<host>:<dataset>" with a host of this lab and a dataset below a pool, like "nas:backup/holt".${hosts[host] === undefined && guess ? ` Did you mean host "${guess}"?` : ""}`,
         });
       } else {
-        replica = { host, dataset, keep: keepOf(rawPolicy.replica.keep, DEFAULT_SNAPSHOTS) };
+        replica = { host, dataset, keep };
       }
     }
     let offsite: ResolvedBackupPolicy["offsite"] = null;
     if (isRecord(rawPolicy.offsite) && typeof rawPolicy.offsite.repository === "string") {
+      const keep = keepOf(
+        rawPolicy.offsite.keep,
+        DEFAULT_SNAPSHOTS,
+        [...at, "offsite", "keep"],
+        problems,
+      );
       const repository = rawPolicy.offsite.repository;
       if (repositories[repository] === undefined) {
         const guess = suggest(repository, Object.keys(repositories));
@@ -130,18 +179,10 @@ export function resolveBackups(
           message: `"${repository}" is not a repository of backups.repositories.${guess ? ` Did you mean "${guess}"?` : " Declare it there."}`,
         });
       } else {
-        offsite = { repository, keep: keepOf(rawPolicy.offsite.keep, DEFAULT_SNAPSHOTS) };
+        offsite = { repository, keep };
       }
     }
-    policies[name] = {
-      name,
-      snapshots: keepOf(
-        rawPolicy.snapshots,
-        rawPolicy.snapshots === undefined ? DEFAULT_SNAPSHOTS : NONE,
-      ),
-      replica,
-      offsite,
-    };
+    policies[name] = { name, snapshots, replica, offsite };
   }
   return { policies, repositories };
 }

@@ -94,7 +94,7 @@ describe("validateLab: a valid lab", () => {
         policies: {
           default: {
             name: "default",
-            snapshots: { hourly: 24, daily: 30, weekly: 8, monthly: 12 },
+            snapshots: { last: 0, hourly: 24, daily: 30, weekly: 8, monthly: 12, yearly: 0 },
             replica: null,
             offsite: null,
           },

@@ -7,17 +7,31 @@
  * without a snapshot does not count. So when snapshotting stalls for a week,
  * nothing becomes "too old" to keep: the last 24 hourly snapshots are still
  * the 24 newest hours that have one. Periods are UTC hours, days, ISO weeks
- * (from Monday) and months.
+ * (from Monday), months and years; `last` keeps the N newest snapshots
+ * (each one its own period, restic's `--keep-last`). The kinds count apart:
+ * one snapshot can be the newest of its hour, its day and its year, and
+ * counts once in each, as in restic's `ApplyPolicy`.
  *
  * On top of the policy, a snapshot is always kept when it is the newest one,
  * when something holds it (a replication base), or when holt did not make it.
+ * A policy whose counts are all zero therefore keeps only the newest, where
+ * `restic forget` reads an empty policy as "keep everything": the config
+ * refuses such a policy, so neither reading ever applies.
+ *
+ * restic 0.16 and later also keep the oldest snapshot while a kind has
+ * counts left; restic 0.14 and 0.15 (Debian 12 ships 0.14) do not, nor does
+ * holt. restic buckets each snapshot by the wall-clock time it stored with
+ * it, in the zone restic ran in when it made the copy: holt runs restic in
+ * UTC (`backup/offsite.ts`), so its periods are these.
  */
 
 export interface RetentionPolicy {
+  readonly last: number;
   readonly hourly: number;
   readonly daily: number;
   readonly weekly: number;
   readonly monthly: number;
+  readonly yearly: number;
 }
 
 export interface SnapshotInfo {
@@ -31,14 +45,9 @@ export interface SnapshotInfo {
   readonly held: boolean;
 }
 
-export type KeepReason =
-  | "hourly"
-  | "daily"
-  | "weekly"
-  | "monthly"
-  | "newest"
-  | "held"
-  | "not holt's";
+export type RetentionKind = keyof RetentionPolicy;
+
+export type KeepReason = RetentionKind | "newest" | "held" | "not holt's";
 
 export interface RetentionDecision {
   readonly keep: ReadonlyMap<string, readonly KeepReason[]>;
@@ -46,27 +55,39 @@ export interface RetentionDecision {
   readonly prune: readonly string[];
 }
 
+/** The kinds in restic's order. */
+export const RETENTION_KINDS = [
+  "last",
+  "hourly",
+  "daily",
+  "weekly",
+  "monthly",
+  "yearly",
+] as const satisfies readonly RetentionKind[];
+
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function periodOf(kind: "hourly" | "daily" | "weekly" | "monthly", ms: number): number {
+/** The period a snapshot falls in; `index` is its place, newest first (each its own for `last`). */
+function periodOf(kind: RetentionKind, ms: number, index: number): number {
   switch (kind) {
+    case "last":
+      return index;
     case "hourly":
       return Math.floor(ms / HOUR);
     case "daily":
       return Math.floor(ms / DAY);
-    case "weekly": {
-      // 1970-01-01 was a Thursday; shift so that weeks start on Monday.
+    case "weekly":
+      // 1970-01-01 was a Thursday; shift so that weeks start on Monday, as ISO weeks do.
       return Math.floor((ms + 3 * DAY) / (7 * DAY));
-    }
     case "monthly": {
       const d = new Date(ms);
       return d.getUTCFullYear() * 12 + d.getUTCMonth();
     }
+    case "yearly":
+      return new Date(ms).getUTCFullYear();
   }
 }
-
-const KINDS = ["hourly", "daily", "weekly", "monthly"] as const;
 
 export function decideRetention(
   snapshots: readonly SnapshotInfo[],
@@ -89,13 +110,13 @@ export function decideRetention(
   const ours = sorted.filter((s) => s.holt);
   const newest = ours[0];
   if (newest !== undefined) add(newest.name, "newest");
-  for (const kind of KINDS) {
+  for (const kind of RETENTION_KINDS) {
     const limit = Math.max(0, Math.floor(policy[kind]));
     let lastPeriod: number | undefined;
     let kept = 0;
-    for (const s of ours) {
+    for (const [index, s] of ours.entries()) {
       if (kept >= limit) break;
-      const period = periodOf(kind, s.createdMs);
+      const period = periodOf(kind, s.createdMs, index);
       if (period === lastPeriod) continue;
       lastPeriod = period;
       add(s.name, kind);
@@ -107,4 +128,16 @@ export function decideRetention(
     .map((s) => s.name)
     .reverse();
   return { keep, prune };
+}
+
+/**
+ * The `restic forget` flags that keep what `decideRetention` keeps of the
+ * same copies: a flag per kind, and `--keep-last` at least 1 for the newest.
+ */
+export function resticKeepFlags(policy: RetentionPolicy): string[] {
+  return RETENTION_KINDS.flatMap((kind) => {
+    const count = Math.max(0, Math.floor(policy[kind]));
+    const n = kind === "last" ? Math.max(1, count) : count;
+    return n > 0 ? [`--keep-${kind}`, String(n)] : [];
+  });
 }

@@ -4,7 +4,10 @@
  * first use, each run copies the newest snapshot from a read-only clone,
  * a repeat is "up to date", forget follows the policy, the copy restores to
  * the snapshot's checksums, a wrong password fails clearly without copying,
- * and a lost pack is found by the check.
+ * and a lost pack is found by the check. Then, in another time zone (holt
+ * under TZ=Europe/Berlin, and an SSH host whose sessions are in Berlin
+ * time), across both of its DST nights: each copy carries its snapshot's
+ * UTC time, and restic's forget groups the copies by holt's UTC days.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -13,6 +16,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { decideRetention } from "../../src/model/retention.ts";
+import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import { checksums, createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
 
@@ -67,9 +72,13 @@ function backup(args: string[]) {
 }
 
 function restic(...args: string[]) {
-  return spawnSync("restic", ["-r", repo, ...args], {
+  return resticIn(repo, {}, ...args);
+}
+
+function resticIn(repository: string, env: NodeJS.ProcessEnv, ...args: string[]) {
+  return spawnSync("restic", ["-r", repository, ...args], {
     encoding: "utf8",
-    env: { ...process.env, RESTIC_PASSWORD: PASSWORD },
+    env: { ...process.env, RESTIC_PASSWORD: PASSWORD, ...env },
   });
 }
 
@@ -187,5 +196,172 @@ describe("offsite copies with restic (zfs-fuse + a restic folder repository)", (
     assert.equal(r.checks[0]?.ok, false);
     assert.match(r.checks[0]?.error ?? "", /the check found damage/);
     assert.equal(zfs("list", "-H", "-o", "name", data()).trim(), data(), "the source is untouched");
+  });
+});
+
+describe("offsite copies on hosts in another time zone (holt, and an SSH host's sessions, in Europe/Berlin)", () => {
+  const zoneLab = `oz${process.pid}`;
+  const BERLIN = { TZ: "Europe/Berlin" };
+  let zonePool: TestPool;
+  let far: SshHost;
+  let zoneFolder: LabFolder;
+  let zoneRepo: string;
+  const zoneKeyEnv = (): NodeJS.ProcessEnv => ({
+    HOLT_AGE_KEY_FILE: join(zoneFolder.dir, "age.key"),
+  });
+  // One service on this machine, where restic would inherit holt's zone; one on an SSH host,
+  // whose sessions have a zone of their own that holt's environment never reaches.
+  const zoneConfig = () => `import { defineLab, secret } from "holt";
+export default defineLab({
+  domain: "lab.example.com",
+  name: "${zoneLab}",
+  hosts: {
+    box: { connect: "local", stateRoot: "${zonePool.name}/box" },
+    far: { address: "${far.address}", ${far.connectConfig}, stateRoot: "${zonePool.name}/far" },
+  },
+  backups: {
+    policies: { default: { snapshots: { hourly: 24 }, offsite: { repository: "vault", keep: { daily: 2 } } } },
+    repositories: { vault: { restic: "${zoneRepo}", password: secret("restic-password") } },
+  },
+  services: {
+    near: { host: "box", state: { data: { path: "/data" } } },
+    away: { host: "far", state: { data: { path: "/data" } } },
+  },
+});
+`;
+  const datasets = () => ({
+    near: `${zonePool.name}/box/near/data`,
+    away: `${zonePool.name}/far/away/data`,
+  });
+
+  before(async () => {
+    [zonePool, far] = await Promise.all([createTestPool(), startSshHost({ env: BERLIN })]);
+    zoneRepo = mkdtempSync(join(tmpdir(), "holt-restic-zone-"));
+    rmSync(zoneRepo, { recursive: true });
+    zoneFolder = createLabFolder();
+    zoneFolder.write(zoneConfig());
+    assert.equal(zoneFolder.holt(["secrets", "init"], zoneKeyEnv()).code, 0);
+    zoneFolder.setSecret("restic-password", PASSWORD, zoneKeyEnv());
+    const r = zoneFolder.holt(["apply", "--yes"], zoneKeyEnv());
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  });
+
+  after(async () => {
+    await far?.stop();
+    await zonePool?.destroy();
+    zoneFolder?.remove();
+    if (zoneRepo !== undefined) rmSync(zoneRepo, { recursive: true, force: true });
+  });
+
+  /** Per service, holt's snapshot names and restic's times for them, listed under Berlin time. */
+  function copiesInRepository(): Map<string, Map<string, string>> {
+    const listed = resticIn(zoneRepo, BERLIN, "snapshots", "--json");
+    assert.equal(listed.status, 0, listed.stderr);
+    const copies = new Map<string, Map<string, string>>();
+    for (const s of JSON.parse(listed.stdout) as { tags: string[]; time: string }[]) {
+      const service = s.tags.find((t) => t.startsWith("service:"))?.slice("service:".length);
+      const name = s.tags.find((t) => t.startsWith("snapshot:"))?.slice("snapshot:".length);
+      if (service === undefined || name === undefined) continue;
+      copies.set(service, (copies.get(service) ?? new Map<string, string>()).set(name, s.time));
+    }
+    return copies;
+  }
+
+  test("the SSH host's sessions are in Berlin time, so the test means something there", () => {
+    const r = spawnSync(
+      "ssh",
+      [
+        ...["-F", "/dev/null", "-i", far.identityFile, "-o", "BatchMode=yes"],
+        ...["-o", `UserKnownHostsFile=${far.knownHostsFile}`, "-o", "StrictHostKeyChecking=yes"],
+        `root@${far.address}`,
+        "date -d 2026-07-01T12:00:00Z +%z",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "+0200");
+  });
+
+  test("each copy stores its snapshot's UTC time, on both DST nights; forget groups by UTC days", () => {
+    // The spring night: "02:30" does not exist in Berlin on 29 March (restic in Berlin time
+    // stores 01:30Z). The autumn night: 02:30 in Berlin comes twice (00:30Z and 01:30Z), and
+    // 22:30Z on 24 October is already 25 October in Berlin.
+    const times = [
+      "2026-03-29T02:30:00Z",
+      "2026-10-24T22:30:00Z",
+      "2026-10-25T00:30:00Z",
+      "2026-10-25T01:30:00Z",
+      "2026-10-25T02:30:00Z",
+    ];
+    const nameOf = (time: string) => `holt-${time.replace(/[-:]/g, "")}`;
+    for (const [i, time] of times.entries()) {
+      for (const dataset of Object.values(datasets())) {
+        writeFileSync(join(zfsGet(dataset, "mountpoint")?.[0] ?? "", `at-${i}.txt`), `${time}\n`);
+      }
+      const r = zoneFolder.holt(["backup", "run", "--json"], {
+        ...zoneKeyEnv(),
+        ...BERLIN,
+        HOLT_TEST_NOW: time,
+      });
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const results = (JSON.parse(r.stdout) as { offsite: (Copy & { service: string })[] }).offsite;
+      assert.deepEqual(
+        results.map((c) => [c.service, c.status, c.snapshot]).sort(),
+        [
+          ["away", "copied", nameOf(time)],
+          ["near", "copied", nameOf(time)],
+        ],
+        JSON.stringify(results),
+      );
+      // The zfs snapshots are named by their time; restic must have stored that same instant,
+      // in UTC (a shifted or Berlin-offset time shows both services' strings here).
+      for (const dataset of Object.values(datasets())) {
+        const snapshot = `${dataset}@${nameOf(time)}`;
+        assert.equal(zfs("list", "-H", "-t", "snapshot", "-o", "name", snapshot).trim(), snapshot);
+      }
+      const stored = copiesInRepository();
+      assert.deepEqual(
+        {
+          near: stored.get("near")?.get(nameOf(time)),
+          away: stored.get("away")?.get(nameOf(time)),
+        },
+        { near: time, away: time },
+      );
+    }
+
+    // forget ran after each copy with { daily: 2 }: the newest of the two newest UTC days.
+    // Grouped by Berlin days, 22:30Z would count for 25 October and 29 March's copy would stay.
+    const holt = decideRetention(
+      times.map((t) => ({ name: nameOf(t), createdMs: Date.parse(t), holt: true, held: false })),
+      { last: 0, hourly: 0, daily: 2, weekly: 0, monthly: 0, yearly: 0 },
+    );
+    const expected = ["holt-20261024T223000Z", "holt-20261025T023000Z"];
+    assert.deepEqual([...holt.keep.keys()].sort(), expected, "holt's own retention");
+    const copies = copiesInRepository();
+    for (const service of ["near", "away"]) {
+      assert.deepEqual([...(copies.get(service)?.keys() ?? [])].sort(), expected, service);
+    }
+    // restic groups by the time it stored, not by the zone forget runs in: by hand, in Berlin
+    // time, the same policy removes nothing more from either group.
+    const byHand = resticIn(
+      zoneRepo,
+      BERLIN,
+      "forget",
+      "--dry-run",
+      "--json",
+      "--group-by",
+      "host,paths",
+      "--keep-last",
+      "1",
+      "--keep-daily",
+      "2",
+    );
+    assert.equal(byHand.status, 0, byHand.stderr);
+    const line = byHand.stdout.split("\n").find((l) => l.startsWith("["));
+    const groups = JSON.parse(line ?? "null") as { remove: unknown[] | null }[];
+    assert.deepEqual(
+      groups.map((g) => g.remove?.length ?? 0),
+      [0, 0],
+    );
   });
 });

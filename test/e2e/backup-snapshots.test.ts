@@ -76,7 +76,14 @@ test("one snapshot across the service's datasets, marked; foreign and held ones 
   const second = await takeSnapshot(exec, root, "holt-20261126T090000Z", LAB);
   assert.equal(second.made.length, 3);
   const data = (await listSnapshots(exec, root, LAB)).filter((s) => s.dataset === `${root}/data`);
-  const decision = decideRetention(data, { hourly: 1, daily: 0, weekly: 0, monthly: 0 });
+  const decision = decideRetention(data, {
+    last: 0,
+    hourly: 1,
+    daily: 0,
+    weekly: 0,
+    monthly: 0,
+    yearly: 0,
+  });
   for (const name of decision.prune) {
     const snap = data.find((s) => s.name === name);
     assert.ok(snap !== undefined);

@@ -181,6 +181,38 @@ describe("holt CLI", () => {
     assert.equal(readFileSync(path, "utf8"), STARTER_CONFIG);
   });
 
+  test("validate refuses a backup keep whose counts are all 0, with the fix, and accepts { last: 1 }", () => {
+    const dir = emptyDir();
+    const write = (snapshots: string) =>
+      writeFileSync(
+        join(dir, "holt.config.ts"),
+        `import { defineLab } from "holt";
+export default defineLab({
+  domain: "lab.example.com",
+  hosts: { box: { connect: "local", stateRoot: "tank/holt" } },
+  backups: { policies: { default: { snapshots: ${snapshots} } } },
+  services: { app: { host: "box", state: { data: { path: "/data" } } } },
+});
+`,
+      );
+    write("{ hourly: 0 }");
+    const refused = holt(["validate"], dir);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stdout, "");
+    assert.equal(
+      refused.stderr,
+      [
+        "Error [HOLT_E_CONFIG_INVALID] holt.config.ts has 1 problem:",
+        '  holt.config.ts: backups.policies.default.snapshots: {"hourly":0} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }.',
+        "  How to fix HOLT_E_CONFIG_INVALID: docs/errors.md#holt_e_config_invalid",
+        "",
+      ].join("\n"),
+    );
+    write("{ last: 1 }");
+    const accepted = holt(["validate"], dir);
+    assert.equal(accepted.code, 0, accepted.stderr);
+  });
+
   test("init DIR writes into that folder", () => {
     const dir = emptyDir();
     const sub = mkdtempSync(join(dir, "lab-"));

@@ -59,6 +59,8 @@ export interface SshHostOptions {
    * the next stream it receives).
    */
   readonly pathPrefix?: string;
+  /** More environment for every session, e.g. `{ TZ: "Europe/Berlin" }` for a host in another zone. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -166,6 +168,14 @@ function writeSshdFiles(dir: string, address: string, options: SshHostOptions): 
   writeFileSync(join(dir, "authorized_keys"), readFileSync(`${clientKey}.pub`));
   const [type, key] = readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/);
   writeFileSync(join(dir, "known_hosts"), `${address} ${type} ${key}\n`);
+  const sessionEnv = [
+    `HOME=${home}`,
+    ...(process.env.CONTAINERS_CONF === undefined
+      ? []
+      : [`CONTAINERS_CONF=${process.env.CONTAINERS_CONF}`]),
+    ...(options.pathPrefix === undefined ? [] : [`PATH=${options.pathPrefix}:${DEFAULT_PATH}`]),
+    ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+  ];
   const config = [
     "Port 22",
     `ListenAddress ${address}`,
@@ -183,7 +193,7 @@ function writeSshdFiles(dir: string, address: string, options: SshHostOptions): 
     // dotfiles (pyenv init here) cost ~1 s per command and serialize sessions.
     // Podman over SSH must see the same settings as local Podman in tests (one SetEnv line:
     // sshd uses the first one it reads).
-    `SetEnv HOME=${home}${process.env.CONTAINERS_CONF === undefined ? "" : ` CONTAINERS_CONF=${process.env.CONTAINERS_CONF}`}${options.pathPrefix === undefined ? "" : ` PATH=${options.pathPrefix}:${DEFAULT_PATH}`}`,
+    `SetEnv ${sessionEnv.join(" ")}`,
   ];
   writeFileSync(join(dir, "sshd_config"), `${config.join("\n")}\n`);
 }
