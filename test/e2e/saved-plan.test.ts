@@ -10,12 +10,22 @@
  * private.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import {
+  BIN,
   createLabFolder,
   datasetsUnder,
   type LabFolder,
@@ -258,6 +268,48 @@ test("a plan made from another config file, or for another lab, is refused", () 
     new RegExp(`the saved plan is for lab "${p}", the config is lab "${p}-other"`),
   );
   assert.deepEqual(zfsGet(`${p}/keep`, "quota"), [String(100 * 1024 * 1024), "local"]);
+});
+
+test("the config the file names is never opened: from a folder without one, holt asks for --config", () => {
+  const p = pool.name;
+  // A config is code: one that leaves a mark when it is loaded.
+  const evil = join(lab.dir, "evil");
+  mkdirSync(evil);
+  const mark = join(evil, "loaded");
+  writeFileSync(
+    join(evil, "holt.config.ts"),
+    `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(mark)}, "ran");\n${config(p, { keepQuota: "200M", gone: false })}`,
+  );
+  const file = tamper(planFile, "evil.json", (plan) => {
+    plan.configFile = join(evil, "holt.config.ts");
+  });
+  const before = systemState(p);
+  const elsewhere = join(lab.dir, "elsewhere");
+  mkdirSync(elsewhere);
+  const env = { ...process.env, NO_COLOR: "1", HOLT_STATE_DIR: lab.stateDir };
+  for (const [cwd, code] of [
+    [elsewhere, "HOLT_E_CONFIG_NOT_FOUND"],
+    [lab.dir, "HOLT_E_PLAN_FILE"],
+  ] as const) {
+    const r = spawnSync(process.execPath, [BIN, "apply", file], {
+      cwd,
+      env,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`\\[${code}\\]`));
+    if (cwd === elsewhere) {
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `No holt.config.ts in ${elsewhere}\\. \`holt apply ${file}\` checks the plan against a fresh one from its config, found as \`holt plan\` finds it: run it in the folder of the config the plan was made from, or pass --config FILE\\.`,
+        ),
+      );
+    }
+  }
+  assert.equal(existsSync(mark), false, "the config the plan names was not loaded");
+  assert.equal(systemState(p), before);
 });
 
 test("the untouched plan file applies: the fresh plan's steps run", () => {
