@@ -340,6 +340,17 @@ test("compareSetup checks lab, config file and connections, before any host is r
   });
 });
 
+test("compareSetup compares each SSH setting, not how they read together", () => {
+  const hostWith = (user: string, address: string) => ({
+    lab: "home",
+    configFile: "/lab/holt.config.ts",
+    hosts: [{ name: "pi", address, connect: { ...SSH, user } }],
+  });
+  // Both read "a@b@c:22"; they are still two ways to reach the host.
+  assert.equal(compareSetup(hostWith("a", "b@c"), hostWith("a@b", "c"))?.kind, "host-connection");
+  assert.equal(compareSetup(hostWith("a", "b@c"), hostWith("a", "b@c")), null);
+});
+
 test("proposalOf keeps what is compared: fields, after, data loss, desired inputs, bindings", () => {
   const provider: Provider = {
     type: "fake",

@@ -247,13 +247,34 @@ export function comparePlans(saved: PlanProposal, fresh: PlanProposal): PlanDiff
   return null;
 }
 
+type SshConnect = Extract<ResolvedConnect, { kind: "ssh" }>;
+
+/**
+ * What each SSH setting is reported under. Every setting is compared: one
+ * added to `ResolvedConnect` fails to compile here until it is listed.
+ */
+const SSH_SETTINGS = {
+  user: "reach",
+  port: "reach",
+  identityFile: "identityFile",
+  knownHostsFile: "knownHostsFile",
+} as const satisfies Record<Exclude<keyof SshConnect, "kind">, ConnectionField>;
+
 function compareConnection(saved: HostConnection, fresh: HostConnection): PlanDifference | null {
   const host = saved.name;
   const reach = (h: HostConnection): string =>
     h.connect.kind === "local"
       ? `the machine holt runs on (address ${h.address})`
       : `${h.connect.user}@${h.address}:${h.connect.port}`;
-  if (reach(saved) !== reach(fresh)) {
+  const a = saved.connect;
+  const b = fresh.connect;
+  // Compared setting by setting, not by the words above ("a@b" + "c" and "a" + "b@c" read alike).
+  const settings = Object.entries(SSH_SETTINGS) as [keyof typeof SSH_SETTINGS, ConnectionField][];
+  const differs = (field: ConnectionField): boolean =>
+    a.kind === "ssh" && b.kind === "ssh"
+      ? settings.some(([setting, under]) => under === field && a[setting] !== b[setting])
+      : false;
+  if (saved.address !== fresh.address || a.kind !== b.kind || differs("reach")) {
     return {
       kind: "host-connection",
       host,
@@ -262,17 +283,10 @@ function compareConnection(saved: HostConnection, fresh: HostConnection): PlanDi
       fresh: reach(fresh),
     };
   }
-  if (saved.connect.kind === "ssh" && fresh.connect.kind === "ssh") {
+  if (a.kind === "ssh" && b.kind === "ssh") {
     for (const field of ["identityFile", "knownHostsFile"] as const) {
-      if (saved.connect[field] !== fresh.connect[field]) {
-        return {
-          kind: "host-connection",
-          host,
-          field,
-          saved: saved.connect[field],
-          fresh: fresh.connect[field],
-        };
-      }
+      if (differs(field))
+        return { kind: "host-connection", host, field, saved: a[field], fresh: b[field] };
     }
   }
   return null;
