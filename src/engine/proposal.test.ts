@@ -237,6 +237,14 @@ const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = 
       'dataset tank/media on host odroid, quota: the saved plan says "100M" → "1G", a fresh plan says "100M" → "200M"',
   },
   {
+    name: "a huge value from the file is shown by both ends",
+    saved: changeAt(media.address, (c) => ({
+      ...c,
+      fields: [{ path: "quota", before: "100M", after: "9".repeat(100_000) }, ...c.fields.slice(1)],
+    })),
+    expected: `dataset tank/media on host odroid, quota: the saved plan says "100M" → "${"9".repeat(928)} … (98108 characters left out) … ${"9".repeat(964)}", a fresh plan says "100M" → "200M"`,
+  },
+  {
     name: "a field the fresh plan does not change",
     saved: changeAt(media.address, (c) => ({
       ...c,

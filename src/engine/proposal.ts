@@ -388,9 +388,16 @@ function printable(text: string): string {
   );
 }
 
+/** The longest difference shown; a plan file may hold values of any length. */
+const MAX_DIFFERENCE_CHARS = 2000;
+
 /** The difference in words, naming what differs and both sides. */
 export function describeDifference(difference: PlanDifference): string {
-  return printable(inWords(difference));
+  const text = printable(inWords(difference));
+  if (text.length <= MAX_DIFFERENCE_CHARS) return text;
+  // Both ends: what differs comes first, the fresh plan's side last.
+  const half = MAX_DIFFERENCE_CHARS / 2;
+  return `${text.slice(0, half)} … (${text.length - MAX_DIFFERENCE_CHARS} characters left out) … ${text.slice(-half)}`;
 }
 
 function inWords(difference: PlanDifference): string {
