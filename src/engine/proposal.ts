@@ -380,7 +380,7 @@ function describeConnection(
  * half of what a message shows comes from a file anyone may have edited,
  * and must not move the terminal's cursor or hide text.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
     /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,

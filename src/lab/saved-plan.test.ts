@@ -290,6 +290,23 @@ const BAD: readonly { name: string; body: () => unknown; message: RegExp }[] = [
     message: /hosts\[0\]\.settings is nested more than 32 levels deep/,
   },
   {
+    name: "a key with control characters and a bidirectional override, shown escaped",
+    body: edit((b) => (b["\u001b[2J\u202eevil"] = 1)),
+    message: /apply: \\u001b\[2J\\u202eevil is not a field of a plan file\./,
+  },
+  {
+    name: "a format with a bidirectional override, shown escaped",
+    body: edit((b) => (b.formatVersion = "\u202e3")),
+    message: /is a plan in format "\\u202e3", which this holt cannot read/,
+  },
+  {
+    name: "a huge unknown key, cut short",
+    body: edit((b) => (b["k".repeat(100_000)] = 1)),
+    message: new RegExp(
+      `: ${"k".repeat(200)}… \\(99800 more characters\\) is not a field of a plan file\\.`,
+    ),
+  },
+  {
     name: "a host listed twice",
     body: edit((b) => (b.hosts as Json[]).push(host0(b))),
     message: /hosts lists the host "odroid" twice/,

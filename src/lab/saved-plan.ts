@@ -15,6 +15,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "
 import type { Action, PlanSummary } from "../engine/plan-types.ts";
 import { ACTIONS, summarize } from "../engine/plan-types.ts";
 import type { PlanProposal, ProposedChange, ProposedHost } from "../engine/proposal.ts";
+import { printable } from "../engine/proposal.ts";
 import type { FieldChange } from "../engine/provider.ts";
 import { HoltError } from "../errors.ts";
 import { writeFileAtomic } from "../secrets/write-file.ts";
@@ -180,7 +181,7 @@ export function parseSavedPlan(path: string, body: unknown): SavedPlan {
   if (body.formatVersion !== SAVED_PLAN_FORMAT) {
     throw new HoltError(
       "HOLT_E_PLAN_FILE",
-      `${path} is a plan in format ${JSON.stringify(body.formatVersion)}, which this holt cannot read (it reads format ${SAVED_PLAN_FORMAT}). Make the plan again with this version: \`holt plan --out ${path}\`.`,
+      `${path} is a plan in format ${printable(shortened(JSON.stringify(body.formatVersion) ?? "(none)"))}, which this holt cannot read (it reads format ${SAVED_PLAN_FORMAT}). Make the plan again with this version: \`holt plan --out ${path}\`.`,
     );
   }
   const shape = new Shape(path);
@@ -241,9 +242,11 @@ class Shape {
   }
 
   fail(at: string, problem: string): never {
+    // The place and the problem may quote the file's keys and values: escaped and cut short.
+    const where = at === "" ? "the file" : shortened(at);
     throw new HoltError(
       "HOLT_E_PLAN_FILE",
-      `${this.#path} is not a plan this holt can apply: ${at === "" ? "the file" : at} ${problem}. Make the plan again with \`holt plan --out ${this.#path}\`.`,
+      `${this.#path} is not a plan this holt can apply: ${printable(`${where} ${shortened(problem)}`)}. Make the plan again with \`holt plan --out ${this.#path}\`.`,
     );
   }
 
@@ -432,6 +435,13 @@ class Shape {
       release: this.count(s.release, `${at}.release`),
     };
   }
+}
+
+/** At most 200 characters of `text`, for a message that quotes a plan file. */
+function shortened(text: string): string {
+  return text.length <= 200
+    ? text
+    : `${text.slice(0, 200)}… (${text.length - 200} more characters)`;
 }
 
 function join(at: string, key: string): string {
