@@ -252,6 +252,14 @@ test("a plan made from another config file, or for another lab, is refused", () 
   mkdirSync(folder);
   const copy = join(folder, "holt.config.ts");
   writeFileSync(copy, readFileSync(join(lab.dir, "holt.config.ts")));
+  // Saved with --config, the apply line it suggests carries it too.
+  const copied = join(folder, "copied plan.json");
+  const saved = lab.holt(["plan", "--out", copied, "--config", copy]);
+  assert.equal(saved.code, 0, saved.stderr);
+  assert.ok(
+    saved.stderr.includes(`Apply it with: holt apply '${copied}' --config ${copy} (it runs only`),
+    saved.stderr,
+  );
   const r = lab.holt(["apply", planFile, "--config", copy]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /\[HOLT_E_PLAN_FILE\]/);
