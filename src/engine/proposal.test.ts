@@ -102,7 +102,7 @@ const hostAt =
 const odroidSsh = (connect: Partial<typeof SSH>): Edit =>
   hostAt("odroid", (h) => ({ ...h, connect: { ...SSH, ...connect } }));
 
-const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = [
+const ROWS: readonly { name: string; saved: Edit; fresh?: Edit; expected: string | null }[] = [
   { name: "the same proposal", saved: (p) => p, expected: null },
   {
     name: "changes, fields and after in another order",
@@ -199,6 +199,18 @@ const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = 
       odroidSsh({ port: 2 })(changeAt(web.address, (c) => ({ ...c, action: "delete" }))(p)),
     expected:
       "host odroid: the saved plan reaches it as root@10.0.0.2:2, the config as root@10.0.0.2:22",
+  },
+  {
+    name: "nothing left to do (the plan was applied already)",
+    saved: (p) => p,
+    // What the apply changed reads differently now, and is said second.
+    fresh: (p) => ({
+      ...p,
+      changes: [],
+      bindings: { ...p.bindings, "zfs.dataset:odroid/tank/media": "fp-applied" },
+    }),
+    expected:
+      "a fresh plan has no changes, the saved plan has 3: the systems already match the config (was this plan applied already?)",
   },
   {
     name: "a release turned into a delete",
@@ -330,7 +342,8 @@ const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = 
 
 for (const row of ROWS) {
   test(`comparePlans: ${row.name}`, () => {
-    const difference = comparePlans(row.saved(FRESH), FRESH);
+    const fresh = row.fresh === undefined ? FRESH : row.fresh(FRESH);
+    const difference = comparePlans(row.saved(FRESH), fresh);
     assert.equal(difference === null ? null : describeDifference(difference), row.expected);
   });
 }

@@ -93,6 +93,8 @@ export type PlanDifference =
       readonly fresh: string;
     }
   | { readonly kind: "host-settings"; readonly host: string; readonly type: string }
+  /** A fresh plan changes nothing: most likely, the saved plan was applied already. */
+  | { readonly kind: "nothing-left"; readonly saved: number }
   | {
       readonly kind: "binding";
       readonly address: string;
@@ -207,6 +209,11 @@ export function comparePlans(saved: PlanProposal, fresh: PlanProposal): PlanDiff
       .sort()
       .find((t) => stableJson(host.settings[t]) !== stableJson(other.settings[t]));
     if (type !== undefined) return { kind: "host-settings", host: host.name, type };
+  }
+
+  // Said first, as it is what the user needs to know, and what every other difference follows from.
+  if (fresh.changes.length === 0 && saved.changes.length > 0) {
+    return { kind: "nothing-left", saved: saved.changes.length };
   }
 
   // What was read on both sides first: a difference there is the systems moving, the
@@ -419,6 +426,8 @@ function inWords(difference: PlanDifference): string {
       );
     case "host-settings":
       return `host ${difference.host}: the saved plan's settings for ${difference.type} differ from the config's`;
+    case "nothing-left":
+      return `a fresh plan has no changes, the saved plan has ${difference.saved}: the systems already match the config (was this plan applied already?)`;
     case "binding": {
       const { address, saved, fresh } = difference;
       if (saved === undefined || fresh === undefined) {

@@ -331,6 +331,11 @@ test("the untouched plan file applies: the fresh plan's steps run", () => {
   assert.notEqual(zfsGet(`${p}/gone`, "holt:managed")?.[1], "local");
   assert.equal(applies(), history + 1);
   assert.equal(lab.holt(["plan", "--detailed-exitcode"]).code, 0, "nothing left to do");
+  // Applied twice by mistake: refused, and told why.
+  refusedAndUnchanged(
+    planFile,
+    /a fresh plan has no changes, the saved plan has 2: the systems already match the config \(was this plan applied already\?\)/,
+  );
 });
 
 test("--allow-data-loss comes from the command line only: a file planned with it gives nothing", () => {
