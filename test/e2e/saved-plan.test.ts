@@ -10,7 +10,7 @@
  * private.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -175,8 +175,13 @@ test("tampered (a): a release turned into a delete is refused; the dataset stays
 });
 
 test("tampered (b): another known_hosts file is refused before holt connects", () => {
+  // It vouches for another machine's key at the host's address: had holt connected with it,
+  // the host key check would have failed instead of the comparison.
+  const forged = join(lab.dir, "forged_host_key");
+  execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-f", forged]);
+  const [type, key] = readFileSync(`${forged}.pub`, "utf8").split(" ");
   const other = join(lab.dir, "other_known_hosts");
-  writeFileSync(other, readFileSync(ssh.knownHostsFile));
+  writeFileSync(other, `${ssh.address} ${type} ${key}\n`);
   const file = tamper(planFile, "b.json", (plan) => {
     hostBox(plan).connect.knownHostsFile = other;
   });
