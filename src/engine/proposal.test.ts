@@ -102,7 +102,7 @@ const hostAt =
 const odroidSsh = (connect: Partial<typeof SSH>): Edit =>
   hostAt("odroid", (h) => ({ ...h, connect: { ...SSH, ...connect } }));
 
-const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = [
+const ROWS: readonly { name: string; saved: Edit; fresh?: Edit; expected: string | null }[] = [
   { name: "the same proposal", saved: (p) => p, expected: null },
   {
     name: "changes, fields and after in another order",
@@ -201,6 +201,18 @@ const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = 
       "host odroid: the saved plan reaches it as root@10.0.0.2:2, the config as root@10.0.0.2:22",
   },
   {
+    name: "nothing left to do (the plan was applied already)",
+    saved: (p) => p,
+    // What the apply changed reads differently now, and is said second.
+    fresh: (p) => ({
+      ...p,
+      changes: [],
+      bindings: { ...p.bindings, "zfs.dataset:odroid/tank/media": "fp-applied" },
+    }),
+    expected:
+      "a fresh plan has no changes, the saved plan has 3: the systems already match the config (was this plan applied already?)",
+  },
+  {
     name: "a release turned into a delete",
     saved: changeAt(web.address, (c) => ({ ...c, action: "delete" })),
     expected:
@@ -235,6 +247,14 @@ const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = 
     })),
     expected:
       'dataset tank/media on host odroid, quota: the saved plan says "100M" → "1G", a fresh plan says "100M" → "200M"',
+  },
+  {
+    name: "a huge value from the file is shown by both ends",
+    saved: changeAt(media.address, (c) => ({
+      ...c,
+      fields: [{ path: "quota", before: "100M", after: "9".repeat(100_000) }, ...c.fields.slice(1)],
+    })),
+    expected: `dataset tank/media on host odroid, quota: the saved plan says "100M" → "${"9".repeat(928)} … (98108 characters left out) … ${"9".repeat(964)}", a fresh plan says "100M" → "200M"`,
   },
   {
     name: "a field the fresh plan does not change",
@@ -322,7 +342,8 @@ const ROWS: readonly { name: string; saved: Edit; expected: string | null }[] = 
 
 for (const row of ROWS) {
   test(`comparePlans: ${row.name}`, () => {
-    const difference = comparePlans(row.saved(FRESH), FRESH);
+    const fresh = row.fresh === undefined ? FRESH : row.fresh(FRESH);
+    const difference = comparePlans(row.saved(FRESH), fresh);
     assert.equal(difference === null ? null : describeDifference(difference), row.expected);
   });
 }
@@ -338,6 +359,17 @@ test("compareSetup checks lab, config file and connections, before any host is r
     saved: "root@10.0.0.2:22",
     fresh: "root@10.9.9.9:22",
   });
+});
+
+test("compareSetup compares each SSH setting, not how they read together", () => {
+  const hostWith = (user: string, address: string) => ({
+    lab: "home",
+    configFile: "/lab/holt.config.ts",
+    hosts: [{ name: "pi", address, connect: { ...SSH, user } }],
+  });
+  // Both read "a@b@c:22"; they are still two ways to reach the host.
+  assert.equal(compareSetup(hostWith("a", "b@c"), hostWith("a@b", "c"))?.kind, "host-connection");
+  assert.equal(compareSetup(hostWith("a", "b@c"), hostWith("a", "b@c")), null);
 });
 
 test("proposalOf keeps what is compared: fields, after, data loss, desired inputs, bindings", () => {

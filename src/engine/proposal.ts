@@ -93,6 +93,8 @@ export type PlanDifference =
       readonly fresh: string;
     }
   | { readonly kind: "host-settings"; readonly host: string; readonly type: string }
+  /** A fresh plan changes nothing: most likely, the saved plan was applied already. */
+  | { readonly kind: "nothing-left"; readonly saved: number }
   | {
       readonly kind: "binding";
       readonly address: string;
@@ -209,6 +211,11 @@ export function comparePlans(saved: PlanProposal, fresh: PlanProposal): PlanDiff
     if (type !== undefined) return { kind: "host-settings", host: host.name, type };
   }
 
+  // Said first, as it is what the user needs to know, and what every other difference follows from.
+  if (fresh.changes.length === 0 && saved.changes.length > 0) {
+    return { kind: "nothing-left", saved: saved.changes.length };
+  }
+
   // What was read on both sides first: a difference there is the systems moving, the
   // usual reason a plan goes stale, and explains the change differences it causes.
   const addresses = [...new Set([...Object.keys(saved.bindings), ...Object.keys(fresh.bindings)])];
@@ -247,13 +254,34 @@ export function comparePlans(saved: PlanProposal, fresh: PlanProposal): PlanDiff
   return null;
 }
 
+type SshConnect = Extract<ResolvedConnect, { kind: "ssh" }>;
+
+/**
+ * What each SSH setting is reported under. Every setting is compared: one
+ * added to `ResolvedConnect` fails to compile here until it is listed.
+ */
+const SSH_SETTINGS = {
+  user: "reach",
+  port: "reach",
+  identityFile: "identityFile",
+  knownHostsFile: "knownHostsFile",
+} as const satisfies Record<Exclude<keyof SshConnect, "kind">, ConnectionField>;
+
 function compareConnection(saved: HostConnection, fresh: HostConnection): PlanDifference | null {
   const host = saved.name;
   const reach = (h: HostConnection): string =>
     h.connect.kind === "local"
       ? `the machine holt runs on (address ${h.address})`
       : `${h.connect.user}@${h.address}:${h.connect.port}`;
-  if (reach(saved) !== reach(fresh)) {
+  const a = saved.connect;
+  const b = fresh.connect;
+  // Compared setting by setting, not by the words above ("a@b" + "c" and "a" + "b@c" read alike).
+  const settings = Object.entries(SSH_SETTINGS) as [keyof typeof SSH_SETTINGS, ConnectionField][];
+  const differs = (field: ConnectionField): boolean =>
+    a.kind === "ssh" && b.kind === "ssh"
+      ? settings.some(([setting, under]) => under === field && a[setting] !== b[setting])
+      : false;
+  if (saved.address !== fresh.address || a.kind !== b.kind || differs("reach")) {
     return {
       kind: "host-connection",
       host,
@@ -262,17 +290,10 @@ function compareConnection(saved: HostConnection, fresh: HostConnection): PlanDi
       fresh: reach(fresh),
     };
   }
-  if (saved.connect.kind === "ssh" && fresh.connect.kind === "ssh") {
+  if (a.kind === "ssh" && b.kind === "ssh") {
     for (const field of ["identityFile", "knownHostsFile"] as const) {
-      if (saved.connect[field] !== fresh.connect[field]) {
-        return {
-          kind: "host-connection",
-          host,
-          field,
-          saved: saved.connect[field],
-          fresh: fresh.connect[field],
-        };
-      }
+      if (differs(field))
+        return { kind: "host-connection", host, field, saved: a[field], fresh: b[field] };
     }
   }
   return null;
@@ -366,7 +387,7 @@ function describeConnection(
  * half of what a message shows comes from a file anyone may have edited,
  * and must not move the terminal's cursor or hide text.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
     /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
@@ -374,9 +395,16 @@ function printable(text: string): string {
   );
 }
 
+/** The longest difference shown; a plan file may hold values of any length. */
+const MAX_DIFFERENCE_CHARS = 2000;
+
 /** The difference in words, naming what differs and both sides. */
 export function describeDifference(difference: PlanDifference): string {
-  return printable(inWords(difference));
+  const text = printable(inWords(difference));
+  if (text.length <= MAX_DIFFERENCE_CHARS) return text;
+  // Both ends: what differs comes first, the fresh plan's side last.
+  const half = MAX_DIFFERENCE_CHARS / 2;
+  return `${text.slice(0, half)} … (${text.length - MAX_DIFFERENCE_CHARS} characters left out) … ${text.slice(-half)}`;
 }
 
 function inWords(difference: PlanDifference): string {
@@ -398,6 +426,8 @@ function inWords(difference: PlanDifference): string {
       );
     case "host-settings":
       return `host ${difference.host}: the saved plan's settings for ${difference.type} differ from the config's`;
+    case "nothing-left":
+      return `a fresh plan has no changes, the saved plan has ${difference.saved}: the systems already match the config (was this plan applied already?)`;
     case "binding": {
       const { address, saved, fresh } = difference;
       if (saved === undefined || fresh === undefined) {

@@ -144,15 +144,17 @@ export function savedPlanRefused(
       `${file} was made for another lab or config file: ${what}. Nothing was changed. Apply it with the config it was made from (\`--config FILE\`), or make the plan again with this one.`,
     );
   }
+  const flip = difference.kind === "action" ? `${difference.saved}→${difference.fresh}` : "";
   const hint =
-    difference.kind === "action" &&
-    difference.saved === "delete" &&
-    difference.fresh === "release" &&
-    !allowDataLoss
+    flip === "delete→release" && !allowDataLoss
       ? [
           "Whether a step destroys data is decided by the command line, not the plan file: to destroy it, pass --allow-data-loss to holt apply as well.",
         ]
-      : [];
+      : flip === "release→delete" && allowDataLoss
+        ? [
+            "The plan was saved without --allow-data-loss, so it releases: apply it without the flag, or save the plan again with it to destroy.",
+          ]
+        : [];
   return new HoltError(
     "HOLT_E_PLAN_STALE",
     `The saved plan ${file} does not match a fresh plan from the config and the systems: ${what}. Nothing was changed. Make the plan again with \`holt plan --out ${file}\`, review it, and apply that.`,

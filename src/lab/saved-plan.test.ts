@@ -4,6 +4,7 @@
  * the shape a plan file's field has.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   closeSync,
@@ -16,6 +17,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,7 +25,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { PlanProposal } from "../engine/proposal.ts";
 import { HoltError, isHoltError } from "../errors.ts";
-import { parseSavedPlan, readSavedPlan, writeSavedPlan } from "./saved-plan.ts";
+import {
+  MAX_PLAN_FILE_BYTES,
+  parseSavedPlan,
+  readSavedPlan,
+  writeSavedPlan,
+} from "./saved-plan.ts";
 
 const PROPOSAL: PlanProposal & { createdAt: string } = {
   createdAt: "2026-11-26T03:16:18.261Z",
@@ -274,6 +281,32 @@ const BAD: readonly { name: string; body: () => unknown; message: RegExp }[] = [
     message: /bindings\["zfs\.dataset:odroid\/tank\/media"\] is not a string/,
   },
   {
+    name: "host settings nested a hundred thousand deep (no stack overflow)",
+    body: edit((b) => {
+      let deep: unknown = 1;
+      for (let i = 0; i < 100_000; i++) deep = [deep];
+      host0(b).settings = { "caddy.route": deep };
+    }),
+    message: /hosts\[0\]\.settings is nested more than 32 levels deep/,
+  },
+  {
+    name: "a key with control characters and a bidirectional override, shown escaped",
+    body: edit((b) => (b["\u001b[2J\u202eevil"] = 1)),
+    message: /apply: \\u001b\[2J\\u202eevil is not a field of a plan file\./,
+  },
+  {
+    name: "a format with a bidirectional override, shown escaped",
+    body: edit((b) => (b.formatVersion = "\u202e3")),
+    message: /is a plan in format "\\u202e3", which this holt cannot read/,
+  },
+  {
+    name: "a huge unknown key, cut short",
+    body: edit((b) => (b["k".repeat(100_000)] = 1)),
+    message: new RegExp(
+      `: ${"k".repeat(200)}… \\(99800 more characters\\) is not a field of a plan file\\.`,
+    ),
+  },
+  {
     name: "a host listed twice",
     body: edit((b) => (b.hosts as Json[]).push(host0(b))),
     message: /hosts lists the host "odroid" twice/,
@@ -297,6 +330,40 @@ test("a file that is not JSON is refused", () => {
     assert.throws(
       () => readSavedPlan(file),
       (error) => isHoltError(error) && /is not a holt plan \(it is not JSON\)/.test(error.message),
+    );
+  });
+});
+
+test("what is not a regular file is refused at once, not read: a FIFO, /dev/zero", () => {
+  withDir((dir) => {
+    const fifo = join(dir, "plan.json");
+    execFileSync("mkfifo", [fifo]);
+    for (const file of [fifo, "/dev/zero"]) {
+      const started = Date.now();
+      assert.throws(
+        () => readSavedPlan(file),
+        (error) =>
+          isHoltError(error) &&
+          error.code === "HOLT_E_PLAN_FILE" &&
+          error.message ===
+            `${file} is not a regular file, so it is not a plan \`holt plan --out\` wrote. Pass the file it saved.`,
+      );
+      assert.ok(Date.now() - started < 1000, `${file} refused without waiting`);
+    }
+  });
+});
+
+test("a file larger than 16 MiB is refused without being read", () => {
+  withDir((dir) => {
+    const file = join(dir, "plan.json");
+    writeFileSync(file, JSON.stringify(body()));
+    truncateSync(file, MAX_PLAN_FILE_BYTES + 1);
+    assert.throws(
+      () => readSavedPlan(file),
+      (error) =>
+        isHoltError(error) &&
+        error.code === "HOLT_E_PLAN_FILE" &&
+        /is larger than 16 MiB, far more than any plan holt writes/.test(error.message),
     );
   });
 });

@@ -11,15 +11,19 @@
  * Reading checks the shape of every field and refuses unknown ones: the file
  * is input from outside, like a flag.
  */
-import { lstatSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import type { Action, PlanSummary } from "../engine/plan-types.ts";
 import { ACTIONS, summarize } from "../engine/plan-types.ts";
 import type { PlanProposal, ProposedChange, ProposedHost } from "../engine/proposal.ts";
+import { printable } from "../engine/proposal.ts";
 import type { FieldChange } from "../engine/provider.ts";
 import { HoltError } from "../errors.ts";
 import { writeFileAtomic } from "../secrets/write-file.ts";
 
 export const SAVED_PLAN_FORMAT = "2";
+
+/** How deep a host's provider settings may nest in a plan file (holt's own nest a few levels). */
+const MAX_SETTINGS_DEPTH = 32;
 
 export interface SavedPlan extends PlanProposal {
   readonly kind: "holt-plan";
@@ -84,17 +88,15 @@ function cannotWrite(path: string, error: unknown): HoltError {
   );
 }
 
+/**
+ * The largest plan file holt reads. A lab of a hundred services plans to well
+ * under a megabyte; a file past this is not one holt wrote, and reading it
+ * whole would only cost memory.
+ */
+export const MAX_PLAN_FILE_BYTES = 16 * 1024 * 1024;
+
 export function readSavedPlan(path: string): SavedPlan {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new HoltError(
-      "HOLT_E_PLAN_FILE",
-      `Cannot read the plan file ${path}: ${(error as Error).message}. Create one with \`holt plan --out ${path}\`.`,
-      { cause: error },
-    );
-  }
+  const text = readPlanText(path);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -105,6 +107,61 @@ export function readSavedPlan(path: string): SavedPlan {
     );
   }
   return parseSavedPlan(path, body);
+}
+
+/**
+ * The file's text, read only from a regular file and only up to
+ * `MAX_PLAN_FILE_BYTES`: a FIFO, a device (`/dev/zero`) or a file that keeps
+ * growing is refused instead of hanging holt or filling its memory.
+ */
+function readPlanText(path: string): string {
+  let fd: number;
+  try {
+    // Non-blocking, so opening a FIFO that no one writes to returns (and is refused below).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new HoltError(
+      "HOLT_E_PLAN_FILE",
+      `Cannot read the plan file ${path}: ${(error as Error).message}. Create one with \`holt plan --out ${path}\`.`,
+      { cause: error },
+    );
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      throw new HoltError(
+        "HOLT_E_PLAN_FILE",
+        `${path} is not a regular file, so it is not a plan \`holt plan --out\` wrote. Pass the file it saved.`,
+      );
+    }
+    const tooLarge = () =>
+      new HoltError(
+        "HOLT_E_PLAN_FILE",
+        `${path} is larger than ${MAX_PLAN_FILE_BYTES / 1024 / 1024} MiB, far more than any plan holt writes, so it was not read. Make the plan again with \`holt plan --out ${path}\`.`,
+      );
+    if (stat.size > MAX_PLAN_FILE_BYTES) throw tooLarge();
+    // Read to the end, still counting: the file may grow while it is read.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      total += read;
+      if (total > MAX_PLAN_FILE_BYTES) throw tooLarge();
+      chunks.push(chunk.subarray(0, read));
+    }
+    return Buffer.concat(chunks, total).toString("utf8");
+  } catch (error) {
+    if (error instanceof HoltError) throw error;
+    throw new HoltError(
+      "HOLT_E_PLAN_FILE",
+      `Cannot read the plan file ${path}: ${(error as Error).message}.`,
+      { cause: error },
+    );
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Checks every field of a parsed plan file; throws HOLT_E_PLAN_FILE naming the first bad one. */
@@ -124,7 +181,7 @@ export function parseSavedPlan(path: string, body: unknown): SavedPlan {
   if (body.formatVersion !== SAVED_PLAN_FORMAT) {
     throw new HoltError(
       "HOLT_E_PLAN_FILE",
-      `${path} is a plan in format ${JSON.stringify(body.formatVersion)}, which this holt cannot read (it reads format ${SAVED_PLAN_FORMAT}). Make the plan again with this version: \`holt plan --out ${path}\`.`,
+      `${path} is a plan in format ${printable(shortened(JSON.stringify(body.formatVersion) ?? "(none)"))}, which this holt cannot read (it reads format ${SAVED_PLAN_FORMAT}). Make the plan again with this version: \`holt plan --out ${path}\`.`,
     );
   }
   const shape = new Shape(path);
@@ -185,9 +242,11 @@ class Shape {
   }
 
   fail(at: string, problem: string): never {
+    // The place and the problem may quote the file's keys and values: escaped and cut short.
+    const where = at === "" ? "the file" : shortened(at);
     throw new HoltError(
       "HOLT_E_PLAN_FILE",
-      `${this.#path} is not a plan this holt can apply: ${at === "" ? "the file" : at} ${problem}. Make the plan again with \`holt plan --out ${this.#path}\`.`,
+      `${this.#path} is not a plan this holt can apply: ${printable(`${where} ${shortened(problem)}`)}. Make the plan again with \`holt plan --out ${this.#path}\`.`,
     );
   }
 
@@ -233,6 +292,19 @@ class Shape {
     return value.map((v, i) => item(v, `${at}[${i}]`));
   }
 
+  /**
+   * A value nested at most `MAX_SETTINGS_DEPTH` deep. Settings are compared
+   * by printing them (stableJson), which recurses: a file nested a million
+   * deep would otherwise end holt with a stack overflow instead of a message.
+   */
+  shallow(value: unknown, at: string, depth = 0): void {
+    if (value === null || typeof value !== "object") return;
+    if (depth >= MAX_SETTINGS_DEPTH) {
+      this.fail(at, `is nested more than ${MAX_SETTINGS_DEPTH} levels deep`);
+    }
+    for (const item of Object.values(value)) this.shallow(item, at, depth + 1);
+  }
+
   unique(values: readonly string[], at: string, what: string): void {
     const seen = new Set<string>();
     for (const value of values) {
@@ -252,6 +324,7 @@ class Shape {
     });
     const settings = h.settings;
     if (!isRecord(settings)) this.fail(`${at}.settings`, "is not an object");
+    this.shallow(settings, `${at}.settings`);
     const base = {
       name: this.string(h.name, `${at}.name`),
       address: this.string(h.address, `${at}.address`),
@@ -362,6 +435,13 @@ class Shape {
       release: this.count(s.release, `${at}.release`),
     };
   }
+}
+
+/** At most 200 characters of `text`, for a message that quotes a plan file. */
+function shortened(text: string): string {
+  return text.length <= 200
+    ? text
+    : `${text.slice(0, 200)}… (${text.length - 200} more characters)`;
 }
 
 function join(at: string, key: string): string {

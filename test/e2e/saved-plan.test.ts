@@ -10,12 +10,22 @@
  * private.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import {
+  BIN,
   createLabFolder,
   datasetsUnder,
   type LabFolder,
@@ -165,8 +175,13 @@ test("tampered (a): a release turned into a delete is refused; the dataset stays
 });
 
 test("tampered (b): another known_hosts file is refused before holt connects", () => {
+  // It vouches for another machine's key at the host's address: had holt connected with it,
+  // the host key check would have failed instead of the comparison.
+  const forged = join(lab.dir, "forged_host_key");
+  execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-f", forged]);
+  const [type, key] = readFileSync(`${forged}.pub`, "utf8").split(" ");
   const other = join(lab.dir, "other_known_hosts");
-  writeFileSync(other, readFileSync(ssh.knownHostsFile));
+  writeFileSync(other, `${ssh.address} ${type} ${key}\n`);
   const file = tamper(planFile, "b.json", (plan) => {
     hostBox(plan).connect.knownHostsFile = other;
   });
@@ -242,6 +257,14 @@ test("a plan made from another config file, or for another lab, is refused", () 
   mkdirSync(folder);
   const copy = join(folder, "holt.config.ts");
   writeFileSync(copy, readFileSync(join(lab.dir, "holt.config.ts")));
+  // Saved with --config, the apply line it suggests carries it too.
+  const copied = join(folder, "copied plan.json");
+  const saved = lab.holt(["plan", "--out", copied, "--config", copy]);
+  assert.equal(saved.code, 0, saved.stderr);
+  assert.ok(
+    saved.stderr.includes(`Apply it with: holt apply '${copied}' --config ${copy} (it runs only`),
+    saved.stderr,
+  );
   const r = lab.holt(["apply", planFile, "--config", copy]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /\[HOLT_E_PLAN_FILE\]/);
@@ -260,6 +283,48 @@ test("a plan made from another config file, or for another lab, is refused", () 
   assert.deepEqual(zfsGet(`${p}/keep`, "quota"), [String(100 * 1024 * 1024), "local"]);
 });
 
+test("the config the file names is never opened: from a folder without one, holt asks for --config", () => {
+  const p = pool.name;
+  // A config is code: one that leaves a mark when it is loaded.
+  const evil = join(lab.dir, "evil");
+  mkdirSync(evil);
+  const mark = join(evil, "loaded");
+  writeFileSync(
+    join(evil, "holt.config.ts"),
+    `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(mark)}, "ran");\n${config(p, { keepQuota: "200M", gone: false })}`,
+  );
+  const file = tamper(planFile, "evil.json", (plan) => {
+    plan.configFile = join(evil, "holt.config.ts");
+  });
+  const before = systemState(p);
+  const elsewhere = join(lab.dir, "elsewhere");
+  mkdirSync(elsewhere);
+  const env = { ...process.env, NO_COLOR: "1", HOLT_STATE_DIR: lab.stateDir };
+  for (const [cwd, code] of [
+    [elsewhere, "HOLT_E_CONFIG_NOT_FOUND"],
+    [lab.dir, "HOLT_E_PLAN_FILE"],
+  ] as const) {
+    const r = spawnSync(process.execPath, [BIN, "apply", file], {
+      cwd,
+      env,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`\\[${code}\\]`));
+    if (cwd === elsewhere) {
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `No holt.config.ts in ${elsewhere}\\. \`holt apply ${file}\` checks the plan against a fresh one from its config, found as \`holt plan\` finds it: run it in the folder of the config the plan was made from, or pass --config FILE\\.`,
+        ),
+      );
+    }
+  }
+  assert.equal(existsSync(mark), false, "the config the plan names was not loaded");
+  assert.equal(systemState(p), before);
+});
+
 test("the untouched plan file applies: the fresh plan's steps run", () => {
   const p = pool.name;
   const history = applies();
@@ -271,6 +336,11 @@ test("the untouched plan file applies: the fresh plan's steps run", () => {
   assert.notEqual(zfsGet(`${p}/gone`, "holt:managed")?.[1], "local");
   assert.equal(applies(), history + 1);
   assert.equal(lab.holt(["plan", "--detailed-exitcode"]).code, 0, "nothing left to do");
+  // Applied twice by mistake: refused, and told why.
+  refusedAndUnchanged(
+    planFile,
+    /a fresh plan has no changes, the saved plan has 2: the systems already match the config \(was this plan applied already\?\)/,
+  );
 });
 
 test("--allow-data-loss comes from the command line only: a file planned with it gives nothing", () => {

@@ -1,5 +1,6 @@
+import type { ResolvedLab } from "../../config/types.ts";
 import { assertDataLossAllowed } from "../../engine/apply.ts";
-import { HoltError } from "../../errors.ts";
+import { HoltError, isHoltError } from "../../errors.ts";
 import { applyBoundPlan, applySavedPlan, checkSavedPlanSetup, lockLab } from "../../lab/apply.ts";
 import { planLab } from "../../lab/plan.ts";
 import { readSavedPlan } from "../../lab/saved-plan.ts";
@@ -28,6 +29,35 @@ function crashHook(env: NodeJS.ProcessEnv): ((finished: number) => void) | undef
   return (finished) => {
     if (finished === at) process.kill(process.pid, "SIGKILL");
   };
+}
+
+/**
+ * The config a saved plan is checked against, found as `holt plan` finds it.
+ * The path the plan records is never followed (the config is code holt runs),
+ * so a plan applied from another folder needs `--config`: said so here, where
+ * the plain "not found" message would suggest `holt init`.
+ */
+async function openLabForPlan(
+  ctx: CommandContext,
+  configFlag: string | undefined,
+  planFile: string,
+): Promise<ResolvedLab> {
+  try {
+    return await openLab(ctx, configFlag);
+  } catch (error) {
+    if (
+      configFlag !== undefined ||
+      !isHoltError(error) ||
+      error.code !== "HOLT_E_CONFIG_NOT_FOUND"
+    ) {
+      throw error;
+    }
+    throw new HoltError(
+      "HOLT_E_CONFIG_NOT_FOUND",
+      `No holt.config.ts in ${ctx.cwd}. \`holt apply ${planFile}\` checks the plan against a fresh one from its config, found as \`holt plan\` finds it: run it in the folder of the config the plan was made from, or pass --config FILE.`,
+      { cause: error },
+    );
+  }
 }
 
 async function confirm(ctx: CommandContext, yes: boolean): Promise<void> {
@@ -102,7 +132,7 @@ export const applyCommand: Command = {
       // A proposal, not a program: the config (as `holt plan` finds it) and a fresh read
       // decide what runs; the file only has to agree with them.
       const saved = readSavedPlan(planFile);
-      const lab = await openLab(ctx, values.config);
+      const lab = await openLabForPlan(ctx, values.config, planFile);
       checkSavedPlanSetup(planFile, saved, lab, allowDataLoss);
       if (saved.changes.length === 0) {
         ctx.output.err("The saved plan has no changes. Nothing to do.");

@@ -1,5 +1,6 @@
 import { backupGaps } from "../../backup/status.ts";
 import { proposalOf } from "../../engine/proposal.ts";
+import { shellQuote } from "../../hosts/shell-quote.ts";
 import { planLab } from "../../lab/plan.ts";
 import { writeSavedPlan } from "../../lab/saved-plan.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
@@ -83,8 +84,17 @@ export const planCommand: Command = {
           ...proposalOf(plan, graph.hostSettings),
           createdAt: plan.createdAt,
         });
+        // The same config, state folder and data-loss choice, or the fresh plan cannot match.
+        const applyLine = shellQuote([
+          "holt",
+          "apply",
+          values.out,
+          ...(values.config === undefined ? [] : ["--config", values.config]),
+          ...(values["state-dir"] === undefined ? [] : ["--state-dir", values["state-dir"]]),
+          ...(values["allow-data-loss"] === true ? ["--allow-data-loss"] : []),
+        ]);
         ctx.output.err(
-          `Saved the plan to ${values.out}. Apply it with: holt apply ${values.out}${values["allow-data-loss"] === true ? " --allow-data-loss" : ""} (it runs only if a fresh plan is the same)`,
+          `Saved the plan to ${values.out}. Apply it with: ${applyLine} (it runs only if a fresh plan is the same)`,
         );
       }
       return values["detailed-exitcode"] === true && plan.changes.length > 0 ? 2 : 0;
