@@ -4,7 +4,14 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import type { ClientChannel, ServerHostKeyAlgorithm, Client as SshClient } from "ssh2";
 import { HoltError } from "../errors.ts";
-import type { Exec, ExecRequest, HttpRequest, HttpResponse, RunningProgram } from "./exec.ts";
+import type {
+  Exec,
+  ExecRequest,
+  HttpRequest,
+  HttpResponse,
+  HttpTarget,
+  RunningProgram,
+} from "./exec.ts";
 import { sendHttp } from "./http.ts";
 import {
   checkHostKey,
@@ -188,7 +195,7 @@ export function createSshExec(options: SshExecOptions): Exec {
     const client = await connection();
     const release = await slots.acquire();
     try {
-      return await sendHttp(target, request, (address, port) => forward(client, address, port));
+      return await sendHttp(target, request, (to) => forward(client, to));
     } finally {
       release();
     }
@@ -296,13 +303,24 @@ async function readKnownHosts(where: Where): Promise<KnownHostEntry[]> {
 
 class ChannelOpenError extends Error {}
 
-/** A `direct-tcpip` channel to address:port as seen from the remote host. */
-function forward(client: SshClient, address: string, port: number): Promise<Duplex> {
+/**
+ * A channel to a port or Unix socket as seen from the remote host:
+ * `direct-tcpip`, or OpenSSH's `direct-streamlocal@openssh.com` (sshd allows
+ * it unless AllowStreamLocalForwarding or DisableForwarding says otherwise).
+ */
+function forward(client: SshClient, to: HttpTarget): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    client.forwardOut("127.0.0.1", 0, address, port, (error, channel) => {
+    const done = (error: Error | undefined, channel: ClientChannel) => {
       if (error) reject(error);
       else resolve(channel);
-    });
+    };
+    try {
+      if (to.socketPath !== undefined) client.openssh_forwardOutStreamLocal(to.socketPath, done);
+      else client.forwardOut("127.0.0.1", 0, to.address ?? "127.0.0.1", to.port, done);
+    } catch (error) {
+      // ssh2 throws synchronously when the socket is already gone.
+      reject(error);
+    }
   });
 }
 

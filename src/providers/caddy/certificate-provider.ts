@@ -1,8 +1,10 @@
 /**
  * ACME certificates (`tls.certificate`), issued by DNS-01 through the lab's
- * zones and loaded into a host's Caddy (`apps.tls.certificates.load_pem`,
- * tagged `holt:<lab>:cert:<name>`), where they replace the local CA for the
- * routes that use them.
+ * zones and loaded into a host's Caddy, where they replace the local CA for
+ * the routes that use them. Caddy loads them from files on the host that
+ * only root and Caddy's group can read (`apps.tls.certificates.load_files`,
+ * tagged `holt:<lab>:cert:<name>`; key-files.ts), so its config, which the
+ * admin API shows to anyone on the host, holds no key.
  *
  * The certificate, its key and the account key are kept once per lab in
  * holt's state folder (mode 0600), so hosts that serve the same name share
@@ -13,7 +15,12 @@
  * certificate loads the one the first host's step just issued.
  *
  * Caddy swaps a loaded certificate in a config reload: connections keep
- * their handshake, new ones get the new certificate.
+ * their handshake, new ones get the new certificate. A step writes the new
+ * pair of files, then points Caddy's config at it, then removes the files
+ * the config no longer names. Cut off anywhere, it leaves Caddy with a
+ * config whose files are all there, and a read that shows what is left to
+ * do (the certificate not loaded yet, or files left over), which the next
+ * apply finishes. All of it runs one step at a time per host.
  */
 import type { ChallengeTarget } from "../../acme/types.ts";
 import type { ZoneBackend } from "../../dns/types.ts";
@@ -29,6 +36,7 @@ import type {
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError, isHoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
+import { writePrivateHostFile } from "../../hosts/host-file.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
 import {
   CERTIFICATE_TYPE,
@@ -47,10 +55,33 @@ import {
   createHostQueue,
   DEFAULT_ADMIN,
   describeEndpoint,
+  parseEndpoint,
   readCaddyConfig,
 } from "./admin.ts";
-import { arrayAt, childArray, childObject, isObject, type Json, objectAt } from "./caddy-json.ts";
+import type { Json } from "./caddy-json.ts";
 import { ChallengeLedger } from "./challenge-ledger.ts";
+import {
+  caddyGroup,
+  listKeyFolder,
+  readCertificateFile,
+  removeHostFiles,
+  writeCertificatePair,
+} from "./host-keys.ts";
+import {
+  certificateFiles,
+  isOwnPair,
+  keyAccess,
+  leftoverFiles,
+  temporaryPath,
+} from "./key-files.ts";
+import {
+  certificateTag,
+  type LoadedCertificate,
+  loadedCertificates,
+  referencedFiles,
+  withCertificateFiles,
+  withoutCertificate,
+} from "./tls-certificates.ts";
 
 /** What holt keeps for a certificate in the state folder. */
 export interface StoredCertificate {
@@ -72,10 +103,6 @@ export interface StoredCertificate {
 }
 
 const CERT_INFO = "caddy";
-
-export function certificateTag(lab: string, certName: string): string {
-  return `holt:${lab}:cert:${certName}`;
-}
 
 /** The stored file of a certificate: "*.lab.test" is kept as "wildcard.lab.test". */
 export function certificatePath(certName: string): string {
@@ -118,7 +145,9 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function shortHash(sha256: string | null): string {
-  return sha256 === null ? "none" : `sha256:${sha256.slice(0, 12)}`;
+  if (sha256 === null) return "none";
+  // "missing" (a file Caddy's config names is gone) or "unreadable".
+  return /^[0-9a-f]{64}$/.test(sha256) ? `sha256:${sha256.slice(0, 12)}` : sha256;
 }
 
 function isDue(stored: StoredCertificate, now: number): boolean {
@@ -139,11 +168,7 @@ function issueReason(
   return null;
 }
 
-function stateOf(
-  stored: StoredCertificate | null,
-  loaded: string | null,
-  now: number,
-): CertificateState {
+function stateOf(stored: StoredCertificate | null, loaded: Seen, now: number): CertificateState {
   return {
     names: stored === null ? [] : [...stored.names].sort(),
     stored:
@@ -157,7 +182,9 @@ function stateOf(
             renewAt: stored.renewAt,
           },
     due: stored !== null && isDue(stored, now),
-    loaded,
+    loaded: loaded.sha,
+    ...(loaded.keyInConfig ? { keyInConfig: true } : {}),
+    ...(loaded.leftover > 0 ? { leftoverFiles: loaded.leftover } : {}),
   };
 }
 
@@ -188,62 +215,48 @@ async function libraries() {
 
 type Libraries = Awaited<ReturnType<typeof libraries>>;
 
-/** This lab's loaded certificates in a Caddy config: certName → the PEM Caddy serves. */
-function loadedPems(config: Json, lab: string): Map<string, string> {
-  const prefix = `holt:${lab}:cert:`;
-  const found = new Map<string, string>();
-  const list = arrayAt(
-    objectAt(objectAt(objectAt(objectAt(config)?.apps)?.tls)?.certificates)?.load_pem,
-  );
-  for (const entry of list) {
-    const e = objectAt(entry);
-    const tag = arrayAt(e?.tags).find(
-      (t): t is string => typeof t === "string" && t.startsWith(prefix),
-    );
-    if (tag !== undefined && typeof e?.certificate === "string") {
-      found.set(tag.slice(prefix.length), e.certificate);
-    }
-  }
-  return found;
+/** What a read found of one certificate in one Caddy and on its host. */
+interface Seen {
+  /** SHA-256 of what Caddy loads; "missing" or "unreadable" for a damaged entry; null: none. */
+  readonly sha: string | null;
+  /** Loaded the old way, with the key in Caddy's config. */
+  readonly keyInConfig: boolean;
+  /** Files of holt's for it on the host that Caddy's config no longer names. */
+  readonly leftover: number;
 }
 
-/** SHA-256 of each loaded leaf ("unreadable" for a PEM that does not parse). */
-async function fingerprints(pems: ReadonlyMap<string, string>): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  if (pems.size === 0) return out;
+/**
+ * What each of the lab's certificates in a Caddy config is: the SHA-256 of
+ * its certificate, read from the file it names (or from the config, for an
+ * entry of the old kind). A pair holt did not write (other paths) counts as
+ * "unreadable" and is not read; a pair whose file is gone as "missing".
+ */
+async function seenCertificates(
+  exec: Exec,
+  lab: string,
+  loaded: ReadonlyMap<string, LoadedCertificate>,
+): Promise<Map<string, Seen>> {
+  const out = new Map<string, Seen>();
+  if (loaded.size === 0) return out;
   const { readCertificateInfo } = await import("../../acme/cert-info.ts");
-  for (const [name, pem] of pems) {
+  const shaOf = (pem: string | null): string => {
+    if (pem === null) return "missing";
     try {
-      out.set(name, readCertificateInfo(pem).sha256);
+      return readCertificateInfo(pem).sha256;
     } catch {
-      out.set(name, "unreadable");
+      return "unreadable";
     }
-  }
+  };
+  await Promise.all(
+    [...loaded].map(async ([name, entry]) => {
+      let sha: string;
+      if (entry.kind === "pem") sha = shaOf(entry.certificatePem);
+      else if (!isOwnPair(lab, name, entry.files)) sha = "unreadable";
+      else sha = shaOf(await readCertificateFile(exec, entry.files));
+      out.set(name, { sha, keyInConfig: entry.kind === "pem", leftover: 0 });
+    }),
+  );
   return out;
-}
-
-function withoutCertificate(config: Json, tag: string): Json {
-  if (!isObject(config)) return config;
-  const root = structuredClone(config);
-  const certs = objectAt(objectAt(objectAt(root.apps)?.tls)?.certificates);
-  const list = certs?.load_pem;
-  if (certs === undefined || !Array.isArray(list)) return root;
-  const kept = list.filter((e) => !arrayAt(objectAt(e)?.tags).includes(tag));
-  if (kept.length === 0) delete certs.load_pem;
-  else certs.load_pem = kept;
-  return root;
-}
-
-function withCertificate(config: Json, tag: string, stored: StoredCertificate): Json {
-  const root = withoutCertificate(config, tag);
-  const object = isObject(root) ? root : {};
-  const certs = childObject(childObject(childObject(object, "apps"), "tls"), "certificates");
-  childArray(certs, "load_pem").push({
-    certificate: stored.chainPem,
-    key: stored.keyPem,
-    tags: [tag],
-  });
-  return object;
 }
 
 /**
@@ -375,10 +388,49 @@ function needStore(ctx: ProviderContext): ProviderStore {
   return ctx.store;
 }
 
+/**
+ * A config change Caddy refused because it could not read holt's key file,
+ * with what holt gave the file to and why.
+ */
+function withAccessHint(error: unknown, gid: number | null, key: string): unknown {
+  if (!isHoltError(error) || error.code !== "HOLT_E_CADDY") return error;
+  if (!/permission denied/i.test(error.message)) return error;
+  const given =
+    gid === null
+      ? `holt could not tell which group Caddy runs as (no process found listening on its admin address with \`ss -lp\`), so the files are root's alone (mode 0600)`
+      : gid === 0
+        ? "Caddy listens as group 0 (root), so the files are root's alone (mode 0600)"
+        : `the files are root's with group ${gid}, the group Caddy listens as (mode 0640)`;
+  return new HoltError("HOLT_E_CADDY", error.message, {
+    details: [
+      ...error.details,
+      `Caddy must read ${key}: ${given}. Check that Caddy runs as that user, and that \`ss\` is installed on the host. See docs/dns-and-certificates.md#in-caddy.`,
+    ],
+    cause: error,
+  });
+}
+
 export function createCertificateProvider(): Provider<CertificateInputs, CertificateState> {
   const queue = createHostQueue();
   const issuing = new Map<string, Promise<StoredCertificate>>();
   let ledger: ChallengeLedger | undefined;
+  /** The group each host's Caddy runs as, found once per run. */
+  const groups = new WeakMap<Exec, Map<string, Promise<number | null>>>();
+
+  function groupOf(exec: Exec, endpoint: AdminEndpoint): Promise<number | null> {
+    let forExec = groups.get(exec);
+    if (forExec === undefined) {
+      forExec = new Map();
+      groups.set(exec, forExec);
+    }
+    const key = describeEndpoint(endpoint);
+    let found = forExec.get(key);
+    if (found === undefined) {
+      found = caddyGroup(exec, endpoint);
+      forExec.set(key, found);
+    }
+    return found;
+  }
 
   /** One issuance per certificate name at a time, shared by the hosts that need it. */
   function ensureIssued(
@@ -398,24 +450,54 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     return task;
   }
 
+  /**
+   * Changes Caddy's config, then removes the lab's files on the host that the
+   * config Caddy now runs no longer names. Runs inside the host's queue: no
+   * other step of this provider writes files or config there meanwhile, so
+   * every file not named is one nobody will load.
+   */
+  async function changeThenTidy(
+    ctx: ProviderContext,
+    endpoint: AdminEndpoint,
+    what: string,
+    edit: (config: Json) => Json,
+  ): Promise<void> {
+    const running = await changeCaddyConfig(ctx.exec, ctx.host, endpoint, what, edit);
+    const left = leftoverFiles(
+      ctx.lab,
+      await listKeyFolder(ctx.exec, ctx.lab),
+      referencedFiles(running),
+    );
+    await removeHostFiles(ctx.exec, [...left.values()].flat());
+  }
+
   async function put(ctx: ProviderContext, desired: Resource<CertificateInputs>): Promise<void> {
     const stored = await ensureIssued(ctx, desired.inputs);
     // Files first: a container that mounts them starts after this step.
     if (desired.inputs.files !== null) await writeFiles(ctx.exec, desired.inputs.files, stored);
-    const tag = certificateTag(ctx.lab, desired.inputs.certName);
+    const { certName } = desired.inputs;
+    const tag = certificateTag(ctx.lab, certName);
     const endpoint = adminEndpoint(desired.inputs.proxy);
-    await queue(ctx.exec, () =>
-      changeCaddyConfig(
-        ctx.exec,
-        ctx.host,
-        endpoint,
-        `load certificate "${desired.inputs.certName}"`,
-        (config) =>
-          loadedPems(config, ctx.lab).get(desired.inputs.certName) === stored.chainPem
-            ? config
-            : withCertificate(config, tag, stored),
-      ),
-    );
+    const files = certificateFiles(ctx.lab, certName, stored.sha256);
+    await queue(ctx.exec, async () => {
+      const gid = await groupOf(ctx.exec, endpoint);
+      // The new pair goes beside the old one, which Caddy's config still names.
+      await writeCertificatePair(ctx.exec, ctx.lab, files, stored, keyAccess(gid ?? 0));
+      try {
+        // Caddy loads the new pair (keeping its previous config if it cannot), and
+        // only then do the old files go.
+        await changeThenTidy(ctx, endpoint, `load certificate "${certName}"`, (config) => {
+          const loaded = loadedCertificates(config, ctx.lab).get(certName);
+          const current =
+            loaded?.kind === "files" &&
+            loaded.files.certificate === files.certificate &&
+            loaded.files.key === files.key;
+          return current ? config : withCertificateFiles(config, tag, files);
+        });
+      } catch (error) {
+        throw withAccessHint(error, gid, files.key);
+      }
+    });
   }
 
   async function unload(
@@ -423,17 +505,12 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     owned: OwnedResource<CertificateState>,
   ): Promise<void> {
     const caddy = owned.observed.info?.[CERT_INFO];
-    const [address, port] = typeof caddy === "string" ? caddy.split(/:(?=\d+$)/) : [];
-    const endpoint: AdminEndpoint =
-      address !== undefined && port !== undefined ? { address, port: Number(port) } : DEFAULT_ADMIN;
+    const endpoint =
+      (typeof caddy === "string" ? parseEndpoint(caddy) : undefined) ?? DEFAULT_ADMIN;
     const tag = certificateTag(ctx.lab, owned.name);
     await queue(ctx.exec, () =>
-      changeCaddyConfig(
-        ctx.exec,
-        ctx.host,
-        endpoint,
-        `unload certificate "${owned.name}"`,
-        (config) => withoutCertificate(config, tag),
+      changeThenTidy(ctx, endpoint, `unload certificate "${owned.name}"`, (config) =>
+        withoutCertificate(config, tag),
       ),
     );
   }
@@ -467,47 +544,71 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
         }
         return read;
       };
+      const caddies: { where: string; seen: Map<string, Seen> }[] = [];
+      const referenced = new Set<string>();
       for (const [where, endpoint] of endpoints) {
-        let loaded = new Map<string, string>();
+        let config: Json;
         try {
-          loaded = await fingerprints(
-            loadedPems((await readCaddyConfig(ctx.exec, ctx.host, endpoint)).config, ctx.lab),
-          );
+          config = (await readCaddyConfig(ctx.exec, ctx.host, endpoint)).config;
         } catch (error) {
           // No Caddy where nothing is desired simply means no certificates there.
           if (desired.length > 0 || !isHoltError(error) || error.code !== "HOLT_E_CADDY")
             throw error;
+          continue;
         }
+        for (const path of referencedFiles(config)) referenced.add(path);
+        const loaded = loadedCertificates(config, ctx.lab);
+        caddies.push({ where, seen: await seenCertificates(ctx.exec, ctx.lab, loaded) });
+      }
+      // Files a cut-off step left on the host, by certificate. Only beside a Caddy
+      // that answered: without one there is nothing to load them or to tidy through.
+      const leftover =
+        caddies.length === 0
+          ? new Map<string, string[]>()
+          : leftoverFiles(ctx.lab, await listKeyFolder(ctx.exec, ctx.lab), referenced);
+      const leftOf = (name: string) => leftover.get(name)?.length ?? 0;
+      const accounted = new Set<string>();
+      const none: Seen = { sha: null, keyInConfig: false, leftover: 0 };
+      for (const { where, seen } of caddies) {
         const here = desired.filter(
           (r) => describeEndpoint(adminEndpoint(r.inputs.proxy)) === where,
         );
         for (const r of here) {
-          const stored = await storedOf(r.inputs.certName);
-          const sha = loaded.get(r.inputs.certName) ?? null;
-          if (stored === null && sha === null) continue;
+          const name = r.inputs.certName;
+          accounted.add(name);
+          const stored = await storedOf(name);
+          const found = { ...(seen.get(name) ?? none), leftover: leftOf(name) };
+          if (stored === null && found.sha === null && found.leftover === 0) continue;
           const files =
             r.inputs.files === null ? null : await filesState(ctx.exec, r.inputs.files, stored);
           observed.set(r.address, {
-            state: { ...stateOf(stored, sha, now), files },
+            state: { ...stateOf(stored, found, now), files },
             managed: true,
             info: { [CERT_INFO]: where },
           });
         }
-        for (const [certName, sha] of loaded) {
-          const stored = await storedOf(certName);
-          owned.push({
-            address: certificateAddress(ctx.host, certName),
-            type: CERTIFICATE_TYPE,
-            host: ctx.host,
-            name: certName,
-            dependsOn: [],
-            observed: {
-              state: stateOf(stored, sha, now),
-              managed: true,
-              info: { [CERT_INFO]: where },
-            },
-          });
+        for (const [certName, found] of seen) {
+          accounted.add(certName);
+          owned.push(
+            ownedCertificate(ctx.host, certName, where, {
+              state: stateOf(
+                await storedOf(certName),
+                { ...found, leftover: leftOf(certName) },
+                now,
+              ),
+            }),
+          );
         }
+      }
+      // Files of a certificate no Caddy here names any more: removing it tidies them.
+      const [first] = caddies;
+      for (const [certName, paths] of leftover) {
+        if (accounted.has(certName) || first === undefined) continue;
+        owned.push(
+          ownedCertificate(ctx.host, certName, first.where, {
+            state: stateOf(await storedOf(certName), { ...none, leftover: paths.length }, now),
+          }),
+        );
       }
       return { observed, owned, problems: [] };
     },
@@ -553,12 +654,28 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           after: shortHash(storedSha),
         });
       }
+      if (state.keyInConfig === true) {
+        // Loaded by an older holt: the key is in Caddy's config and its admin API.
+        fields.push({
+          path: "key",
+          before: "in Caddy's config (load_pem)",
+          after: "in a file only root and Caddy can read",
+        });
+      }
       const files = inputs.files;
       if (fields.length === 0 && files !== null && state.files !== "current") {
         fields.push({
           path: `files ${files.dir}`,
           before: state.files ?? "missing",
           after: "current",
+        });
+      }
+      const left = state.leftoverFiles ?? 0;
+      if (fields.length === 0 && left > 0) {
+        fields.push({
+          path: "old files",
+          before: `${left} left on the host`,
+          after: "removed",
         });
       }
       return fields;
@@ -577,6 +694,22 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     // The certificate stays in the state folder; Caddy just stops serving it.
     release: unload,
     adopt: (ctx, desired) => put(ctx, desired),
+  };
+}
+
+function ownedCertificate(
+  host: string,
+  certName: string,
+  where: string,
+  observed: Pick<Observed<CertificateState>, "state">,
+): OwnedResource<CertificateState> {
+  return {
+    address: certificateAddress(host, certName),
+    type: CERTIFICATE_TYPE,
+    host,
+    name: certName,
+    dependsOn: [],
+    observed: { ...observed, managed: true, info: { [CERT_INFO]: where } },
   };
 }
 
@@ -605,16 +738,15 @@ async function writeFiles(
   files: CertificateFiles,
   stored: StoredCertificate,
 ): Promise<void> {
-  const script =
-    'umask 077 && mkdir -p "$1" && chmod 0755 "$1" && cat > "$1/.$2.holt-new" && ' +
-    'chmod "$3" "$1/.$2.holt-new" && chown "$4" "$1/.$2.holt-new" && mv -f "$1/.$2.holt-new" "$1/$2"';
+  await runChecked(exec, {
+    argv: ["sh", "-c", 'umask 077 && mkdir -p -- "$1" && chmod 0755 -- "$1"', "sh", files.dir],
+  });
   const owner = files.owner ?? "0:0";
-  await runChecked(exec, {
-    argv: ["sh", "-c", script, "sh", files.dir, KEY_FILE, "0600", owner],
-    stdin: stored.keyPem,
-  });
-  await runChecked(exec, {
-    argv: ["sh", "-c", script, "sh", files.dir, CHAIN_FILE, "0644", owner],
-    stdin: stored.chainPem,
-  });
+  for (const [name, content, mode] of [
+    [KEY_FILE, stored.keyPem, "0600"],
+    [CHAIN_FILE, stored.chainPem, "0644"],
+  ] as const) {
+    const path = `${files.dir}/${name}`;
+    await writePrivateHostFile(exec, path, temporaryPath(path), content, { mode, owner });
+  }
 }
