@@ -117,7 +117,7 @@ async function fetchCaddyConfig(
     if (!isHoltError(error) || error.code !== "HOLT_E_HTTP") throw error;
     throw new HoltError(
       "HOLT_E_CADDY",
-      `${caddyOn(host, endpoint)} does not answer. Start Caddy there with its admin API on ${describeEndpoint(endpoint)} and --resume (Debian: systemctl enable --now caddy-api), or correct the admin address in the lab's config (hosts.${host}.proxy.admin). See ${CADDY_DOCS}.`,
+      `${caddyOn(host, endpoint)} does not answer. Start Caddy there with its admin API on ${describeEndpoint(endpoint)} and --resume (Debian: systemctl enable --now caddy-api), or correct the admin address in the lab's config. See ${CADDY_DOCS}.`,
       { details: [error.message], cause: error },
     );
   }
