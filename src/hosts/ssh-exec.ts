@@ -107,6 +107,9 @@ export function createSshExec(options: SshExecOptions): Exec {
   let master: OpenSshMaster | null | undefined;
 
   function connection(): Promise<SshClient> {
+    // A command still under way when close() ran (its caller gave up on a failure
+    // elsewhere) must not log in again: that connection would keep holt running.
+    if (closed) return Promise.reject(usedAfterClose(target));
     if (pending === undefined) {
       const attempt: Promise<SshClient> = connect(where, (client) => {
         dead.add(client);
@@ -124,8 +127,7 @@ export function createSshExec(options: SshExecOptions): Exec {
     if (argv.length === 0) {
       throw new HoltError("HOLT_E_INTERNAL", `Exec.${method} was given an empty argv.`);
     }
-    if (closed)
-      throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
+    if (closed) throw usedAfterClose(target);
   }
 
   /**
@@ -190,8 +192,7 @@ export function createSshExec(options: SshExecOptions): Exec {
   }
 
   async function http(request: HttpRequest): Promise<HttpResponse> {
-    if (closed)
-      throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
+    if (closed) throw usedAfterClose(target);
     const client = await connection();
     const release = await slots.acquire();
     try {
@@ -722,6 +723,10 @@ function hostKeyError(
     message = `The SSH host key of ${host}:${port} does not match ${file}: expected ${expected}, but the host offered ${offered}. Either the host was reinstalled or someone is intercepting the connection. If the change is expected, ${check}, then run: ssh-keygen -R '${name}' -f ${file} && ${scan}`;
   }
   return new HoltError("HOLT_E_SSH_HOSTKEY", message);
+}
+
+function usedAfterClose(target: string): HoltError {
+  return new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
 }
 
 function exitedError(target: string, command: string): HoltError {

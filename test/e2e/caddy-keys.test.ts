@@ -508,6 +508,7 @@ describe("another host over SSH: Caddy in its network namespace, admin API on a 
   let caddy: CaddyPeer;
   let lab: Lab;
   let host: HostSpec;
+  let port: number;
   const service = `far${suffix}`;
   const hostname = `${service}.${ZONE}`;
 
@@ -524,7 +525,7 @@ describe("another host over SSH: Caddy in its network namespace, admin API on a 
       reach: `address: "${ssh.address}",\n      ${ssh.connectConfig},`,
       caddy,
     };
-    const [port = 0] = await freePorts(1);
+    [port = 0] = await freePorts(1);
     lab.folder.write(config(lab, host, { name: service, port }));
     initSecrets(lab);
   });
@@ -546,5 +547,19 @@ describe("another host over SSH: Caddy in its network namespace, admin API on a 
     const page = curlThrough(caddy, hostname, "/index.html", lab.rootCa);
     assert.equal(page.body, `${service}\n`, page.stderr);
     assert.match(holt(lab, ["plan"]).stdout, /No changes\./);
+  });
+
+  test("a socket nothing listens on, over SSH: HOLT_E_CADDY naming the socket and what sshd needs", () => {
+    const wrong = "unix//run/holt-test-nowhere/admin.sock";
+    lab.folder.write(config(lab, { ...host, admin: wrong }, { name: service, port }));
+    const r = holt(lab, ["plan"]);
+    lab.folder.write(config(lab, host, { name: service, port }));
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /HOLT_E_CADDY/);
+    assert.match(r.stderr, new RegExp(`admin API ${wrong}\\) does not answer`));
+    assert.match(
+      r.stderr,
+      /on Unix socket \/run\/holt-test-nowhere\/admin\.sock on root@[\d.]+:22 failed: the host's sshd could not connect to the socket .*AllowStreamLocalForwarding/,
+    );
   });
 });
