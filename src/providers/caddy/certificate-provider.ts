@@ -7,7 +7,7 @@
  * admin API shows to anyone on the host, holds no key.
  *
  * The certificate, its key and the account key are kept once per lab in
- * holt's state folder (mode 0600), so hosts that serve the same name share
+ * holt's state folder (mode 0600; issuance.ts), so hosts that serve the same name share
  * one certificate and an apply issues only what is missing, changed or due:
  * when a third of its lifetime is left (or `acme.renewBefore`, or the CA's
  * renewal window, or `holt certs renew`). Whether a certificate is due is
@@ -22,8 +22,6 @@
  * do (the certificate not loaded yet, or files left over), which the next
  * apply finishes. All of it runs one step at a time per host.
  */
-import type { ChallengeTarget } from "../../acme/types.ts";
-import type { ZoneBackend } from "../../dns/types.ts";
 import type {
   FieldChange,
   Observed,
@@ -36,18 +34,13 @@ import type {
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError, isHoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
-import { writePrivateHostFile } from "../../hosts/host-file.ts";
-import { runChecked } from "../../hosts/run-checked.ts";
 import {
   CERTIFICATE_TYPE,
-  type CertificateFiles,
   type CertificateInputs,
   type CertificateState,
   certificateAddress,
 } from "../../model/certificate.ts";
-import { type ZoneRef, zoneConnection } from "../../model/dns-record.ts";
 import type { ProxyEndpoint } from "../../model/route.ts";
-import { zoneFor } from "../../util/zone.ts";
 import {
   type AdminEndpoint,
   adminEndpoint,
@@ -68,12 +61,15 @@ import {
   writeCertificatePair,
 } from "./host-keys.ts";
 import {
-  certificateFiles,
-  isOwnPair,
-  keyAccess,
-  leftoverFiles,
-  temporaryPath,
-} from "./key-files.ts";
+  isDue,
+  issue,
+  issueReason,
+  readStoredCertificate,
+  type StoredCertificate,
+  sameNames,
+} from "./issuance.ts";
+import { certificateFiles, isOwnPair, keyAccess, leftoverFiles } from "./key-files.ts";
+import { filesState, writeFiles } from "./service-files.ts";
 import {
   certificateTag,
   type LoadedCertificate,
@@ -83,89 +79,14 @@ import {
   withoutCertificate,
 } from "./tls-certificates.ts";
 
-/** What holt keeps for a certificate in the state folder. */
-export interface StoredCertificate {
-  readonly version: 1;
-  readonly certName: string;
-  readonly names: readonly string[];
-  readonly directoryUrl: string;
-  readonly chainPem: string;
-  readonly keyPem: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly issuer: string;
-  readonly serial: string;
-  readonly sha256: string;
-  /** When it becomes due, and why ("lifetime", "ari", "renewBefore", "requested"). */
-  readonly renewAt: string;
-  readonly renewReason: string;
-  readonly issuedAt: string;
-}
+export { requestRenewal } from "./issuance.ts";
 
 const CERT_INFO = "caddy";
-
-/** The stored file of a certificate: "*.lab.test" is kept as "wildcard.lab.test". */
-export function certificatePath(certName: string): string {
-  return `certs/${certName.replace(/^\*\./, "wildcard.")}.json`;
-}
-
-function accountKeyPath(directoryUrl: string): string {
-  return `acme/${directoryUrl.replace(/^https:\/\//, "").replace(/[^A-Za-z0-9.-]/g, "_")}.key`;
-}
-
-export async function readStoredCertificate(
-  store: ProviderStore | undefined,
-  certName: string,
-): Promise<StoredCertificate | null> {
-  const text = await store?.read(certificatePath(certName));
-  if (text === null || text === undefined) return null;
-  try {
-    const parsed = JSON.parse(text) as StoredCertificate;
-    return parsed.version === 1 && typeof parsed.chainPem === "string" ? parsed : null;
-  } catch {
-    return null; // damaged: issue a new one
-  }
-}
-
-/** Asks for a renewal at the next apply (`holt certs renew`). */
-export async function requestRenewal(store: ProviderStore, certName: string): Promise<boolean> {
-  const stored = await readStoredCertificate(store, certName);
-  if (stored === null) return false;
-  const next: StoredCertificate = {
-    ...stored,
-    renewAt: new Date(0).toISOString(),
-    renewReason: "requested",
-  };
-  await store.write(certificatePath(certName), `${JSON.stringify(next, null, 2)}\n`);
-  return true;
-}
-
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && [...a].sort().every((n, i) => n === [...b].sort()[i]);
-}
 
 function shortHash(sha256: string | null): string {
   if (sha256 === null) return "none";
   // "missing" (a file Caddy's config names is gone) or "unreadable".
   return /^[0-9a-f]{64}$/.test(sha256) ? `sha256:${sha256.slice(0, 12)}` : sha256;
-}
-
-function isDue(stored: StoredCertificate, now: number): boolean {
-  return Date.parse(stored.renewAt) <= now;
-}
-
-/** Why a step must issue a new certificate, or null when the stored one serves. */
-function issueReason(
-  stored: StoredCertificate | null,
-  inputs: CertificateInputs,
-  now: number,
-): string | null {
-  if (stored === null) return "none stored";
-  if (!sameNames(stored.names, inputs.names)) return "names changed";
-  if (stored.directoryUrl !== inputs.acme.directoryUrl) return "CA changed";
-  if (Date.parse(stored.notAfter) <= now) return "expired";
-  if (isDue(stored, now)) return `renewal due (${stored.renewReason})`;
-  return null;
 }
 
 function stateOf(stored: StoredCertificate | null, loaded: Seen, now: number): CertificateState {
@@ -187,33 +108,6 @@ function stateOf(stored: StoredCertificate | null, loaded: Seen, now: number): C
     ...(loaded.leftover > 0 ? { leftoverFiles: loaded.leftover } : {}),
   };
 }
-
-/**
- * The ACME and DNS layers, loaded on first use: commands that never issue or
- * read a certificate (validate, status, a lab without `acme`) skip them.
- */
-async function libraries() {
-  const [certInfo, ari, keys, renewal, trust, open, propagation] = await Promise.all([
-    import("../../acme/cert-info.ts"),
-    import("../../acme/ari.ts"),
-    import("../../acme/keys.ts"),
-    import("../../acme/renewal.ts"),
-    import("../../acme/trust.ts"),
-    import("../../dns/open.ts"),
-    import("../../dns/propagation.ts"),
-  ]);
-  return {
-    readCertificateInfo: certInfo.readCertificateInfo,
-    fetchRenewalWindow: ari.fetchRenewalWindow,
-    createAccountKey: keys.createAccountKey,
-    renewalTime: renewal.renewalTime,
-    readTrustFile: trust.readTrustFile,
-    openZone: open.openZone,
-    waitUntilServed: propagation.waitUntilServed,
-  };
-}
-
-type Libraries = Awaited<ReturnType<typeof libraries>>;
 
 /** What a read found of one certificate in one Caddy and on its host. */
 interface Seen {
@@ -257,128 +151,6 @@ async function seenCertificates(
     }),
   );
   return out;
-}
-
-/**
- * Where each name's challenge TXT goes: `_acme-challenge.<name>` in its zone,
- * or, when that name is a CNAME (delegation), its target in the zone that
- * holds the target.
- */
-async function challengeTargets(
-  ctx: ProviderContext,
-  inputs: CertificateInputs,
-  ledger: ChallengeLedger,
-  { openZone }: Libraries,
-): Promise<Record<string, ChallengeTarget>> {
-  const backends = new Map<string, ZoneBackend>();
-  const backendOf = (ref: ZoneRef): ZoneBackend => {
-    let backend = backends.get(ref.zone);
-    if (backend === undefined) {
-      backend = openZone(zoneConnection(ref, ctx.secretValue));
-      backends.set(ref.zone, backend);
-    }
-    return backend;
-  };
-  // First, what a killed run may have left behind in these zones.
-  await ledger.cleanLeftovers((zone, view) => {
-    const ref = inputs.zones.find((z) => z.zone === zone && z.view === view);
-    return ref === undefined ? undefined : backendOf(ref);
-  });
-  const targets: Record<string, ChallengeTarget> = {};
-  for (const name of inputs.names) {
-    const base = name.replace(/^\*\./, "");
-    const challenge = `_acme-challenge.${base}`;
-    const zone = zoneFor(challenge, inputs.zones);
-    if (zone === undefined) {
-      throw new HoltError(
-        "HOLT_E_ACME",
-        `No zone of dns.zones holds ${challenge}, so holt cannot answer the CA's DNS-01 challenge for "${name}". Add the zone of "${base}" under dns.zones.`,
-      );
-    }
-    const backend = backendOf(zone);
-    const [cname] = await backend.read([{ name: challenge, type: "CNAME" }]);
-    const delegated = cname?.values[0];
-    if (delegated === undefined) {
-      targets[name] = { txtName: challenge, backend: ledger.recorded(backend, zone.view) };
-      continue;
-    }
-    const target = zoneFor(delegated, inputs.zones);
-    if (target === undefined) {
-      throw new HoltError(
-        "HOLT_E_ACME",
-        `${challenge} is a CNAME to ${delegated} (a delegated challenge), but no zone of dns.zones holds ${delegated}. Add that zone under dns.zones so holt can write the challenge there.`,
-      );
-    }
-    targets[name] = {
-      txtName: delegated,
-      backend: ledger.recorded(backendOf(target), target.view),
-    };
-  }
-  return targets;
-}
-
-async function issue(
-  ctx: ProviderContext,
-  inputs: CertificateInputs,
-  store: ProviderStore,
-  ledger: ChallengeLedger,
-): Promise<StoredCertificate> {
-  const lib = await libraries();
-  const { createAccountKey, readTrustFile, waitUntilServed, fetchRenewalWindow, renewalTime } = lib;
-  const { acme } = inputs;
-  const keyPath = accountKeyPath(acme.directoryUrl);
-  let accountKeyPem = await store.read(keyPath);
-  if (accountKeyPem === null) {
-    accountKeyPem = createAccountKey();
-    await store.write(keyPath, accountKeyPem);
-  }
-  const extraCaPem = acme.trustFile === null ? null : await readTrustFile(acme.trustFile);
-  const challenges = await challengeTargets(ctx, inputs, ledger, lib);
-  // acme-client and its dependencies load only when a certificate is issued.
-  const { issueCertificate } = await import("../../acme/issue.ts");
-  const issued = await issueCertificate({
-    directory: acme.directoryUrl,
-    extraCaPem,
-    accountKeyPem,
-    email: acme.email,
-    names: inputs.names,
-    challenges,
-    waitUntilServed: async (servers, name, value) => {
-      await waitUntilServed(servers, name, "TXT", value, {
-        timeoutMs: acme.propagationTimeoutMs,
-      });
-    },
-  });
-  const ari = await fetchRenewalWindow({
-    directory: acme.directoryUrl,
-    extraCaPem,
-    certificatePem: issued.certificatePem,
-  }).catch(() => null);
-  const info = issued.info;
-  let renew = renewalTime(info, ari);
-  let renewReason: string = renew.reason;
-  if (acme.renewBeforeMs !== null) {
-    renew = { at: new Date(info.notAfter.getTime() - acme.renewBeforeMs), reason: "lifetime" };
-    renewReason = "renewBefore";
-  }
-  const stored: StoredCertificate = {
-    version: 1,
-    certName: inputs.certName,
-    names: [...inputs.names].sort(),
-    directoryUrl: acme.directoryUrl,
-    chainPem: issued.chainPem,
-    keyPem: issued.keyPem,
-    notBefore: info.notBefore.toISOString(),
-    notAfter: info.notAfter.toISOString(),
-    issuer: info.issuer,
-    serial: info.serial,
-    sha256: info.sha256,
-    renewAt: renew.at.toISOString(),
-    renewReason,
-    issuedAt: new Date().toISOString(),
-  };
-  await store.write(certificatePath(inputs.certName), `${JSON.stringify(stored, null, 2)}\n`);
-  return stored;
 }
 
 function needStore(ctx: ProviderContext): ProviderStore {
@@ -711,42 +483,4 @@ function ownedCertificate(
     dependsOn: [],
     observed: { ...observed, managed: true, info: { [CERT_INFO]: where } },
   };
-}
-
-const CHAIN_FILE = "fullchain.pem";
-const KEY_FILE = "privkey.pem";
-
-/** Whether the host's files hold the stored certificate. */
-async function filesState(
-  exec: Exec,
-  files: CertificateFiles,
-  stored: StoredCertificate | null,
-): Promise<"current" | "stale" | "missing"> {
-  const r = await exec.run({ argv: ["cat", `${files.dir}/${CHAIN_FILE}`] });
-  if (r.code !== 0) return "missing";
-  return stored !== null && r.stdout === stored.chainPem ? "current" : "stale";
-}
-
-/**
- * Writes `fullchain.pem` (0644) and `privkey.pem` (0600, owned by the
- * service's user) into the host folder, each to a temporary name first and
- * renamed, so a container never reads half a file. The key first: a reader
- * that sees the new chain finds the new key already there.
- */
-async function writeFiles(
-  exec: Exec,
-  files: CertificateFiles,
-  stored: StoredCertificate,
-): Promise<void> {
-  await runChecked(exec, {
-    argv: ["sh", "-c", 'umask 077 && mkdir -p -- "$1" && chmod 0755 -- "$1"', "sh", files.dir],
-  });
-  const owner = files.owner ?? "0:0";
-  for (const [name, content, mode] of [
-    [KEY_FILE, stored.keyPem, "0600"],
-    [CHAIN_FILE, stored.chainPem, "0644"],
-  ] as const) {
-    const path = `${files.dir}/${name}`;
-    await writePrivateHostFile(exec, path, temporaryPath(path), content, { mode, owner });
-  }
 }
