@@ -8,10 +8,12 @@
  *   group's only, and Caddy serves the certificate from them; a config an
  *   older holt left (the key in `load_pem`) is moved to files, and the plan
  *   says so; a certificate no longer wanted leaves no file behind;
- * - holt killed (SIGKILL) at the two crash points of a renewal, found by a
- *   proxy in front of Caddy's admin socket that kills holt as its config
- *   write arrives, or as Caddy's answer to it does: Caddy never names a
- *   missing file (it comes back from a restart), and the next apply finishes;
+ * - holt killed (SIGKILL) at the crash points of a certificate step (a
+ *   renewal's before and after Caddy takes the new files, an unload's after
+ *   Caddy lets go), by a proxy in front of Caddy's admin socket that kills
+ *   holt as its config write arrives, or as Caddy's answer to it does: Caddy
+ *   never names a missing file (it comes back from a restart), the next plan
+ *   shows what is left, and the next apply finishes;
  * - the same Caddy setup on another host, reached over SSH: its admin socket
  *   through a stream-local channel, Caddy in the sshd's network namespace.
  */
@@ -98,7 +100,12 @@ interface HostSpec {
   readonly admin?: string;
 }
 
-function config(lab: Lab, host: HostSpec, service: { name: string; port: number } | null): string {
+function config(
+  lab: Lab,
+  host: HostSpec,
+  service: { name: string; port: number } | null,
+  acme = true,
+): string {
   const svc =
     service === null
       ? ""
@@ -132,7 +139,7 @@ export default defineLab({
       },
     },
   },
-  acme: { email: "admin@${ZONE}", directory: "${pebble.directoryUrl}", trust: "./pebble-https.pem", propagationTimeout: 30 },
+  ${acme ? `acme: { email: "admin@${ZONE}", directory: "${pebble.directoryUrl}", trust: "./pebble-https.pem", propagationTimeout: 30 },` : ""}
   services: {${svc}
   },
 });
@@ -339,67 +346,86 @@ type Cut = "before-write" | "after-write";
 
 /**
  * A Unix socket in front of Caddy's admin socket, passing everything on,
- * except once armed: then the first config write (a POST) calls `cut` and is
- * dropped before Caddy sees it ("before-write"), or reaches Caddy and its
- * answer is dropped after `cut` ("after-write").
+ * except once armed: then the first config write (a POST) whose body `when`
+ * picks calls `kill` and is dropped before Caddy sees it ("before-write"),
+ * or reaches Caddy and its answer is dropped after `kill` ("after-write").
  */
 interface AdminProxy {
   readonly address: string;
-  arm(cut: Cut, kill: () => void): void;
+  arm(cut: Cut, kill: () => void, when?: (body: string) => boolean): void;
   /** Whether an armed cut has happened. */
   fired(): boolean;
   close(): Promise<void>;
 }
 
+interface Armed {
+  readonly cut: Cut;
+  readonly kill: () => void;
+  readonly when: (body: string) => boolean;
+}
+
 async function startAdminProxy(upstreamPath: string, path: string): Promise<AdminProxy> {
-  let armed: { cut: Cut; kill: () => void } | undefined;
+  let armed: Armed | undefined;
   let fired = false;
   const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    sockets.add(client);
-    client.on("close", () => sockets.delete(client));
-    let head = Buffer.alloc(0);
-    let upstream: Socket | undefined;
-    client.on("error", () => upstream?.destroy());
-    client.on("data", (chunk: Buffer) => {
-      if (upstream !== undefined) {
-        upstream.write(chunk);
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  /** Sends a whole request on to Caddy; with `cut`, kills holt instead of passing the answer back. */
+  const forward = (client: Socket, request: Buffer, cut: Armed | undefined) => {
+    const up = connectSocket(upstreamPath);
+    track(up);
+    up.on("data", (answer: Buffer) => {
+      if (cut !== undefined) {
+        fired = true;
+        cut.kill();
+        client.destroy();
+        up.destroy();
         return;
       }
-      head = Buffer.concat([head, chunk]);
-      if (!head.includes("\r\n")) return;
-      const cut = /^POST /.test(head.toString("latin1")) && !fired ? armed : undefined;
+      client.write(answer);
+    });
+    up.on("end", () => client.end());
+    up.on("error", () => client.destroy());
+    // Not end(): Caddy would take the early end of input for a client gone, and cancel.
+    up.write(request);
+    client.on("end", () => up.end());
+  };
+  const server: Server = createServer((client) => {
+    track(client);
+    let request = Buffer.alloc(0);
+    let sent = false;
+    client.on("error", () => client.destroy());
+    client.on("data", (chunk: Buffer) => {
+      if (sent) return;
+      request = Buffer.concat([request, chunk]);
+      // holt sends one request per connection (Connection: close), with a Content-Length.
+      const end = request.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = request.subarray(0, end).toString("latin1");
+      const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+      if (request.length < end + 4 + length) return;
+      sent = true;
+      const body = request.subarray(end + 4).toString("utf8");
+      const cut =
+        armed !== undefined && !fired && head.startsWith("POST ") && armed.when(body)
+          ? armed
+          : undefined;
       if (cut?.cut === "before-write") {
         fired = true;
         cut.kill();
         client.destroy();
         return;
       }
-      const up = connectSocket(upstreamPath);
-      upstream = up;
-      sockets.add(up);
-      up.on("close", () => sockets.delete(up));
-      up.write(head);
-      up.on("data", (answer: Buffer) => {
-        if (cut !== undefined && !fired) {
-          fired = true;
-          cut.kill();
-          client.destroy();
-          up.destroy();
-          return;
-        }
-        client.write(answer);
-      });
-      up.on("end", () => client.end());
-      up.on("error", () => client.destroy());
+      forward(client, request, cut);
     });
-    client.on("end", () => upstream?.end());
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
   return {
     address: `unix/${path}`,
-    arm(cut, kill) {
-      armed = { cut, kill };
+    arm(cut, kill, when = () => true) {
+      armed = { cut, kill, when };
       fired = false;
     },
     fired: () => fired,
@@ -411,10 +437,11 @@ async function startAdminProxy(upstreamPath: string, path: string): Promise<Admi
   };
 }
 
-describe("holt killed inside a renewal, between its files and Caddy's config", () => {
+describe("holt killed inside a certificate step, between its files and Caddy's config", () => {
   let caddy: CaddyPeer;
   let proxy: AdminProxy;
   let lab: Lab;
+  let host: HostSpec;
   let port: number;
   const service = `cut${suffix}`;
   const hostname = `${service}.${ZONE}`;
@@ -424,7 +451,7 @@ describe("holt killed inside a renewal, between its files and Caddy's config", (
     [port = 0] = await freePorts(1);
     lab = newLab("cut");
     proxy = await startAdminProxy(caddy.adminSocket ?? "", join(lab.folder.dir, "admin.sock"));
-    const host = { name: "box", reach: `connect: "local",`, caddy, admin: proxy.address };
+    host = { name: "box", reach: `connect: "local",`, caddy, admin: proxy.address };
     lab.folder.write(config(lab, host, { name: service, port }));
     initSecrets(lab);
     ok(await holtAsync(lab, ["apply", "--yes"]), "first apply");
@@ -436,10 +463,14 @@ describe("holt killed inside a renewal, between its files and Caddy's config", (
     await caddy?.stop();
   });
 
-  /** `holt certs renew`, SIGKILLed by the proxy at `cut`. */
-  async function renewKilledAt(cut: Cut): Promise<void> {
-    const run = lab.folder.holtAsync(["certs", "renew", hostname], env(lab));
-    proxy.arm(cut, () => run.child.kill("SIGKILL"));
+  /** holt, SIGKILLed by the proxy at `cut` of the first config write `when` picks. */
+  async function killedAt(
+    args: string[],
+    cut: Cut,
+    when?: (body: string) => boolean,
+  ): Promise<void> {
+    const run = lab.folder.holtAsync(args, env(lab));
+    proxy.arm(cut, () => run.child.kill("SIGKILL"), when);
     const result = await run.done;
     assert.ok(proxy.fired(), `the proxy cut the write:\n${result.stdout}\n${result.stderr}`);
     assert.equal(result.signal, "SIGKILL");
@@ -455,7 +486,7 @@ describe("holt killed inside a renewal, between its files and Caddy's config", (
   test("killed after writing the new files, before Caddy's config names them: the next apply switches", async () => {
     const before = await assertServedFromFiles(caddy, lab, hostname, 0);
     const served = await handshake(caddy, hostname, pebble.rootCaPem);
-    await renewKilledAt("before-write");
+    await killedAt(["certs", "renew", hostname], "before-write");
 
     assert.deepEqual(
       (await caddyConfig(caddy, lab)).pairs.get(hostname),
@@ -482,7 +513,7 @@ describe("holt killed inside a renewal, between its files and Caddy's config", (
 
   test("killed after Caddy switched, before the old files were removed: the next apply removes them", async () => {
     const before = await assertServedFromFiles(caddy, lab, hostname, 0);
-    await renewKilledAt("after-write");
+    await killedAt(["certs", "renew", hostname], "after-write");
 
     const now = (await caddyConfig(caddy, lab)).pairs.get(hostname);
     assert.ok(now !== undefined);
@@ -499,6 +530,28 @@ describe("holt killed inside a renewal, between its files and Caddy's config", (
       folderFiles(lab),
       [now.certificate, now.key].map((p) => p.split("/").pop()).sort(),
     );
+    assert.match((await holtAsync(lab, ["plan"])).stdout, /No changes\./);
+  });
+
+  test("killed after Caddy let go of a certificate no longer wanted, before its files went: the next apply removes them", async () => {
+    // Without acme, the routes go back to Caddy's local CA and the certificate is unloaded.
+    lab.folder.write(config(lab, host, { name: service, port }, false));
+    const unload = (body: string) => !body.includes(`holt:${lab.name}:cert:`);
+    await killedAt(["apply", "--yes"], "after-write", unload);
+
+    assert.deepEqual([...(await caddyConfig(caddy, lab)).pairs.keys()], [], "Caddy let go of it");
+    assert.equal(folderFiles(lab).length, 2, "its files are still there");
+    await assertSurvivesRestart();
+    const plan = JSON.parse(ok(await holtAsync(lab, ["plan", "--json"]), "plan").stdout) as {
+      changes: { action: string; address: string }[];
+    };
+    const address = `tls.certificate:box/${hostname}`;
+    assert.ok(
+      plan.changes.some((c) => c.action === "delete" && c.address === address),
+      JSON.stringify(plan.changes),
+    );
+    ok(await holtAsync(lab, ["apply", "--yes"]), "apply");
+    assert.deepEqual(folderFiles(lab), []);
     assert.match((await holtAsync(lab, ["plan"])).stdout, /No changes\./);
   });
 });
