@@ -53,13 +53,7 @@ import {
 } from "./admin.ts";
 import type { Json } from "./caddy-json.ts";
 import { ChallengeLedger } from "./challenge-ledger.ts";
-import {
-  caddyGroup,
-  listKeyFolder,
-  readCertificateFile,
-  removeHostFiles,
-  writeCertificatePair,
-} from "./host-keys.ts";
+import { caddyGroup, readKeyFolder, removeHostFiles, writeCertificatePair } from "./host-keys.ts";
 import {
   isDue,
   issue,
@@ -68,7 +62,13 @@ import {
   type StoredCertificate,
   sameNames,
 } from "./issuance.ts";
-import { certificateFiles, isOwnPair, keyAccess, leftoverFiles } from "./key-files.ts";
+import {
+  type CertificateFilePair,
+  certificateFiles,
+  isOwnPair,
+  keyAccess,
+  leftoverFiles,
+} from "./key-files.ts";
 import { filesState, writeFiles } from "./service-files.ts";
 import {
   certificateTag,
@@ -121,36 +121,51 @@ interface Seen {
 
 /**
  * What each of the lab's certificates in a Caddy config is: the SHA-256 of
- * its certificate, read from the file it names (or from the config, for an
- * entry of the old kind). A pair holt did not write (other paths) counts as
- * "unreadable" and is not read; a pair whose file is gone as "missing".
+ * its certificate, from the text of the file it names (`files`, read from
+ * the host), or from the config for an entry of the old kind. A pair holt
+ * did not write (other paths) counts as "unreadable" and is not read; a pair
+ * with a file gone as "missing".
  */
 async function seenCertificates(
-  exec: Exec,
   lab: string,
   loaded: ReadonlyMap<string, LoadedCertificate>,
+  files: ReadonlyMap<string, string | null>,
 ): Promise<Map<string, Seen>> {
   const out = new Map<string, Seen>();
   if (loaded.size === 0) return out;
   const { readCertificateInfo } = await import("../../acme/cert-info.ts");
-  const shaOf = (pem: string | null): string => {
-    if (pem === null) return "missing";
+  const shaOf = (pem: string | null | undefined): string => {
+    if (pem === null || pem === undefined) return "missing";
     try {
       return readCertificateInfo(pem).sha256;
     } catch {
       return "unreadable";
     }
   };
-  await Promise.all(
-    [...loaded].map(async ([name, entry]) => {
-      let sha: string;
-      if (entry.kind === "pem") sha = shaOf(entry.certificatePem);
-      else if (!isOwnPair(lab, name, entry.files)) sha = "unreadable";
-      else sha = shaOf(await readCertificateFile(exec, entry.files));
-      out.set(name, { sha, keyInConfig: entry.kind === "pem", leftover: 0 });
-    }),
-  );
+  for (const [name, entry] of loaded) {
+    let sha: string;
+    if (entry.kind === "pem") sha = shaOf(entry.certificatePem);
+    else if (!isOwnPair(lab, name, entry.files)) sha = "unreadable";
+    else sha = shaOf(files.get(entry.files.certificate));
+    out.set(name, { sha, keyInConfig: entry.kind === "pem", leftover: 0 });
+  }
   return out;
+}
+
+/** The pairs of holt's own files the configs name: the ones a read looks at on the host. */
+function ownPairs(
+  lab: string,
+  configs: readonly ReadonlyMap<string, LoadedCertificate>[],
+): CertificateFilePair[] {
+  const pairs = new Map<string, CertificateFilePair>();
+  for (const loaded of configs) {
+    for (const [name, entry] of loaded) {
+      if (entry.kind === "files" && isOwnPair(lab, name, entry.files)) {
+        pairs.set(entry.files.certificate, entry.files);
+      }
+    }
+  }
+  return [...pairs.values()];
 }
 
 function needStore(ctx: ProviderContext): ProviderStore {
@@ -235,11 +250,8 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     edit: (config: Json) => Json,
   ): Promise<void> {
     const running = await changeCaddyConfig(ctx.exec, ctx.host, endpoint, what, edit);
-    const left = leftoverFiles(
-      ctx.lab,
-      await listKeyFolder(ctx.exec, ctx.lab),
-      referencedFiles(running),
-    );
+    const { names } = await readKeyFolder(ctx.exec, ctx.lab, []);
+    const left = leftoverFiles(ctx.lab, names, referencedFiles(running));
     await removeHostFiles(ctx.exec, [...left.values()].flat());
   }
 
@@ -316,7 +328,7 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
         }
         return read;
       };
-      const caddies: { where: string; seen: Map<string, Seen> }[] = [];
+      const configs: { where: string; loaded: Map<string, LoadedCertificate> }[] = [];
       const referenced = new Set<string>();
       for (const [where, endpoint] of endpoints) {
         let config: Json;
@@ -329,15 +341,27 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           continue;
         }
         for (const path of referencedFiles(config)) referenced.add(path);
-        const loaded = loadedCertificates(config, ctx.lab);
-        caddies.push({ where, seen: await seenCertificates(ctx.exec, ctx.lab, loaded) });
+        configs.push({ where, loaded: loadedCertificates(config, ctx.lab) });
       }
-      // Files a cut-off step left on the host, by certificate. Only beside a Caddy
-      // that answered: without one there is nothing to load them or to tidy through.
-      const leftover =
-        caddies.length === 0
-          ? new Map<string, string[]>()
-          : leftoverFiles(ctx.lab, await listKeyFolder(ctx.exec, ctx.lab), referenced);
+      // One command reads the lab's folder on the host and the certificate files the configs
+      // name. Only beside a Caddy that answered: without one, nothing loads them or tidies.
+      const pairs = ownPairs(
+        ctx.lab,
+        configs.map((c) => c.loaded),
+      );
+      const folder =
+        configs.length === 0
+          ? { names: [], certificates: [] }
+          : await readKeyFolder(ctx.exec, ctx.lab, pairs);
+      const texts = new Map(
+        pairs.map((pair, i) => [pair.certificate, folder.certificates[i] ?? null]),
+      );
+      const caddies: { where: string; seen: Map<string, Seen> }[] = [];
+      for (const { where, loaded } of configs) {
+        caddies.push({ where, seen: await seenCertificates(ctx.lab, loaded, texts) });
+      }
+      // Files a cut-off step left on the host, by certificate.
+      const leftover = leftoverFiles(ctx.lab, folder.names, referenced);
       const leftOf = (name: string) => leftover.get(name)?.length ?? 0;
       const accounted = new Set<string>();
       const none: Seen = { sha: null, keyInConfig: false, leftover: 0 };

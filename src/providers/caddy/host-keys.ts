@@ -11,11 +11,13 @@ import type { AdminEndpoint } from "./admin.ts";
 import {
   type CertificateFilePair,
   effectiveGid,
+  folderReadArgv,
   KEY_FILES_ROOT,
   type KeyAccess,
   keyFolder,
   listenerArgv,
   listenerPid,
+  parseFolderRead,
   temporaryPath,
 } from "./key-files.ts";
 
@@ -66,30 +68,24 @@ export async function writeCertificatePair(
   );
 }
 
-/** The certificate file's text when both files of the pair are there; null when either is missing. */
-export async function readCertificateFile(
+/**
+ * The names in the lab's folder (none when it does not exist), and the
+ * certificate file's text of each pair: null when a file of the pair is
+ * missing, "" when what came back cannot be told apart (a file with a NUL
+ * in it), which reads as no certificate.
+ */
+export async function readKeyFolder(
   exec: Exec,
-  files: CertificateFilePair,
-): Promise<string | null> {
-  const result = await exec.run({
-    argv: [
-      "sh",
-      "-c",
-      '[ -f "$2" ] || exit 3; exec cat -- "$1"',
-      "sh",
-      files.certificate,
-      files.key,
-    ],
-  });
-  return result.code === 0 ? result.stdout : null;
-}
-
-/** The names in the lab's folder; none when it does not exist. */
-export async function listKeyFolder(exec: Exec, lab: string): Promise<string[]> {
-  const result = await runChecked(exec, {
-    argv: ["sh", "-c", '[ -d "$1" ] || exit 0; exec ls -A1 -- "$1"', "sh", keyFolder(lab)],
-  });
-  return result.stdout.split("\n").filter((name) => name !== "");
+  lab: string,
+  pairs: readonly CertificateFilePair[],
+): Promise<{ names: string[]; certificates: (string | null)[] }> {
+  const result = await runChecked(exec, { argv: folderReadArgv(keyFolder(lab), pairs) });
+  return (
+    parseFolderRead(result.stdout, pairs.length) ?? {
+      names: [],
+      certificates: pairs.map(() => ""),
+    }
+  );
 }
 
 export async function removeHostFiles(exec: Exec, paths: readonly string[]): Promise<void> {

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import {
   certificateFiles,
   effectiveGid,
+  folderReadArgv,
   isOwnPair,
   keyAccess,
   keyFolder,
@@ -10,6 +15,7 @@ import {
   listenerArgv,
   listenerPid,
   parseFileName,
+  parseFolderRead,
   temporaryPath,
 } from "./key-files.ts";
 
@@ -167,4 +173,40 @@ test("finding Caddy's process: ss for its port or socket, then its effective gro
     "Name:\tcaddy\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t997\t997\t997\t997\nGid:\t998\t996\t996\t996\nGroups:\t998 \n";
   assert.equal(effectiveGid(status), 996);
   assert.equal(effectiveGid("Name:\tcaddy\n"), undefined);
+});
+
+test("one command reads the folder and each pair's certificate, run by a real sh", () => {
+  const dir = mkdtempSync(join(tmpdir(), "holt-key-files-"));
+  try {
+    const whole = { certificate: join(dir, "a.crt"), key: join(dir, "a.key") };
+    const noKey = { certificate: join(dir, "b.crt"), key: join(dir, "b.key") };
+    const none = { certificate: join(dir, "c.crt"), key: join(dir, "c.key") };
+    writeFileSync(whole.certificate, "CERT A\nline 2\n");
+    writeFileSync(whole.key, "KEY A\n");
+    writeFileSync(noKey.certificate, "CERT B");
+    writeFileSync(join(dir, ".x.holt-new"), "");
+    const run = (folder: string, pairs: { certificate: string; key: string }[]) => {
+      const [program = "", ...args] = folderReadArgv(folder, pairs);
+      return parseFolderRead(execFileSync(program, args, { encoding: "utf8" }), pairs.length);
+    };
+    const read = run(dir, [whole, noKey, none]);
+    // ls sorts by the locale's rules: compare as a set.
+    assert.deepEqual(read?.names.sort(), [".x.holt-new", "a.crt", "a.key", "b.crt"]);
+    assert.deepEqual(read?.certificates, ["CERT A\nline 2\n", null, null]);
+    assert.deepEqual(run(join(dir, "absent"), []), { names: [], certificates: [] });
+    assert.ok(!folderReadArgv(dir, [whole]).join(" ").includes("KEY A"), "no content on argv");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("reading the command's output: a count or marker that does not fit is no answer", () => {
+  assert.deepEqual(parseFolderRead("a\nb\n\0ok\nPEM\0missing\n", 2), {
+    names: ["a", "b"],
+    certificates: ["PEM", null],
+  });
+  assert.deepEqual(parseFolderRead("", 0), { names: [], certificates: [] });
+  assert.equal(parseFolderRead("a\n\0ok\nPEM", 2), undefined);
+  assert.equal(parseFolderRead("a\n\0ok\nP\0EM", 1), undefined);
+  assert.equal(parseFolderRead("a\n\0what\n", 1), undefined);
 });

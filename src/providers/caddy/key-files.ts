@@ -121,6 +121,45 @@ export function leftoverFiles(
   return found;
 }
 
+/**
+ * One command that lists a lab's folder and prints the certificate file of
+ * each pair, each after a NUL: "ok\n" and the text, or "missing\n" when a
+ * file of the pair is not there. One command per host, however many
+ * certificates, since a read runs at every plan.
+ */
+export function folderReadArgv(folder: string, pairs: readonly CertificateFilePair[]): string[] {
+  const script = [
+    'd=$1; shift; if [ -d "$d" ]; then ls -A1 -- "$d" || exit 1; fi',
+    "while [ $# -gt 1 ]; do printf '\\000'",
+    '  if [ -f "$1" ] && [ -f "$2" ]; then printf \'ok\\n\'; cat -- "$1" || exit 1; else printf \'missing\\n\'; fi',
+    "  shift 2; done",
+  ].join("\n");
+  return [
+    "sh",
+    "-c",
+    script,
+    "sh",
+    folder,
+    ...pairs.flatMap((pair) => [pair.certificate, pair.key]),
+  ];
+}
+
+/** What `folderReadArgv` printed: the folder's names, and each pair's certificate text (null: missing). */
+export function parseFolderRead(
+  stdout: string,
+  count: number,
+): { names: string[]; certificates: (string | null)[] } | undefined {
+  const [listing = "", ...parts] = stdout.split("\0");
+  if (parts.length !== count) return undefined;
+  const certificates: (string | null)[] = [];
+  for (const part of parts) {
+    if (part.startsWith("ok\n")) certificates.push(part.slice(3));
+    else if (part === "missing\n") certificates.push(null);
+    else return undefined;
+  }
+  return { names: listing.split("\n").filter((name) => name !== ""), certificates };
+}
+
 /** Owner and modes of the folder and files: root's, readable by Caddy's group only. */
 export interface KeyAccess {
   /** "0:<gid>" for chown. */
