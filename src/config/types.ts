@@ -61,7 +61,13 @@ export interface UserHost {
 
 /** How holt reaches the Caddy on a host. See docs/services.md. */
 export interface UserProxy {
-  /** Caddy's admin API on the host. @default "127.0.0.1:2019" */
+  /**
+   * Caddy's admin API on the host: an address on its loopback and a port, or
+   * a Unix socket in Caddy's syntax. An address the network could reach is
+   * refused, since the admin API has no authentication.
+   * @default "127.0.0.1:2019"
+   * @example "unix//run/caddy/admin.sock"
+   */
   admin?: string;
   /** Port Caddy serves HTTPS on. @default 443 */
   httpsPort?: number;
@@ -369,8 +375,10 @@ export interface ResolvedDataset {
 }
 
 export interface ResolvedProxy {
+  /** As written: "127.0.0.1:2019", or "unix//run/caddy/admin.sock" for a Unix socket. */
   readonly adminAddress: string;
-  readonly adminPort: number;
+  /** null for a Unix socket. */
+  readonly adminPort: number | null;
   readonly httpsPort: number;
   readonly httpPort: number;
 }

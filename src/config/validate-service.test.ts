@@ -599,7 +599,72 @@ describe("validate-service: the proxy and typos", () => {
       oneProblem(
         labWith({}, { odroid: { proxy: { admin } } }),
         "hosts.odroid.proxy.admin",
-        /is not an address and port\. Use Caddy's admin address on the host, like "127\.0\.0\.1:2019"\.$/,
+        /is not an address and port, nor a Unix socket\. Use Caddy's admin address on the host, like "127\.0\.0\.1:2019", or a Unix socket, like "unix\/\/run\/caddy\/admin\.sock"\.$/,
+      );
+    }
+  });
+
+  test("an admin address the network could reach is refused, saying why and what to write", () => {
+    for (const admin of [
+      "0.0.0.0:2019",
+      "192.168.1.5:2019",
+      "128.0.0.1:2019",
+      "127.0.0.256:2019",
+      "caddy.lan:2019",
+      "[::]:2019",
+      "[fe80::1]:2019",
+      "[::2]:2019",
+    ]) {
+      const message = oneProblem(
+        labWith({}, { odroid: { proxy: { admin } } }),
+        "hosts.odroid.proxy.admin",
+        /is not on the host's loopback\. Caddy's admin API has no authentication: whoever reaches it can read Caddy's config/,
+        /Let it listen on the loopback, like "127\.0\.0\.1:2019", or a Unix socket, like "unix\/\/run\/caddy\/admin\.sock"; holt reaches either through its SSH connection\.$/,
+      );
+      assert.ok(message.startsWith(JSON.stringify(admin)), message);
+    }
+  });
+
+  test("the loopback in any spelling, and a Unix socket, are Caddy's admin address", () => {
+    const accepted: [string, number | null][] = [
+      ["127.0.0.1:2019", 2019],
+      ["127.1.2.3:2020", 2020],
+      ["localhost:2021", 2021],
+      ["[::1]:2022", 2022],
+      ["[0:0:0:0:0:0:0:1]:2023", 2023],
+      ["[::0:1]:2024", 2024],
+      ["unix//run/caddy/admin.sock", null],
+    ];
+    for (const [admin, port] of accepted) {
+      const lab = resolved(labWith({}, { odroid: { proxy: { admin } } }));
+      assert.deepEqual(lab.hosts.odroid?.proxy, {
+        adminAddress: admin,
+        adminPort: port,
+        httpsPort: 443,
+        httpPort: 80,
+      });
+    }
+  });
+
+  test("a Unix socket must be an absolute path Caddy can listen on", () => {
+    const cases: [string, RegExp][] = [
+      [
+        "unix/run/caddy/admin.sock",
+        /names a relative socket path\. Write the absolute path after "unix\/", with two slashes/,
+      ],
+      [
+        "unix//run/caddy/admin.sock|0660",
+        /has a permission suffix \("\|…"\), which is Caddy's to apply, not holt's/,
+      ],
+      ["unix//run/caddy/\nadmin.sock", /is not a socket path\./],
+      ["unix//run/caddy/", /is not a socket path\./],
+      [`unix//${"a".repeat(110)}`, /is longer than a Unix socket path may be \(107 bytes\)/],
+    ];
+    for (const [admin, pattern] of cases) {
+      oneProblem(
+        labWith({}, { odroid: { proxy: { admin } } }),
+        "hosts.odroid.proxy.admin",
+        pattern,
       );
     }
   });

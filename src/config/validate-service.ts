@@ -74,21 +74,104 @@ export function parseDuration(text: string): number | null {
   return Number.isFinite(ms) && ms > 0 ? Math.round(ms) : null;
 }
 
+/** Caddy's admin address: `host:port` on the loopback, or `unix/<absolute path>` (Caddy's syntax). */
+type AdminAddress =
+  | { readonly kind: "tcp"; readonly port: number }
+  | { readonly kind: "unix"; readonly path: string }
+  | { readonly kind: "bad"; readonly message: string };
+
+const ADMIN_EXAMPLES = `like "127.0.0.1:2019", or a Unix socket, like "unix//run/caddy/admin.sock"`;
+// sun_path holds 108 bytes, the last one a NUL.
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Whether an IPv6 address is ::1, in any of its spellings. */
+function isIpv6Loopback(address: string): boolean {
+  if (!/^[0-9a-fA-F:]+$/.test(address)) return false;
+  const halves = address.split("::");
+  if (halves.length > 2) return false;
+  const groups = (text: string | undefined) =>
+    text === undefined || text === "" ? [] : text.split(":");
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return false;
+  const all = [...head, ...Array<string>(halves.length === 1 ? 0 : missing).fill("0"), ...tail];
+  return all.every(
+    (g, i) => /^[0-9a-fA-F]{1,4}$/.test(g) && Number.parseInt(g, 16) === (i === 7 ? 1 : 0),
+  );
+}
+
+function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === "localhost") return true;
+  const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (v4 !== null) return v4.slice(1).every((octet) => Number(octet) <= 255);
+  return host.startsWith("[") && host.endsWith("]") && isIpv6Loopback(host.slice(1, -1));
+}
+
+/**
+ * Checks Caddy's admin address. The admin API has no authentication, so holt
+ * refuses one that the network could reach: only the loopback or a Unix
+ * socket, both of which holt reaches through its SSH connection.
+ */
+export function checkAdminAddress(text: string): AdminAddress {
+  const shown = showValue(text);
+  if (text.startsWith("unix/")) {
+    const path = text.slice("unix/".length);
+    if (!path.startsWith("/")) {
+      return {
+        kind: "bad",
+        message: `${shown} names a relative socket path. Write the absolute path after "unix/", with two slashes, like "unix//run/caddy/admin.sock".`,
+      };
+    }
+    if (path.includes("|")) {
+      return {
+        kind: "bad",
+        message: `${shown} has a permission suffix ("|…"), which is Caddy's to apply, not holt's. Write only the socket's path, like "unix//run/caddy/admin.sock".`,
+      };
+    }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    if (/[\u0000-\u001f\u007f]/.test(path) || path.endsWith("/")) {
+      return {
+        kind: "bad",
+        message: `${shown} is not a socket path. Use one like "unix//run/caddy/admin.sock".`,
+      };
+    }
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
+      return {
+        kind: "bad",
+        message: `${shown} is longer than a Unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes). Use a shorter path, like "unix//run/caddy/admin.sock".`,
+      };
+    }
+    return { kind: "unix", path };
+  }
+  const match = ADMIN.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || port < 1 || port > 65535) {
+    return {
+      kind: "bad",
+      message: `${shown} is not an address and port, nor a Unix socket. Use Caddy's admin address on the host, ${ADMIN_EXAMPLES}.`,
+    };
+  }
+  if (!isLoopback(match[1] ?? "")) {
+    return {
+      kind: "bad",
+      message: `${shown} is not on the host's loopback. Caddy's admin API has no authentication: whoever reaches it can read Caddy's config (with any keys in it) and change what Caddy serves. Let it listen on the loopback, ${ADMIN_EXAMPLES}; holt reaches either through its SSH connection.`,
+    };
+  }
+  return { kind: "tcp", port };
+}
+
 export function resolveProxy(raw: unknown, at: At, problems: Problem[]): ResolvedProxy {
   const proxy = isRecord(raw) ? raw : {};
   let adminAddress = "127.0.0.1:2019";
-  let adminPort = 2019;
+  let adminPort: number | null = 2019;
   if (typeof proxy.admin === "string") {
-    const match = ADMIN.exec(proxy.admin);
-    const portNumber = Number(match?.[2]);
-    if (match === null || portNumber < 1 || portNumber > 65535) {
-      problems.push({
-        path: formatPath([...at, "admin"]),
-        message: `${showValue(proxy.admin)} is not an address and port. Use Caddy's admin address on the host, like "127.0.0.1:2019".`,
-      });
+    const checked = checkAdminAddress(proxy.admin);
+    if (checked.kind === "bad") {
+      problems.push({ path: formatPath([...at, "admin"]), message: checked.message });
     } else {
       adminAddress = proxy.admin;
-      adminPort = portNumber;
+      adminPort = checked.kind === "tcp" ? checked.port : null;
     }
   }
   const httpsPort = typeof proxy.httpsPort === "number" ? proxy.httpsPort : 443;

@@ -28,15 +28,31 @@ export interface ExecResult {
 }
 
 /**
- * An HTTP request to a port on the host's own loopback (an admin API, a
- * service's health endpoint). Over SSH it travels through the connection, so
- * nothing needs to listen beyond the host's loopback.
+ * Where an HTTP request goes on the host: a TCP port on its loopback, or a
+ * Unix socket (Caddy's admin API may listen on one). Over SSH it travels
+ * through the connection (a `direct-tcpip` or `direct-streamlocal` channel),
+ * so nothing needs to listen beyond the host itself.
  */
-export interface HttpRequest {
-  /** TCP port on the host. */
-  readonly port: number;
-  /** Address on the host. @default "127.0.0.1" */
-  readonly address?: string;
+export type HttpTarget =
+  | {
+      /** TCP port on the host. */
+      readonly port: number;
+      /** Address on the host. @default "127.0.0.1" */
+      readonly address?: string;
+      readonly socketPath?: undefined;
+    }
+  | {
+      /**
+       * Path of a Unix socket on the host. The request carries an empty Host
+       * header, as HTTP/1.1 asks when the target has no host name.
+       */
+      readonly socketPath: string;
+      readonly port?: undefined;
+      readonly address?: undefined;
+    };
+
+/** An HTTP request to the host itself (an admin API, a service's health endpoint). */
+export type HttpRequest = HttpTarget & {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Path and query, e.g. "/config/apps/http". */
   readonly path: string;
@@ -44,7 +60,7 @@ export interface HttpRequest {
   readonly body?: string;
   /** Give up after this many milliseconds. @default 10000 */
   readonly timeoutMs?: number;
-}
+};
 
 export interface HttpResponse {
   readonly status: number;
@@ -125,7 +141,7 @@ export interface Exec {
     readonly stdout: Writable;
   }): Promise<WiredProgram>;
   /**
-   * Sends one HTTP request to a port on the host. Rejects with a HoltError
+   * Sends one HTTP request to a port or Unix socket on the host. Rejects with a HoltError
    * (HOLT_E_HTTP) when no connection can be made or no answer comes in time;
    * any HTTP status, 5xx included, is an answer.
    */

@@ -8,3 +8,41 @@ export async function writeHostFile(exec: Exec, path: string, content: string): 
   await runChecked(exec, { argv: ["chmod", "0644", temporary] });
   await runChecked(exec, { argv: ["mv", "-f", temporary, path] });
 }
+
+/** Who may read a file written by `writePrivateHostFile`. */
+export interface HostFileAccess {
+  /** For chmod, like "0600". */
+  readonly mode: string;
+  /** For chown: "uid:gid". */
+  readonly owner: string;
+}
+
+/**
+ * Writes a file that may hold a secret (a private key), replacing it in one
+ * step. The content travels on stdin, never on a command line. It goes to
+ * `temporary` first (in the same folder, so the rename is atomic), created
+ * under umask 077 so that no one else can read even part of it, flushed to
+ * disk, then given its owner and mode and renamed over `path`. A crash leaves
+ * the old file or the new one, and at worst the temporary file.
+ */
+export async function writePrivateHostFile(
+  exec: Exec,
+  path: string,
+  temporary: string,
+  content: string,
+  access: HostFileAccess,
+): Promise<void> {
+  await runChecked(exec, {
+    argv: [
+      "sh",
+      "-c",
+      'umask 077 && cat > "$1" && sync -- "$1" && chown "$3" "$1" && chmod "$4" "$1" && mv -f -- "$1" "$2"',
+      "sh",
+      temporary,
+      path,
+      access.owner,
+      access.mode,
+    ],
+    stdin: content,
+  });
+}

@@ -1,27 +1,35 @@
 /**
- * One HTTP/1.1 request over a socket the caller opens: a TCP connection on
- * this machine, or an SSH `direct-tcpip` channel to the remote host's
- * loopback. Both execs share this so their behaviour cannot drift apart.
+ * One HTTP/1.1 request over a socket the caller opens: a TCP connection or
+ * Unix socket on this machine, or an SSH channel to the remote host's
+ * loopback (`direct-tcpip`) or Unix socket (`direct-streamlocal`). Both execs
+ * share this so their behaviour cannot drift apart.
  */
 import type { ClientRequest } from "node:http";
 import type { Duplex } from "node:stream";
 import { HoltError } from "../errors.ts";
-import type { HttpRequest, HttpResponse } from "./exec.ts";
+import type { HttpRequest, HttpResponse, HttpTarget } from "./exec.ts";
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
-/** Opens the socket for one request; `undefined` lets Node connect over TCP itself. */
-export type OpenSocket = (address: string, port: number) => Promise<Duplex> | undefined;
+/** Opens the socket for one request; `undefined` lets Node connect by itself. */
+export type OpenSocket = (to: HttpTarget) => Promise<Duplex> | undefined;
+
+/** Where a request goes, for messages: `http://127.0.0.1:2019/config/` or `/config/ on Unix socket /run/caddy/admin.sock`. */
+export function describeHttpTarget(to: HttpTarget, path: string): string {
+  if (to.socketPath !== undefined) return `${path} on Unix socket ${to.socketPath}`;
+  const address = to.address ?? "127.0.0.1";
+  const host = address.includes(":") ? `[${address}]` : address;
+  return `http://${host}:${to.port}${path}`;
+}
 
 export function sendHttp(
   target: string,
   request: HttpRequest,
   open: OpenSocket,
 ): Promise<HttpResponse> {
-  const address = request.address ?? "127.0.0.1";
   const timeoutMs = request.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
-  const where = `http://${address}:${request.port}${request.path} on ${target}`;
+  const where = `${describeHttpTarget(request, request.path)} on ${target}`;
   const fail = (why: string, cause?: unknown): HoltError =>
     new HoltError("HOLT_E_HTTP", `${request.method} ${where} failed: ${why}.`, { cause });
 
@@ -39,7 +47,11 @@ export function sendHttp(
       req?.destroy();
     }, timeoutMs);
 
+    const socketPath = request.socketPath;
     const headers: Record<string, string> = { ...request.headers, connection: "close" };
+    // RFC 9112 3.2: a target without a host name gets an empty Host header (Caddy's admin API
+    // on a Unix socket accepts only that). Node would send "localhost" by itself.
+    if (socketPath !== undefined) headers.host ??= "";
     if (request.body !== undefined) {
       headers["content-length"] = String(Buffer.byteLength(request.body));
     }
@@ -51,10 +63,13 @@ export function sendHttp(
       }
       // Loaded on first use: an ESM import of node:http costs every command ~80 ms (Node
       // builds its module facade, which loads undici for http's WebSocket getters).
+      const target =
+        socketPath !== undefined
+          ? { socketPath, setHost: false }
+          : { host: request.address ?? "127.0.0.1", port: request.port };
       req = process.getBuiltinModule("node:http").request(
         {
-          host: address,
-          port: request.port,
+          ...target,
           method: request.method,
           path: request.path,
           headers,
@@ -93,22 +108,34 @@ export function sendHttp(
           });
         },
       );
-      req.on("error", (error: NodeJS.ErrnoException) => settle(fail(describe(error), error)));
+      req.on("error", (error: NodeJS.ErrnoException) =>
+        settle(fail(describe(error, socketPath !== undefined), error)),
+      );
       req.end(request.body);
     };
 
-    const opening = open(address, request.port);
+    const opening = open(request);
     if (opening === undefined) start(undefined);
-    else opening.then(start, (error: unknown) => settle(fail(describe(error), error)));
+    else
+      opening.then(start, (error: unknown) =>
+        settle(fail(describe(error, socketPath !== undefined), error)),
+      );
   });
 }
 
-function describe(error: unknown): string {
+function describe(error: unknown, socket: boolean): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (socket && code === "ENOENT") return "no such socket (nothing listens there)";
+  if (socket && code === "EACCES") return "permission denied on the socket";
+  if (socket && code === "ECONNREFUSED")
+    return "connection refused (the socket is there but nothing listens on it)";
   if (code === "ECONNREFUSED") return "connection refused (nothing listens on that port)";
   if (code === "ECONNRESET") return "the connection was reset";
   const message = error instanceof Error ? error.message : String(error);
-  // ssh2 reports a refused forward as "(SSH) Channel open failure: Connection refused".
+  // ssh2 reports a refused forward as "(SSH) Channel open failure: Connection refused", and
+  // sshd refuses one to a Unix socket it cannot connect to with "open failed".
+  if (socket && /open failed|connection refused|no such file/i.test(message))
+    return `the host's sshd could not connect to the socket (${message}): check that it exists, that something listens on it, and that sshd allows stream-local forwarding (AllowStreamLocalForwarding)`;
   if (/connection refused/i.test(message))
     return "connection refused (nothing listens on that port)";
   return message;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -166,5 +167,39 @@ test("start: an empty argv is refused as a bug", async () => {
   await assert.rejects(
     exec.start({ argv: [] }),
     (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL",
+  );
+});
+
+test("http: to a Unix socket, with the empty Host header HTTP/1.1 asks for; a missing socket says so", async () => {
+  const socketPath = join(dir, "api.sock");
+  let request = "";
+  const server = createServer((client) => {
+    client.on("data", (chunk: Buffer) => {
+      request += chunk.toString("latin1");
+      if (request.includes("\r\n\r\n")) {
+        client.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  try {
+    const answer = await exec.http({ socketPath, method: "GET", path: "/config/" });
+    assert.deepEqual([answer.status, answer.body], [200, "ok"]);
+    const lines = request.split("\r\n");
+    assert.equal(lines[0], "GET /config/ HTTP/1.1");
+    assert.deepEqual(
+      lines.filter((l) => /^host:/i.test(l)),
+      ["host: "],
+    );
+  } finally {
+    server.close();
+  }
+  await assert.rejects(
+    exec.http({ socketPath: join(dir, "none.sock"), method: "GET", path: "/config/" }),
+    (error) =>
+      isHoltError(error) &&
+      error.code === "HOLT_E_HTTP" &&
+      error.message ===
+        `GET /config/ on Unix socket ${join(dir, "none.sock")} on local failed: no such socket (nothing listens there).`,
   );
 });

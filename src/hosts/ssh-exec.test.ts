@@ -160,6 +160,35 @@ test("run after close is refused; close twice is fine", async () => {
   await assert.rejects(exec.run({ argv: ["true"] }), holtError("HOLT_E_INTERNAL"));
 });
 
+test("runs still waiting when close() runs end there, without logging in again", async () => {
+  // This process's connections to the host (other tests keep theirs open until the end).
+  const connections = () =>
+    execFileSync("ss", ["-Htnp", "dst", `${peer.address}:${peer.port}`], { encoding: "utf8" })
+      .split("\n")
+      .filter((line) => line.includes(`pid=${process.pid},`))
+      .map((line) => line.split(/\s+/)[3]);
+  const before = new Set(connections());
+  const exec = open();
+  await exec.run({ argv: ["true"] });
+  // Eight take the channels; the ninth waits for one, and gets it once close() ended the connection.
+  const runs = Array.from({ length: 9 }, () =>
+    exec.run({ argv: ["sleep", "5"] }).then(
+      () => "finished",
+      (error: unknown) => (isHoltError(error) ? error.code : String(error)),
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await exec.close();
+  const outcomes = await Promise.all(runs);
+  assert.ok(!outcomes.includes("finished"), outcomes.join(", "));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  // A connection made after close() would keep the process alive with nothing to close it.
+  assert.deepEqual(
+    connections().filter((local) => !before.has(local)),
+    [],
+  );
+});
+
 test("an unknown host key is refused with the fingerprint and the fix", async () => {
   const empty = scratch("known_hosts.empty");
   writeFileSync(empty, "");

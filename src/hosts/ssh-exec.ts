@@ -4,7 +4,14 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import type { ClientChannel, ServerHostKeyAlgorithm, Client as SshClient } from "ssh2";
 import { HoltError } from "../errors.ts";
-import type { Exec, ExecRequest, HttpRequest, HttpResponse, RunningProgram } from "./exec.ts";
+import type {
+  Exec,
+  ExecRequest,
+  HttpRequest,
+  HttpResponse,
+  HttpTarget,
+  RunningProgram,
+} from "./exec.ts";
 import { sendHttp } from "./http.ts";
 import {
   checkHostKey,
@@ -100,6 +107,9 @@ export function createSshExec(options: SshExecOptions): Exec {
   let master: OpenSshMaster | null | undefined;
 
   function connection(): Promise<SshClient> {
+    // A command still under way when close() ran (its caller gave up on a failure
+    // elsewhere) must not log in again: that connection would keep holt running.
+    if (closed) return Promise.reject(usedAfterClose(target));
     if (pending === undefined) {
       const attempt: Promise<SshClient> = connect(where, (client) => {
         dead.add(client);
@@ -117,8 +127,7 @@ export function createSshExec(options: SshExecOptions): Exec {
     if (argv.length === 0) {
       throw new HoltError("HOLT_E_INTERNAL", `Exec.${method} was given an empty argv.`);
     }
-    if (closed)
-      throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
+    if (closed) throw usedAfterClose(target);
   }
 
   /**
@@ -183,12 +192,11 @@ export function createSshExec(options: SshExecOptions): Exec {
   }
 
   async function http(request: HttpRequest): Promise<HttpResponse> {
-    if (closed)
-      throw new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
+    if (closed) throw usedAfterClose(target);
     const client = await connection();
     const release = await slots.acquire();
     try {
-      return await sendHttp(target, request, (address, port) => forward(client, address, port));
+      return await sendHttp(target, request, (to) => forward(client, to));
     } finally {
       release();
     }
@@ -296,13 +304,24 @@ async function readKnownHosts(where: Where): Promise<KnownHostEntry[]> {
 
 class ChannelOpenError extends Error {}
 
-/** A `direct-tcpip` channel to address:port as seen from the remote host. */
-function forward(client: SshClient, address: string, port: number): Promise<Duplex> {
+/**
+ * A channel to a port or Unix socket as seen from the remote host:
+ * `direct-tcpip`, or OpenSSH's `direct-streamlocal@openssh.com` (sshd allows
+ * it unless AllowStreamLocalForwarding or DisableForwarding says otherwise).
+ */
+function forward(client: SshClient, to: HttpTarget): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    client.forwardOut("127.0.0.1", 0, address, port, (error, channel) => {
+    const done = (error: Error | undefined, channel: ClientChannel) => {
       if (error) reject(error);
       else resolve(channel);
-    });
+    };
+    try {
+      if (to.socketPath !== undefined) client.openssh_forwardOutStreamLocal(to.socketPath, done);
+      else client.forwardOut("127.0.0.1", 0, to.address ?? "127.0.0.1", to.port, done);
+    } catch (error) {
+      // ssh2 throws synchronously when the socket is already gone.
+      reject(error);
+    }
   });
 }
 
@@ -704,6 +723,10 @@ function hostKeyError(
     message = `The SSH host key of ${host}:${port} does not match ${file}: expected ${expected}, but the host offered ${offered}. Either the host was reinstalled or someone is intercepting the connection. If the change is expected, ${check}, then run: ssh-keygen -R '${name}' -f ${file} && ${scan}`;
   }
   return new HoltError("HOLT_E_SSH_HOSTKEY", message);
+}
+
+function usedAfterClose(target: string): HoltError {
+  return new HoltError("HOLT_E_INTERNAL", `The SSH exec for ${target} was used after close().`);
 }
 
 function exitedError(target: string, command: string): HoltError {

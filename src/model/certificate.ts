@@ -1,7 +1,7 @@
 /**
  * The certificate resource: an ACME certificate for one hostname (or a
  * zone's wildcard plus apex), loaded into the Caddy of a host that serves
- * it. The certificate itself is kept once per lab in holt's state folder and
+ * it, from files on that host. The certificate itself is kept once per lab in holt's state folder and
  * shared by every host that needs it; each host's resource makes sure its
  * Caddy has the current one.
  */
@@ -54,8 +54,16 @@ export interface CertificateState {
   } | null;
   /** Renewal is due now. */
   readonly due: boolean;
-  /** SHA-256 of the certificate holt loaded into this Caddy; null: none. */
+  /**
+   * SHA-256 of the certificate holt loaded into this Caddy, read from the file
+   * its config names; null: none; "missing" when a file it names is gone,
+   * "unreadable" when it is not a certificate or not a file of holt's.
+   */
   readonly loaded: string | null;
+  /** Loaded by an older holt with the key in Caddy's config (`load_pem`): the next apply moves it to a file. */
+  readonly keyInConfig?: boolean;
+  /** Files of this certificate on the host that Caddy's config no longer names (a cut-off step's). */
+  readonly leftoverFiles?: number;
   /** The files on the host: "current", "stale", "missing"; null when none are wanted or read. */
   readonly files?: "current" | "stale" | "missing" | null;
 }

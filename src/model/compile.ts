@@ -6,6 +6,7 @@
 import type { ResolvedHost, ResolvedLab, ResolvedProxy } from "../config/types.ts";
 import type { DesiredGraph, Resource } from "../engine/resource.ts";
 import type { HostFacts } from "../hosts/facts.ts";
+import { CERTIFICATE_TYPE } from "./certificate.ts";
 import { compileEdge } from "./compile-edge.ts";
 import { compileServices, type SecretDigests } from "./compile-service.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "./dataset.ts";
@@ -211,7 +212,10 @@ export function compileLab(
   const hostSettings: Record<string, Record<string, unknown>> = {};
   for (const host of hostNames) {
     const proxy = lab.hosts[host]?.proxy;
-    if (proxy !== undefined && !isDefaultProxy(proxy)) hostSettings[host] = { [ROUTE_TYPE]: proxy };
+    // Certificates too: with none desired, the provider must still find the ones Caddy holds.
+    if (proxy !== undefined && !isDefaultProxy(proxy)) {
+      hostSettings[host] = { [ROUTE_TYPE]: proxy, [CERTIFICATE_TYPE]: proxy };
+    }
   }
   // The DNS provider looks in every configured zone for records the lab still owns.
   if (lab.dns !== null) {

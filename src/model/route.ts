@@ -7,9 +7,10 @@ export const ROUTE_TYPE = "caddy.route";
 
 /** How holt reaches a host's Caddy and which ports it serves. */
 export interface ProxyEndpoint {
-  /** Admin API address on the host, e.g. "127.0.0.1:2019". */
+  /** Admin API address on the host, e.g. "127.0.0.1:2019", or "unix//run/caddy/admin.sock". */
   readonly adminAddress: string;
-  readonly adminPort: number;
+  /** null for a Unix socket. */
+  readonly adminPort: number | null;
   readonly httpsPort: number;
   readonly httpPort: number;
 }

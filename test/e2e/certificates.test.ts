@@ -9,12 +9,14 @@
  *   services are served, and no challenge TXT is left anywhere;
  * - renewal of a short-lived certificate (Pebble issues 40-second ones
  *   here) swapped into Caddy while a client handshakes in a loop, with no
- *   failed handshake; and `holt certs renew` forcing one.
+ *   failed handshake, Caddy loading it from a new pair of files whose key
+ *   its config never holds, and the old pair removed; and `holt certs renew`
+ *   forcing one.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -121,6 +123,31 @@ function initSecrets(lab: Lab): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
+/**
+ * The files Caddy loads the lab's certificate `name` from, after checking that
+ * its config (as the admin API shows it to anyone on the host) holds no key,
+ * and that the files are root's alone (this Caddy runs as root).
+ */
+async function loadedFiles(lab: Lab, name: string): Promise<{ certificate: string; key: string }> {
+  const answer = await caddy.admin("GET", "/config/");
+  assert.equal(answer.status, 200, answer.body);
+  assert.ok(!answer.body.includes("PRIVATE KEY"), "no private key in Caddy's config");
+  const config = JSON.parse(answer.body) as {
+    apps: {
+      tls: { certificates: { load_files: { certificate: string; key: string; tags: string[] }[] } };
+    };
+  };
+  const entry = config.apps.tls.certificates.load_files.find((e) =>
+    e.tags.includes(`holt:${lab.name}:cert:${name}`),
+  );
+  assert.ok(entry !== undefined, answer.body);
+  for (const path of [entry.certificate, entry.key]) {
+    const stat = statSync(path);
+    assert.deepEqual([stat.mode & 0o777, stat.uid, stat.gid], [0o600, 0, 0], path);
+  }
+  return { certificate: entry.certificate, key: entry.key };
+}
+
 function curl(lab: Lab, hostname: string): HttpsAnswer {
   return curlThrough(caddy, hostname, "/index.html", lab.rootCa);
 }
@@ -176,6 +203,7 @@ describe("ACME certificates: wildcard + apex, delegation, rejection, renewal (Kn
   after(async () => {
     for (const lab of labs) {
       removeLabResources(lab.name);
+      rmSync(`/var/lib/holt-caddy/${lab.name}`, { recursive: true, force: true });
       await lab.pebble.stop();
       lab.folder.remove();
     }
@@ -292,6 +320,7 @@ describe("ACME certificates: wildcard + apex, delegation, rejection, renewal (Kn
     const hostname = `short.${DOMAIN}`;
     const before = await handshake(hostname, pebble.rootCaPem);
     assert.ok(before.ok, JSON.stringify(before));
+    const oldFiles = await loadedFiles(lab, hostname);
     const listed = JSON.parse(run(lab, ["certs", "--json"]).stdout) as {
       certificates: { renewAt: string; notAfter: string }[];
     };
@@ -326,6 +355,13 @@ describe("ACME certificates: wildcard + apex, delegation, rejection, renewal (Kn
     assert.equal(seen.size, 2, "it saw the old certificate, then the new one");
     const after = await handshake(hostname, pebble.rootCaPem);
     assert.ok(after.ok && after.sha !== before.sha);
+    // A new pair of files, and the old one removed.
+    const newFiles = await loadedFiles(lab, hostname);
+    assert.notDeepEqual(newFiles, oldFiles);
+    assert.deepEqual(
+      readdirSync(`/var/lib/holt-caddy/${lab.name}`).sort(),
+      [newFiles.certificate, newFiles.key].map((p) => p.split("/").pop()).sort(),
+    );
     assert.match(run(lab, ["plan"]).stdout, /No changes\./);
 
     // `holt certs renew` forces one now.

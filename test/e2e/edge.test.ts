@@ -176,7 +176,7 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
     assert.ok(cert < route, "the certificate is loaded before the route uses it");
   });
 
-  test("apply: the record is served, Caddy serves the CA's certificate, challenges are gone", () => {
+  test("apply: the record is served, Caddy serves the CA's certificate, challenges are gone", async () => {
     const started = Date.now();
     const r = run(["apply", "--yes"]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
@@ -188,6 +188,10 @@ describe("DNS records and ACME certificates end to end (Knot + Pebble + Caddy + 
     assert.deepEqual(knot.dig(`_acme-challenge.media.${ZONE}`, "TXT"), []);
     assert.deepEqual(knot.dig(`other.${ZONE}`, "A"), ["10.9.9.9"], "a record made by hand stays");
     assert.deepEqual(knot.dig(`taken.${ZONE}`, "A"), ["10.1.1.1"], "a conflicting one too");
+    // What anyone on the host can read from Caddy's admin API holds no key.
+    const config = await caddy.admin("GET", "/config/");
+    assert.match(config.body, /"load_files"/);
+    assert.ok(!config.body.includes("PRIVATE KEY"), config.body);
   });
 
   test("a service that asks gets its certificate's files, readable by its user only", () => {

@@ -10,10 +10,15 @@
  * Caddy is started under `setpriv --pdeathsig KILL`, so it dies with the test
  * process even when that is killed outright; an exit handler covers the rest.
  *
+ * Options make it run as Debian's package runs it (as an unprivileged user),
+ * with its admin API on a Unix socket, or inside another network namespace
+ * (an sshd test host's), so a test can reach it only as holt does: over SSH.
+ *
  * Test infrastructure: it runs Caddy and talks HTTP directly, not through holt's Exec.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
+  chownSync,
   closeSync,
   mkdirSync,
   mkdtempSync,
@@ -37,10 +42,28 @@ export interface CaddyPeerOptions {
   readonly httpsPort?: number;
   /** @default a free port */
   readonly httpPort?: number;
+  /** The admin API on a Unix socket in Caddy's folder instead of a TCP port. */
+  readonly adminSocket?: boolean;
+  /** Run Caddy as this user and group, its folder given to them. @default root */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  /**
+   * Run Caddy in this network namespace, reached from here at `address`. Needs
+   * `adminSocket`: the namespace's loopback is not this machine's.
+   */
+  readonly netns?: { readonly name: string; readonly address: string };
 }
 
 export interface CaddyPeer {
+  /** The admin API's TCP port; 0 when it is on a Unix socket. */
   readonly adminPort: number;
+  /** For `proxy.admin` in a lab's config: "127.0.0.1:<port>", or "unix/<socket path>". */
+  readonly adminAddress: string;
+  /** The admin API's Unix socket, when it has one. */
+  readonly adminSocket: string | undefined;
+  /** Where this machine reaches Caddy's HTTPS and HTTP ports: 127.0.0.1, or the namespace's address. */
+  readonly address: string;
+  /** One request to the admin API, as any local process could send it. */
+  admin(method: string, path: string, body?: string): Promise<{ status: number; body: string }>;
   /** The ports holt's routes should use; Caddy's config does not set them until holt does. */
   readonly httpsPort: number;
   readonly httpPort: number;
@@ -94,23 +117,49 @@ function hookExit(): void {
   }
 }
 
-/** GET /config/ on the admin API: the status, or undefined when nothing answers. */
-function probe(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
+type AdminTarget = { readonly port: number } | { readonly socketPath: string };
+
+/** One request to a Caddy admin API; rejects when nothing answers. */
+function adminRequest(
+  target: AdminTarget,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.1", port, path: "/config/", agent: false, timeout: 1000 },
+      {
+        // Caddy's admin API on a Unix socket accepts only an empty Host header.
+        ...("socketPath" in target
+          ? { socketPath: target.socketPath, setHost: false, headers: { host: "" } }
+          : { host: "127.0.0.1", port: target.port }),
+        method,
+        path,
+        agent: false,
+        timeout: 5000,
+      },
       (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode));
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
       },
     );
-    req.on("error", () => resolve(undefined));
-    req.on("timeout", () => {
-      req.destroy();
-      resolve(undefined);
-    });
-    req.end();
+    if (body !== undefined) req.setHeader("content-type", "application/json");
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+    req.end(body);
   });
+}
+
+/** GET /config/ on the admin API: the status, or undefined when nothing answers. */
+async function probe(target: AdminTarget): Promise<number | undefined> {
+  try {
+    return (await adminRequest(target, "GET", "/config/")).status;
+  } catch {
+    return undefined;
+  }
 }
 
 function tail(file: string, lines = 20): string {
@@ -127,6 +176,12 @@ export async function startCaddy(options: CaddyPeerOptions = {}): Promise<CaddyP
     throw new Error("caddy is not installed: `apt-get install -y caddy` (2.6 or later).");
   }
   const setpriv = findProgram("setpriv", ["/usr/bin"]);
+  if (options.netns !== undefined && options.adminSocket !== true) {
+    throw new Error("A Caddy in another network namespace needs adminSocket: true.");
+  }
+  if (options.user !== undefined && setpriv === undefined) {
+    throw new Error("Running Caddy as another user needs setpriv (util-linux).");
+  }
   removeStaleDirs();
   hookExit();
 
@@ -149,13 +204,30 @@ export async function startCaddy(options: CaddyPeerOptions = {}): Promise<CaddyP
   mkdirSync(dataHome);
   mkdirSync(configHome);
   const configFile = path.join(dir, "initial.json");
-  writeFileSync(configFile, JSON.stringify({ admin: { listen: `127.0.0.1:${adminPort}` } }));
+  const socketPath = options.adminSocket === true ? path.join(dir, "admin.sock") : undefined;
+  const adminAddress = socketPath === undefined ? `127.0.0.1:${adminPort}` : `unix/${socketPath}`;
+  const target: AdminTarget = socketPath === undefined ? { port: adminPort } : { socketPath };
+  writeFileSync(configFile, JSON.stringify({ admin: { listen: adminAddress } }));
   const logPath = path.join(dir, "caddy.log");
+  const user = options.user;
+  if (user !== undefined) {
+    for (const file of [dir, dataHome, configHome, configFile]) chownSync(file, user.uid, user.gid);
+  }
 
   const launch = async (): Promise<void> => {
-    const argv = [caddy, "run", "--config", configFile, "--resume"];
-    const [program = caddy, ...args] =
-      setpriv === undefined ? argv : [setpriv, "--pdeathsig", "KILL", "--", ...argv];
+    let argv = [caddy, "run", "--config", configFile, "--resume"];
+    // The death signal last: a change of user clears it.
+    if (user !== undefined && setpriv !== undefined) {
+      const ids = ["--reuid", String(user.uid), "--regid", String(user.gid), "--clear-groups"];
+      argv = [setpriv, ...ids, "--pdeathsig", "KILL", "--", ...argv];
+    } else if (setpriv !== undefined) {
+      argv = [setpriv, "--pdeathsig", "KILL", "--", ...argv];
+    }
+    // nsenter execs what follows in the namespace, so the death signal still reaches Caddy.
+    if (options.netns !== undefined) {
+      argv = ["nsenter", `--net=/run/netns/${options.netns.name}`, ...argv];
+    }
+    const [program = caddy, ...args] = argv;
     // Output goes to a file, never a pipe: a full pipe would block Caddy.
     const log = openSync(logPath, "a");
     const child = spawn(program, args, {
@@ -171,11 +243,11 @@ export async function startCaddy(options: CaddyPeerOptions = {}): Promise<CaddyP
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) break;
-      if ((await probe(adminPort)) === 200) return;
+      if ((await probe(target)) === 200) return;
       await sleep(50);
     }
     throw new Error(
-      `Caddy did not ${exited ? "stay up" : `answer on 127.0.0.1:${adminPort} within ${READY_TIMEOUT_MS} ms`}. Its log:\n${tail(logPath)}`,
+      `Caddy did not ${exited ? "stay up" : `answer on ${adminAddress} within ${READY_TIMEOUT_MS} ms`}. Its log:\n${tail(logPath)}`,
     );
   };
 
@@ -203,7 +275,11 @@ export async function startCaddy(options: CaddyPeerOptions = {}): Promise<CaddyP
     throw error;
   }
   return {
-    adminPort,
+    adminPort: socketPath === undefined ? adminPort : 0,
+    adminAddress,
+    adminSocket: socketPath,
+    address: options.netns?.address ?? "127.0.0.1",
+    admin: (method, urlPath, body) => adminRequest(target, method, urlPath, body),
     httpsPort,
     httpPort,
     dataDir: dir,
@@ -243,7 +319,7 @@ export function curlThrough(
       "--cacert",
       caFile,
       "--resolve",
-      `${hostname}:${caddy.httpsPort}:127.0.0.1`,
+      `${hostname}:${caddy.httpsPort}:${caddy.address}`,
       `https://${hostname}:${caddy.httpsPort}${urlPath}`,
     ],
     { encoding: "utf8" },

@@ -201,8 +201,9 @@ function secretLabels(): Map<string, Record<string, string>> {
 }
 
 /**
- * Removes every container, secret and network labelled `holt.lab=<lab>`, and
- * the lab's kernel-settings file (a route makes holt write one on this machine).
+ * Removes every container, secret and network labelled `holt.lab=<lab>`, the
+ * lab's kernel-settings file (a route makes holt write one on this machine),
+ * and its folder of Caddy's certificate files.
  */
 export function removeLabResources(lab: string): void {
   removeWhere((owner) => owner === lab);
@@ -232,9 +233,14 @@ function removeWhere(matches: (lab: string) => boolean): void {
     const lab = /^60-holt-(.+)\.conf$/.exec(file)?.[1];
     if (lab !== undefined && matches(lab)) rmSync(join(SYSCTL_DIR, file), { force: true });
   }
+  // Caddy's certificate files, one folder per lab.
+  for (const lab of existsSync(CADDY_KEYS_DIR) ? readdirSync(CADDY_KEYS_DIR) : []) {
+    if (matches(lab)) rmSync(join(CADDY_KEYS_DIR, lab), { recursive: true, force: true });
+  }
 }
 
 const SYSCTL_DIR = "/etc/sysctl.d";
+const CADDY_KEYS_DIR = "/var/lib/holt-caddy";
 
 /** Removes what test labs of dead processes left behind (a test killed before its cleanup). */
 export function cleanupStalePodman(): void {

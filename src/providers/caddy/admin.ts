@@ -16,20 +16,32 @@ export const CADDY_DOCS = "docs/services.md#caddy-on-a-host";
 /** Where holt looks for Caddy on a host that has no route in the config. */
 export const DEFAULT_ADMIN: AdminEndpoint = { address: "127.0.0.1", port: 2019 };
 
-export interface AdminEndpoint {
-  /** Address on the host, e.g. "127.0.0.1". */
-  readonly address: string;
-  readonly port: number;
-}
+/** Caddy's admin API on the host: a TCP address on its loopback, or a Unix socket. */
+export type AdminEndpoint =
+  | { readonly address: string; readonly port: number; readonly socketPath?: undefined }
+  | { readonly socketPath: string; readonly address?: undefined; readonly port?: undefined };
+
+const UNIX_PREFIX = "unix/";
 
 export function adminEndpoint(proxy: ProxyEndpoint): AdminEndpoint {
-  const parsed = splitHostPort(proxy.adminAddress);
-  const address = parsed?.address ?? proxy.adminAddress;
-  return { address: address === "" ? DEFAULT_ADMIN.address : address, port: proxy.adminPort };
+  if (proxy.adminPort === null) {
+    return { socketPath: proxy.adminAddress.slice(UNIX_PREFIX.length) };
+  }
+  const address = splitHostPort(proxy.adminAddress)?.address ?? proxy.adminAddress;
+  return { address: address === "" ? "127.0.0.1" : address, port: proxy.adminPort };
 }
 
+/** In Caddy's syntax: "127.0.0.1:2019", "[::1]:2019", "unix//run/caddy/admin.sock". */
 export function describeEndpoint(endpoint: AdminEndpoint): string {
-  return joinHostPort(endpoint.address, endpoint.port);
+  return endpoint.socketPath !== undefined
+    ? `${UNIX_PREFIX}${endpoint.socketPath}`
+    : joinHostPort(endpoint.address, endpoint.port);
+}
+
+/** The endpoint `describeEndpoint` wrote (kept in `Observed.info`); undefined for other text. */
+export function parseEndpoint(text: string): AdminEndpoint | undefined {
+  if (text.startsWith(`${UNIX_PREFIX}/`)) return { socketPath: text.slice(UNIX_PREFIX.length) };
+  return splitHostPort(text);
 }
 
 function caddyOn(host: string, endpoint: AdminEndpoint): string {
@@ -171,6 +183,8 @@ function writeFor(before: Json, after: Json): { path: string; body: Json } {
  * connection lost during the write, or Caddy's half-written certificate
  * metadata (see `storageRace`), it reads again and retries with backoff.
  * `what` completes "could not …" in errors, e.g. `add route "a.example.com"`.
+ * Resolves with the config Caddy runs once the change is in: read after any
+ * earlier writes, so what it names is what Caddy needs now.
  */
 export async function changeCaddyConfig(
   exec: Exec,
@@ -179,7 +193,7 @@ export async function changeCaddyConfig(
   what: string,
   edit: (config: Json) => Json,
   options: ChangeOptions = {},
-): Promise<void> {
+): Promise<Json> {
   const attempts = options.attempts ?? DEFAULT_ATTEMPTS;
   const sleep = options.sleep ?? realSleep;
   let rejected: ConfigSnapshot | undefined;
@@ -195,9 +209,9 @@ export async function changeCaddyConfig(
       );
     }
     const next = edit(snapshot.config);
-    if (sameConfig(snapshot.config, next)) return;
+    if (sameConfig(snapshot.config, next)) return snapshot.config;
     const retry = await writeOnce(exec, host, endpoint, what, snapshot, next);
-    if (retry === undefined) return;
+    if (retry === undefined) return next;
     lastProblem = retry.problem;
     rejected = retry.rejected;
     await sleep(backoffMs(attempt));

@@ -1,11 +1,13 @@
 /**
  * ACME certificates (`tls.certificate`), issued by DNS-01 through the lab's
- * zones and loaded into a host's Caddy (`apps.tls.certificates.load_pem`,
- * tagged `holt:<lab>:cert:<name>`), where they replace the local CA for the
- * routes that use them.
+ * zones and loaded into a host's Caddy, where they replace the local CA for
+ * the routes that use them. Caddy loads them from files on the host that
+ * only root and Caddy's group can read (`apps.tls.certificates.load_files`,
+ * tagged `holt:<lab>:cert:<name>`; key-files.ts), so its config, which the
+ * admin API shows to anyone on the host, holds no key.
  *
  * The certificate, its key and the account key are kept once per lab in
- * holt's state folder (mode 0600), so hosts that serve the same name share
+ * holt's state folder (mode 0600; issuance.ts), so hosts that serve the same name share
  * one certificate and an apply issues only what is missing, changed or due:
  * when a third of its lifetime is left (or `acme.renewBefore`, or the CA's
  * renewal window, or `holt certs renew`). Whether a certificate is due is
@@ -13,10 +15,13 @@
  * certificate loads the one the first host's step just issued.
  *
  * Caddy swaps a loaded certificate in a config reload: connections keep
- * their handshake, new ones get the new certificate.
+ * their handshake, new ones get the new certificate. A step writes the new
+ * pair of files, then points Caddy's config at it, then removes the files
+ * the config no longer names. Cut off anywhere, it leaves Caddy with a
+ * config whose files are all there, and a read that shows what is left to
+ * do (the certificate not loaded yet, or files left over), which the next
+ * apply finishes. All of it runs one step at a time per host.
  */
-import type { ChallengeTarget } from "../../acme/types.ts";
-import type { ZoneBackend } from "../../dns/types.ts";
 import type {
   FieldChange,
   Observed,
@@ -29,17 +34,13 @@ import type {
 import type { Resource } from "../../engine/resource.ts";
 import { HoltError, isHoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
-import { runChecked } from "../../hosts/run-checked.ts";
 import {
   CERTIFICATE_TYPE,
-  type CertificateFiles,
   type CertificateInputs,
   type CertificateState,
   certificateAddress,
 } from "../../model/certificate.ts";
-import { type ZoneRef, zoneConnection } from "../../model/dns-record.ts";
 import type { ProxyEndpoint } from "../../model/route.ts";
-import { zoneFor } from "../../util/zone.ts";
 import {
   type AdminEndpoint,
   adminEndpoint,
@@ -47,103 +48,48 @@ import {
   createHostQueue,
   DEFAULT_ADMIN,
   describeEndpoint,
+  parseEndpoint,
   readCaddyConfig,
 } from "./admin.ts";
-import { arrayAt, childArray, childObject, isObject, type Json, objectAt } from "./caddy-json.ts";
+import type { Json } from "./caddy-json.ts";
 import { ChallengeLedger } from "./challenge-ledger.ts";
+import { caddyGroup, readKeyFolder, removeHostFiles, writeCertificatePair } from "./host-keys.ts";
+import {
+  isDue,
+  issue,
+  issueReason,
+  readStoredCertificate,
+  type StoredCertificate,
+  sameNames,
+} from "./issuance.ts";
+import {
+  type CertificateFilePair,
+  certificateFiles,
+  isOwnPair,
+  keyAccess,
+  leftoverFiles,
+} from "./key-files.ts";
+import { filesState, writeFiles } from "./service-files.ts";
+import {
+  certificateTag,
+  type LoadedCertificate,
+  loadedCertificates,
+  referencedFiles,
+  withCertificateFiles,
+  withoutCertificate,
+} from "./tls-certificates.ts";
 
-/** What holt keeps for a certificate in the state folder. */
-export interface StoredCertificate {
-  readonly version: 1;
-  readonly certName: string;
-  readonly names: readonly string[];
-  readonly directoryUrl: string;
-  readonly chainPem: string;
-  readonly keyPem: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly issuer: string;
-  readonly serial: string;
-  readonly sha256: string;
-  /** When it becomes due, and why ("lifetime", "ari", "renewBefore", "requested"). */
-  readonly renewAt: string;
-  readonly renewReason: string;
-  readonly issuedAt: string;
-}
+export { requestRenewal } from "./issuance.ts";
 
 const CERT_INFO = "caddy";
 
-export function certificateTag(lab: string, certName: string): string {
-  return `holt:${lab}:cert:${certName}`;
-}
-
-/** The stored file of a certificate: "*.lab.test" is kept as "wildcard.lab.test". */
-export function certificatePath(certName: string): string {
-  return `certs/${certName.replace(/^\*\./, "wildcard.")}.json`;
-}
-
-function accountKeyPath(directoryUrl: string): string {
-  return `acme/${directoryUrl.replace(/^https:\/\//, "").replace(/[^A-Za-z0-9.-]/g, "_")}.key`;
-}
-
-export async function readStoredCertificate(
-  store: ProviderStore | undefined,
-  certName: string,
-): Promise<StoredCertificate | null> {
-  const text = await store?.read(certificatePath(certName));
-  if (text === null || text === undefined) return null;
-  try {
-    const parsed = JSON.parse(text) as StoredCertificate;
-    return parsed.version === 1 && typeof parsed.chainPem === "string" ? parsed : null;
-  } catch {
-    return null; // damaged: issue a new one
-  }
-}
-
-/** Asks for a renewal at the next apply (`holt certs renew`). */
-export async function requestRenewal(store: ProviderStore, certName: string): Promise<boolean> {
-  const stored = await readStoredCertificate(store, certName);
-  if (stored === null) return false;
-  const next: StoredCertificate = {
-    ...stored,
-    renewAt: new Date(0).toISOString(),
-    renewReason: "requested",
-  };
-  await store.write(certificatePath(certName), `${JSON.stringify(next, null, 2)}\n`);
-  return true;
-}
-
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && [...a].sort().every((n, i) => n === [...b].sort()[i]);
-}
-
 function shortHash(sha256: string | null): string {
-  return sha256 === null ? "none" : `sha256:${sha256.slice(0, 12)}`;
+  if (sha256 === null) return "none";
+  // "missing" (a file Caddy's config names is gone) or "unreadable".
+  return /^[0-9a-f]{64}$/.test(sha256) ? `sha256:${sha256.slice(0, 12)}` : sha256;
 }
 
-function isDue(stored: StoredCertificate, now: number): boolean {
-  return Date.parse(stored.renewAt) <= now;
-}
-
-/** Why a step must issue a new certificate, or null when the stored one serves. */
-function issueReason(
-  stored: StoredCertificate | null,
-  inputs: CertificateInputs,
-  now: number,
-): string | null {
-  if (stored === null) return "none stored";
-  if (!sameNames(stored.names, inputs.names)) return "names changed";
-  if (stored.directoryUrl !== inputs.acme.directoryUrl) return "CA changed";
-  if (Date.parse(stored.notAfter) <= now) return "expired";
-  if (isDue(stored, now)) return `renewal due (${stored.renewReason})`;
-  return null;
-}
-
-function stateOf(
-  stored: StoredCertificate | null,
-  loaded: string | null,
-  now: number,
-): CertificateState {
+function stateOf(stored: StoredCertificate | null, loaded: Seen, now: number): CertificateState {
   return {
     names: stored === null ? [] : [...stored.names].sort(),
     stored:
@@ -157,215 +103,69 @@ function stateOf(
             renewAt: stored.renewAt,
           },
     due: stored !== null && isDue(stored, now),
-    loaded,
+    loaded: loaded.sha,
+    ...(loaded.keyInConfig ? { keyInConfig: true } : {}),
+    ...(loaded.leftover > 0 ? { leftoverFiles: loaded.leftover } : {}),
   };
+}
+
+/** What a read found of one certificate in one Caddy and on its host. */
+interface Seen {
+  /** SHA-256 of what Caddy loads; "missing" or "unreadable" for a damaged entry; null: none. */
+  readonly sha: string | null;
+  /** Loaded the old way, with the key in Caddy's config. */
+  readonly keyInConfig: boolean;
+  /** Files of holt's for it on the host that Caddy's config no longer names. */
+  readonly leftover: number;
 }
 
 /**
- * The ACME and DNS layers, loaded on first use: commands that never issue or
- * read a certificate (validate, status, a lab without `acme`) skip them.
+ * What each of the lab's certificates in a Caddy config is: the SHA-256 of
+ * its certificate, from the text of the file it names (`files`, read from
+ * the host), or from the config for an entry of the old kind. A pair holt
+ * did not write (other paths) counts as "unreadable" and is not read; a pair
+ * with a file gone as "missing".
  */
-async function libraries() {
-  const [certInfo, ari, keys, renewal, trust, open, propagation] = await Promise.all([
-    import("../../acme/cert-info.ts"),
-    import("../../acme/ari.ts"),
-    import("../../acme/keys.ts"),
-    import("../../acme/renewal.ts"),
-    import("../../acme/trust.ts"),
-    import("../../dns/open.ts"),
-    import("../../dns/propagation.ts"),
-  ]);
-  return {
-    readCertificateInfo: certInfo.readCertificateInfo,
-    fetchRenewalWindow: ari.fetchRenewalWindow,
-    createAccountKey: keys.createAccountKey,
-    renewalTime: renewal.renewalTime,
-    readTrustFile: trust.readTrustFile,
-    openZone: open.openZone,
-    waitUntilServed: propagation.waitUntilServed,
-  };
-}
-
-type Libraries = Awaited<ReturnType<typeof libraries>>;
-
-/** This lab's loaded certificates in a Caddy config: certName → the PEM Caddy serves. */
-function loadedPems(config: Json, lab: string): Map<string, string> {
-  const prefix = `holt:${lab}:cert:`;
-  const found = new Map<string, string>();
-  const list = arrayAt(
-    objectAt(objectAt(objectAt(objectAt(config)?.apps)?.tls)?.certificates)?.load_pem,
-  );
-  for (const entry of list) {
-    const e = objectAt(entry);
-    const tag = arrayAt(e?.tags).find(
-      (t): t is string => typeof t === "string" && t.startsWith(prefix),
-    );
-    if (tag !== undefined && typeof e?.certificate === "string") {
-      found.set(tag.slice(prefix.length), e.certificate);
-    }
-  }
-  return found;
-}
-
-/** SHA-256 of each loaded leaf ("unreadable" for a PEM that does not parse). */
-async function fingerprints(pems: ReadonlyMap<string, string>): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  if (pems.size === 0) return out;
+async function seenCertificates(
+  lab: string,
+  loaded: ReadonlyMap<string, LoadedCertificate>,
+  files: ReadonlyMap<string, string | null>,
+): Promise<Map<string, Seen>> {
+  const out = new Map<string, Seen>();
+  if (loaded.size === 0) return out;
   const { readCertificateInfo } = await import("../../acme/cert-info.ts");
-  for (const [name, pem] of pems) {
+  const shaOf = (pem: string | null | undefined): string => {
+    if (pem === null || pem === undefined) return "missing";
     try {
-      out.set(name, readCertificateInfo(pem).sha256);
+      return readCertificateInfo(pem).sha256;
     } catch {
-      out.set(name, "unreadable");
+      return "unreadable";
     }
+  };
+  for (const [name, entry] of loaded) {
+    let sha: string;
+    if (entry.kind === "pem") sha = shaOf(entry.certificatePem);
+    else if (!isOwnPair(lab, name, entry.files)) sha = "unreadable";
+    else sha = shaOf(files.get(entry.files.certificate));
+    out.set(name, { sha, keyInConfig: entry.kind === "pem", leftover: 0 });
   }
   return out;
 }
 
-function withoutCertificate(config: Json, tag: string): Json {
-  if (!isObject(config)) return config;
-  const root = structuredClone(config);
-  const certs = objectAt(objectAt(objectAt(root.apps)?.tls)?.certificates);
-  const list = certs?.load_pem;
-  if (certs === undefined || !Array.isArray(list)) return root;
-  const kept = list.filter((e) => !arrayAt(objectAt(e)?.tags).includes(tag));
-  if (kept.length === 0) delete certs.load_pem;
-  else certs.load_pem = kept;
-  return root;
-}
-
-function withCertificate(config: Json, tag: string, stored: StoredCertificate): Json {
-  const root = withoutCertificate(config, tag);
-  const object = isObject(root) ? root : {};
-  const certs = childObject(childObject(childObject(object, "apps"), "tls"), "certificates");
-  childArray(certs, "load_pem").push({
-    certificate: stored.chainPem,
-    key: stored.keyPem,
-    tags: [tag],
-  });
-  return object;
-}
-
-/**
- * Where each name's challenge TXT goes: `_acme-challenge.<name>` in its zone,
- * or, when that name is a CNAME (delegation), its target in the zone that
- * holds the target.
- */
-async function challengeTargets(
-  ctx: ProviderContext,
-  inputs: CertificateInputs,
-  ledger: ChallengeLedger,
-  { openZone }: Libraries,
-): Promise<Record<string, ChallengeTarget>> {
-  const backends = new Map<string, ZoneBackend>();
-  const backendOf = (ref: ZoneRef): ZoneBackend => {
-    let backend = backends.get(ref.zone);
-    if (backend === undefined) {
-      backend = openZone(zoneConnection(ref, ctx.secretValue));
-      backends.set(ref.zone, backend);
+/** The pairs of holt's own files the configs name: the ones a read looks at on the host. */
+function ownPairs(
+  lab: string,
+  configs: readonly ReadonlyMap<string, LoadedCertificate>[],
+): CertificateFilePair[] {
+  const pairs = new Map<string, CertificateFilePair>();
+  for (const loaded of configs) {
+    for (const [name, entry] of loaded) {
+      if (entry.kind === "files" && isOwnPair(lab, name, entry.files)) {
+        pairs.set(entry.files.certificate, entry.files);
+      }
     }
-    return backend;
-  };
-  // First, what a killed run may have left behind in these zones.
-  await ledger.cleanLeftovers((zone, view) => {
-    const ref = inputs.zones.find((z) => z.zone === zone && z.view === view);
-    return ref === undefined ? undefined : backendOf(ref);
-  });
-  const targets: Record<string, ChallengeTarget> = {};
-  for (const name of inputs.names) {
-    const base = name.replace(/^\*\./, "");
-    const challenge = `_acme-challenge.${base}`;
-    const zone = zoneFor(challenge, inputs.zones);
-    if (zone === undefined) {
-      throw new HoltError(
-        "HOLT_E_ACME",
-        `No zone of dns.zones holds ${challenge}, so holt cannot answer the CA's DNS-01 challenge for "${name}". Add the zone of "${base}" under dns.zones.`,
-      );
-    }
-    const backend = backendOf(zone);
-    const [cname] = await backend.read([{ name: challenge, type: "CNAME" }]);
-    const delegated = cname?.values[0];
-    if (delegated === undefined) {
-      targets[name] = { txtName: challenge, backend: ledger.recorded(backend, zone.view) };
-      continue;
-    }
-    const target = zoneFor(delegated, inputs.zones);
-    if (target === undefined) {
-      throw new HoltError(
-        "HOLT_E_ACME",
-        `${challenge} is a CNAME to ${delegated} (a delegated challenge), but no zone of dns.zones holds ${delegated}. Add that zone under dns.zones so holt can write the challenge there.`,
-      );
-    }
-    targets[name] = {
-      txtName: delegated,
-      backend: ledger.recorded(backendOf(target), target.view),
-    };
   }
-  return targets;
-}
-
-async function issue(
-  ctx: ProviderContext,
-  inputs: CertificateInputs,
-  store: ProviderStore,
-  ledger: ChallengeLedger,
-): Promise<StoredCertificate> {
-  const lib = await libraries();
-  const { createAccountKey, readTrustFile, waitUntilServed, fetchRenewalWindow, renewalTime } = lib;
-  const { acme } = inputs;
-  const keyPath = accountKeyPath(acme.directoryUrl);
-  let accountKeyPem = await store.read(keyPath);
-  if (accountKeyPem === null) {
-    accountKeyPem = createAccountKey();
-    await store.write(keyPath, accountKeyPem);
-  }
-  const extraCaPem = acme.trustFile === null ? null : await readTrustFile(acme.trustFile);
-  const challenges = await challengeTargets(ctx, inputs, ledger, lib);
-  // acme-client and its dependencies load only when a certificate is issued.
-  const { issueCertificate } = await import("../../acme/issue.ts");
-  const issued = await issueCertificate({
-    directory: acme.directoryUrl,
-    extraCaPem,
-    accountKeyPem,
-    email: acme.email,
-    names: inputs.names,
-    challenges,
-    waitUntilServed: async (servers, name, value) => {
-      await waitUntilServed(servers, name, "TXT", value, {
-        timeoutMs: acme.propagationTimeoutMs,
-      });
-    },
-  });
-  const ari = await fetchRenewalWindow({
-    directory: acme.directoryUrl,
-    extraCaPem,
-    certificatePem: issued.certificatePem,
-  }).catch(() => null);
-  const info = issued.info;
-  let renew = renewalTime(info, ari);
-  let renewReason: string = renew.reason;
-  if (acme.renewBeforeMs !== null) {
-    renew = { at: new Date(info.notAfter.getTime() - acme.renewBeforeMs), reason: "lifetime" };
-    renewReason = "renewBefore";
-  }
-  const stored: StoredCertificate = {
-    version: 1,
-    certName: inputs.certName,
-    names: [...inputs.names].sort(),
-    directoryUrl: acme.directoryUrl,
-    chainPem: issued.chainPem,
-    keyPem: issued.keyPem,
-    notBefore: info.notBefore.toISOString(),
-    notAfter: info.notAfter.toISOString(),
-    issuer: info.issuer,
-    serial: info.serial,
-    sha256: info.sha256,
-    renewAt: renew.at.toISOString(),
-    renewReason,
-    issuedAt: new Date().toISOString(),
-  };
-  await store.write(certificatePath(inputs.certName), `${JSON.stringify(stored, null, 2)}\n`);
-  return stored;
+  return [...pairs.values()];
 }
 
 function needStore(ctx: ProviderContext): ProviderStore {
@@ -375,10 +175,49 @@ function needStore(ctx: ProviderContext): ProviderStore {
   return ctx.store;
 }
 
+/**
+ * A config change Caddy refused because it could not read holt's key file,
+ * with what holt gave the file to and why.
+ */
+function withAccessHint(error: unknown, gid: number | null, key: string): unknown {
+  if (!isHoltError(error) || error.code !== "HOLT_E_CADDY") return error;
+  if (!/permission denied/i.test(error.message)) return error;
+  const given =
+    gid === null
+      ? `holt could not tell which group Caddy runs as (no process found listening on its admin address with \`ss -lp\`), so the files are root's alone (mode 0600)`
+      : gid === 0
+        ? "Caddy listens as group 0 (root), so the files are root's alone (mode 0600)"
+        : `the files are root's with group ${gid}, the group Caddy listens as (mode 0640)`;
+  return new HoltError("HOLT_E_CADDY", error.message, {
+    details: [
+      ...error.details,
+      `Caddy must read ${key}: ${given}. Check that Caddy runs as that user, and that \`ss\` is installed on the host. See docs/dns-and-certificates.md#in-caddy.`,
+    ],
+    cause: error,
+  });
+}
+
 export function createCertificateProvider(): Provider<CertificateInputs, CertificateState> {
   const queue = createHostQueue();
   const issuing = new Map<string, Promise<StoredCertificate>>();
   let ledger: ChallengeLedger | undefined;
+  /** The group each host's Caddy runs as, found once per run. */
+  const groups = new WeakMap<Exec, Map<string, Promise<number | null>>>();
+
+  function groupOf(exec: Exec, endpoint: AdminEndpoint): Promise<number | null> {
+    let forExec = groups.get(exec);
+    if (forExec === undefined) {
+      forExec = new Map();
+      groups.set(exec, forExec);
+    }
+    const key = describeEndpoint(endpoint);
+    let found = forExec.get(key);
+    if (found === undefined) {
+      found = caddyGroup(exec, endpoint);
+      forExec.set(key, found);
+    }
+    return found;
+  }
 
   /** One issuance per certificate name at a time, shared by the hosts that need it. */
   function ensureIssued(
@@ -398,24 +237,51 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     return task;
   }
 
+  /**
+   * Changes Caddy's config, then removes the lab's files on the host that the
+   * config Caddy now runs no longer names. Runs inside the host's queue: no
+   * other step of this provider writes files or config there meanwhile, so
+   * every file not named is one nobody will load.
+   */
+  async function changeThenTidy(
+    ctx: ProviderContext,
+    endpoint: AdminEndpoint,
+    what: string,
+    edit: (config: Json) => Json,
+  ): Promise<void> {
+    const running = await changeCaddyConfig(ctx.exec, ctx.host, endpoint, what, edit);
+    const { names } = await readKeyFolder(ctx.exec, ctx.lab, []);
+    const left = leftoverFiles(ctx.lab, names, referencedFiles(running));
+    await removeHostFiles(ctx.exec, [...left.values()].flat());
+  }
+
   async function put(ctx: ProviderContext, desired: Resource<CertificateInputs>): Promise<void> {
     const stored = await ensureIssued(ctx, desired.inputs);
     // Files first: a container that mounts them starts after this step.
     if (desired.inputs.files !== null) await writeFiles(ctx.exec, desired.inputs.files, stored);
-    const tag = certificateTag(ctx.lab, desired.inputs.certName);
+    const { certName } = desired.inputs;
+    const tag = certificateTag(ctx.lab, certName);
     const endpoint = adminEndpoint(desired.inputs.proxy);
-    await queue(ctx.exec, () =>
-      changeCaddyConfig(
-        ctx.exec,
-        ctx.host,
-        endpoint,
-        `load certificate "${desired.inputs.certName}"`,
-        (config) =>
-          loadedPems(config, ctx.lab).get(desired.inputs.certName) === stored.chainPem
-            ? config
-            : withCertificate(config, tag, stored),
-      ),
-    );
+    const files = certificateFiles(ctx.lab, certName, stored.sha256);
+    await queue(ctx.exec, async () => {
+      const gid = await groupOf(ctx.exec, endpoint);
+      // The new pair goes beside the old one, which Caddy's config still names.
+      await writeCertificatePair(ctx.exec, ctx.lab, files, stored, keyAccess(gid ?? 0));
+      try {
+        // Caddy loads the new pair (keeping its previous config if it cannot), and
+        // only then do the old files go.
+        await changeThenTidy(ctx, endpoint, `load certificate "${certName}"`, (config) => {
+          const loaded = loadedCertificates(config, ctx.lab).get(certName);
+          const current =
+            loaded?.kind === "files" &&
+            loaded.files.certificate === files.certificate &&
+            loaded.files.key === files.key;
+          return current ? config : withCertificateFiles(config, tag, files);
+        });
+      } catch (error) {
+        throw withAccessHint(error, gid, files.key);
+      }
+    });
   }
 
   async function unload(
@@ -423,17 +289,12 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     owned: OwnedResource<CertificateState>,
   ): Promise<void> {
     const caddy = owned.observed.info?.[CERT_INFO];
-    const [address, port] = typeof caddy === "string" ? caddy.split(/:(?=\d+$)/) : [];
-    const endpoint: AdminEndpoint =
-      address !== undefined && port !== undefined ? { address, port: Number(port) } : DEFAULT_ADMIN;
+    const endpoint =
+      (typeof caddy === "string" ? parseEndpoint(caddy) : undefined) ?? DEFAULT_ADMIN;
     const tag = certificateTag(ctx.lab, owned.name);
     await queue(ctx.exec, () =>
-      changeCaddyConfig(
-        ctx.exec,
-        ctx.host,
-        endpoint,
-        `unload certificate "${owned.name}"`,
-        (config) => withoutCertificate(config, tag),
+      changeThenTidy(ctx, endpoint, `unload certificate "${owned.name}"`, (config) =>
+        withoutCertificate(config, tag),
       ),
     );
   }
@@ -467,47 +328,83 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
         }
         return read;
       };
+      const configs: { where: string; loaded: Map<string, LoadedCertificate> }[] = [];
+      const referenced = new Set<string>();
       for (const [where, endpoint] of endpoints) {
-        let loaded = new Map<string, string>();
+        let config: Json;
         try {
-          loaded = await fingerprints(
-            loadedPems((await readCaddyConfig(ctx.exec, ctx.host, endpoint)).config, ctx.lab),
-          );
+          config = (await readCaddyConfig(ctx.exec, ctx.host, endpoint)).config;
         } catch (error) {
           // No Caddy where nothing is desired simply means no certificates there.
           if (desired.length > 0 || !isHoltError(error) || error.code !== "HOLT_E_CADDY")
             throw error;
+          continue;
         }
+        for (const path of referencedFiles(config)) referenced.add(path);
+        configs.push({ where, loaded: loadedCertificates(config, ctx.lab) });
+      }
+      // One command reads the lab's folder on the host and the certificate files the configs
+      // name. Only beside a Caddy that answered: without one, nothing loads them or tidies.
+      const pairs = ownPairs(
+        ctx.lab,
+        configs.map((c) => c.loaded),
+      );
+      const folder =
+        configs.length === 0
+          ? { names: [], certificates: [] }
+          : await readKeyFolder(ctx.exec, ctx.lab, pairs);
+      const texts = new Map(
+        pairs.map((pair, i) => [pair.certificate, folder.certificates[i] ?? null]),
+      );
+      const caddies: { where: string; seen: Map<string, Seen> }[] = [];
+      for (const { where, loaded } of configs) {
+        caddies.push({ where, seen: await seenCertificates(ctx.lab, loaded, texts) });
+      }
+      // Files a cut-off step left on the host, by certificate.
+      const leftover = leftoverFiles(ctx.lab, folder.names, referenced);
+      const leftOf = (name: string) => leftover.get(name)?.length ?? 0;
+      const accounted = new Set<string>();
+      const none: Seen = { sha: null, keyInConfig: false, leftover: 0 };
+      for (const { where, seen } of caddies) {
         const here = desired.filter(
           (r) => describeEndpoint(adminEndpoint(r.inputs.proxy)) === where,
         );
         for (const r of here) {
-          const stored = await storedOf(r.inputs.certName);
-          const sha = loaded.get(r.inputs.certName) ?? null;
-          if (stored === null && sha === null) continue;
+          const name = r.inputs.certName;
+          accounted.add(name);
+          const stored = await storedOf(name);
+          const found = { ...(seen.get(name) ?? none), leftover: leftOf(name) };
+          if (stored === null && found.sha === null && found.leftover === 0) continue;
           const files =
             r.inputs.files === null ? null : await filesState(ctx.exec, r.inputs.files, stored);
           observed.set(r.address, {
-            state: { ...stateOf(stored, sha, now), files },
+            state: { ...stateOf(stored, found, now), files },
             managed: true,
             info: { [CERT_INFO]: where },
           });
         }
-        for (const [certName, sha] of loaded) {
-          const stored = await storedOf(certName);
-          owned.push({
-            address: certificateAddress(ctx.host, certName),
-            type: CERTIFICATE_TYPE,
-            host: ctx.host,
-            name: certName,
-            dependsOn: [],
-            observed: {
-              state: stateOf(stored, sha, now),
-              managed: true,
-              info: { [CERT_INFO]: where },
-            },
-          });
+        for (const [certName, found] of seen) {
+          accounted.add(certName);
+          owned.push(
+            ownedCertificate(ctx.host, certName, where, {
+              state: stateOf(
+                await storedOf(certName),
+                { ...found, leftover: leftOf(certName) },
+                now,
+              ),
+            }),
+          );
         }
+      }
+      // Files of a certificate no Caddy here names any more: removing it tidies them.
+      const [first] = caddies;
+      for (const [certName, paths] of leftover) {
+        if (accounted.has(certName) || first === undefined) continue;
+        owned.push(
+          ownedCertificate(ctx.host, certName, first.where, {
+            state: stateOf(await storedOf(certName), { ...none, leftover: paths.length }, now),
+          }),
+        );
       }
       return { observed, owned, problems: [] };
     },
@@ -553,12 +450,28 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           after: shortHash(storedSha),
         });
       }
+      if (state.keyInConfig === true) {
+        // Loaded by an older holt: the key is in Caddy's config and its admin API.
+        fields.push({
+          path: "key",
+          before: "in Caddy's config (load_pem)",
+          after: "in a file only root and Caddy can read",
+        });
+      }
       const files = inputs.files;
       if (fields.length === 0 && files !== null && state.files !== "current") {
         fields.push({
           path: `files ${files.dir}`,
           before: state.files ?? "missing",
           after: "current",
+        });
+      }
+      const left = state.leftoverFiles ?? 0;
+      if (fields.length === 0 && left > 0) {
+        fields.push({
+          path: "old files",
+          before: `${left} left on the host`,
+          after: "removed",
         });
       }
       return fields;
@@ -580,41 +493,18 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
   };
 }
 
-const CHAIN_FILE = "fullchain.pem";
-const KEY_FILE = "privkey.pem";
-
-/** Whether the host's files hold the stored certificate. */
-async function filesState(
-  exec: Exec,
-  files: CertificateFiles,
-  stored: StoredCertificate | null,
-): Promise<"current" | "stale" | "missing"> {
-  const r = await exec.run({ argv: ["cat", `${files.dir}/${CHAIN_FILE}`] });
-  if (r.code !== 0) return "missing";
-  return stored !== null && r.stdout === stored.chainPem ? "current" : "stale";
-}
-
-/**
- * Writes `fullchain.pem` (0644) and `privkey.pem` (0600, owned by the
- * service's user) into the host folder, each to a temporary name first and
- * renamed, so a container never reads half a file. The key first: a reader
- * that sees the new chain finds the new key already there.
- */
-async function writeFiles(
-  exec: Exec,
-  files: CertificateFiles,
-  stored: StoredCertificate,
-): Promise<void> {
-  const script =
-    'umask 077 && mkdir -p "$1" && chmod 0755 "$1" && cat > "$1/.$2.holt-new" && ' +
-    'chmod "$3" "$1/.$2.holt-new" && chown "$4" "$1/.$2.holt-new" && mv -f "$1/.$2.holt-new" "$1/$2"';
-  const owner = files.owner ?? "0:0";
-  await runChecked(exec, {
-    argv: ["sh", "-c", script, "sh", files.dir, KEY_FILE, "0600", owner],
-    stdin: stored.keyPem,
-  });
-  await runChecked(exec, {
-    argv: ["sh", "-c", script, "sh", files.dir, CHAIN_FILE, "0644", owner],
-    stdin: stored.chainPem,
-  });
+function ownedCertificate(
+  host: string,
+  certName: string,
+  where: string,
+  observed: Pick<Observed<CertificateState>, "state">,
+): OwnedResource<CertificateState> {
+  return {
+    address: certificateAddress(host, certName),
+    type: CERTIFICATE_TYPE,
+    host,
+    name: certName,
+    dependsOn: [],
+    observed: { ...observed, managed: true, info: { [CERT_INFO]: where } },
+  };
 }

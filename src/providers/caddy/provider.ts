@@ -31,9 +31,10 @@ import {
   createHostQueue,
   DEFAULT_ADMIN,
   describeEndpoint,
+  parseEndpoint,
   readCaddyConfig,
 } from "./admin.ts";
-import { type Json, joinHostPort, splitHostPort } from "./caddy-json.ts";
+import { type Json, joinHostPort } from "./caddy-json.ts";
 import {
   type Inspection,
   inspect,
@@ -140,25 +141,25 @@ export function createCaddyRouteProvider(
     endpoint: AdminEndpoint,
     what: string,
     edit: (config: Json) => Json,
-  ): Promise<void> {
+  ): Promise<Json> {
     return queue(ctx.exec, () =>
       changeCaddyConfig(ctx.exec, ctx.host, endpoint, what, edit, options.change),
     );
   }
 
-  function put(ctx: ProviderContext, desired: Resource<RouteInputs>): Promise<void> {
+  async function put(ctx: ProviderContext, desired: Resource<RouteInputs>): Promise<void> {
     const { inputs } = desired;
-    return change(ctx, adminEndpoint(inputs.proxy), `write route "${inputs.hostname}"`, (config) =>
+    await change(ctx, adminEndpoint(inputs.proxy), `write route "${inputs.hostname}"`, (config) =>
       withRoute(config, ctx.lab, inputs),
     );
   }
 
-  function remove(ctx: ProviderContext, owned: OwnedResource<RouteState>): Promise<void> {
+  async function remove(ctx: ProviderContext, owned: OwnedResource<RouteState>): Promise<void> {
     // Read recorded which Caddy holds the route; a removed route has no inputs to say so.
     const caddy = owned.observed.info?.[CADDY_INFO];
     const endpoint =
-      (typeof caddy === "string" ? splitHostPort(caddy) : undefined) ?? DEFAULT_ADMIN;
-    return change(ctx, endpoint, `remove route "${owned.name}"`, (config) =>
+      (typeof caddy === "string" ? parseEndpoint(caddy) : undefined) ?? DEFAULT_ADMIN;
+    await change(ctx, endpoint, `remove route "${owned.name}"`, (config) =>
       withoutRoute(config, ctx.lab, owned.name),
     );
   }

@@ -1,0 +1,93 @@
+/**
+ * Caddy's certificate files on a host, through its Exec (key-files.ts decides
+ * where they go and who may read them): find the group Caddy runs as, write
+ * a pair, read a certificate back, list and remove files. The key reaches
+ * the host on stdin only; no command line or message holds it.
+ */
+import type { Exec } from "../../hosts/exec.ts";
+import { writePrivateHostFile } from "../../hosts/host-file.ts";
+import { runChecked } from "../../hosts/run-checked.ts";
+import type { AdminEndpoint } from "./admin.ts";
+import {
+  type CertificateFilePair,
+  effectiveGid,
+  folderReadArgv,
+  KEY_FILES_ROOT,
+  type KeyAccess,
+  keyFolder,
+  listenerArgv,
+  listenerPid,
+  parseFolderRead,
+  temporaryPath,
+} from "./key-files.ts";
+
+/**
+ * The effective group of the process that listens on Caddy's admin endpoint,
+ * or null when it cannot be told (no `ss`, or no listener found): then only
+ * root may read the files, which a Caddy running as root can.
+ */
+export async function caddyGroup(exec: Exec, endpoint: AdminEndpoint): Promise<number | null> {
+  const listed = await exec.run({ argv: listenerArgv(endpoint), timeoutMs: 10_000 });
+  const pid = listed.code === 0 ? listenerPid(listed.stdout) : undefined;
+  if (pid === undefined) return null;
+  const status = await exec.run({ argv: ["cat", `/proc/${pid}/status`], timeoutMs: 10_000 });
+  return status.code === 0 ? (effectiveGid(status.stdout) ?? null) : null;
+}
+
+/**
+ * Writes a certificate and its key into the lab's folder (made first, with
+ * `access`), key first: a pair is whole once its certificate is there.
+ */
+export async function writeCertificatePair(
+  exec: Exec,
+  lab: string,
+  files: CertificateFilePair,
+  pems: { readonly chainPem: string; readonly keyPem: string },
+  access: KeyAccess,
+): Promise<void> {
+  await runChecked(exec, {
+    argv: [
+      "sh",
+      "-c",
+      'umask 077 && mkdir -p -- "$2" && chmod 0711 -- "$1" && chown -- "$3" "$2" && chmod -- "$4" "$2"',
+      "sh",
+      KEY_FILES_ROOT,
+      keyFolder(lab),
+      access.owner,
+      access.folderMode,
+    ],
+  });
+  const fileAccess = { mode: access.fileMode, owner: access.owner };
+  await writePrivateHostFile(exec, files.key, temporaryPath(files.key), pems.keyPem, fileAccess);
+  await writePrivateHostFile(
+    exec,
+    files.certificate,
+    temporaryPath(files.certificate),
+    pems.chainPem,
+    fileAccess,
+  );
+}
+
+/**
+ * The names in the lab's folder (none when it does not exist), and the
+ * certificate file's text of each pair: null when a file of the pair is
+ * missing, "" when what came back cannot be told apart (a file with a NUL
+ * in it), which reads as no certificate.
+ */
+export async function readKeyFolder(
+  exec: Exec,
+  lab: string,
+  pairs: readonly CertificateFilePair[],
+): Promise<{ names: string[]; certificates: (string | null)[] }> {
+  const result = await runChecked(exec, { argv: folderReadArgv(keyFolder(lab), pairs) });
+  return (
+    parseFolderRead(result.stdout, pairs.length) ?? {
+      names: [],
+      certificates: pairs.map(() => ""),
+    }
+  );
+}
+
+export async function removeHostFiles(exec: Exec, paths: readonly string[]): Promise<void> {
+  if (paths.length > 0) await runChecked(exec, { argv: ["rm", "-f", "--", ...paths] });
+}
