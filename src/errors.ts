@@ -16,7 +16,8 @@ export const ERROR_CODES = {
   HOLT_E_HEALTH: "A service's container exited or failed its health check after a create or start.",
   HOLT_E_ZFS: "A ZFS command failed or printed output holt could not understand.",
   HOLT_E_ZFS_UNSUPPORTED: "A pool lacks a feature that the config asks for.",
-  HOLT_E_LOCKED: "Another apply holds the lab's lock.",
+  HOLT_E_LOCKED:
+    "Another apply, or another backup operation, holds the lab's lock of that kind (apply.lock, backup.lock).",
   HOLT_E_PLAN_STALE: "A saved plan no longer matches the real systems.",
   HOLT_E_PLAN_FILE: "A saved plan file could not be read.",
   HOLT_E_DATA_LOSS: "The plan destroys data and --allow-data-loss was not given.",

@@ -18,6 +18,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isDeepStrictEqual } from "node:util";
 import { ensureTestImages, podman, removeLabResources, testLab } from "../peers/podman.ts";
 import { freePort } from "../peers/ports.ts";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
@@ -388,6 +390,55 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
       before,
       "and it holds the state before the first run",
     );
+  });
+
+  test("a restore and a backup run started together: no holt snapshot ever holds half-restored data", async () => {
+    // The backup run starts with the restore, or while it verifies, or while it replaces the data.
+    const rounds: [string, number][] = [
+      [t1, 0],
+      [t2, 300],
+      [t1, 1500],
+      [t2, 4000],
+    ];
+    for (const [snapshot, offset] of rounds) {
+      writeFileSync(join(live(), "round.txt"), `before ${snapshot} +${offset} ms\n`);
+      const before = checksums(live());
+      const expected = points.get(snapshot);
+      const earlier = new Set(snapshots(data()));
+      hour += 1;
+      const env = { ...keyEnv(), HOLT_TEST_NOW: new Date(START + hour * HOUR).toISOString() };
+      const restore = folder.holtAsync(
+        ["restore", service, "--snapshot", snapshot, "--from", "local", "--yes"],
+        env,
+      );
+      await sleep(offset);
+      const run = folder.holtAsync(["backup", "run", "--json"], env);
+      const [restored, backedUp] = await Promise.all([restore.done, run.done]);
+      const what = `+${offset} ms:\n${restored.stderr}\n${backedUp.stdout}\n${backedUp.stderr}`;
+      // Each did its work, or failed at once naming the other.
+      for (const [r, other] of [
+        [restored, run],
+        [backedUp, restore],
+      ] as const) {
+        if (r.code === 0) continue;
+        assert.match(r.stderr, /HOLT_E_LOCKED/, what);
+        assert.match(r.stderr, new RegExp(`pid ${other.child.pid} `), what);
+      }
+      assert.ok(restored.code === 0 || backedUp.code === 0, what);
+      for (const name of snapshots(data()).filter((n) => !earlier.has(n))) {
+        if (!name.startsWith("holt-")) continue;
+        const files = filesOf(`${data()}@${name}`);
+        assert.ok(
+          isDeepStrictEqual(files, before) || isDeepStrictEqual(files, expected),
+          `${name} holds the data before the restore or after it, nothing between (${what})`,
+        );
+      }
+      assert.deepEqual(checksums(live()), restored.code === 0 ? expected : before, what);
+      assert.equal(zfsGet(data(), "holt:restoring")?.[0], "-", what);
+      assert.ok(healthy(), what);
+    }
+    rmSync(join(live(), "round.txt"), { force: true });
+    backupNextHour();
   });
 
   test("a drill restores the newest offsite copy into scratch and finds it equal to its checksums; status shows every copy", () => {

@@ -13,6 +13,7 @@ import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
 import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
+import { lockBackups } from "../../lab/apply.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
 import type { BackupCatalog } from "../../store/backup-catalog.ts";
 import { formatSize } from "../../util/sizes.ts";
@@ -26,6 +27,7 @@ import {
   openLab,
   parseFlags,
   STATE_FLAG,
+  stateDirFor,
 } from "../context.ts";
 
 const SUBCOMMANDS =
@@ -88,12 +90,23 @@ export const backupCommand: Command = {
     }
     const lab = await openLab(ctx, values.config);
     checkServices(lab, names);
-    const connections = connectionsFor(lab);
     const json = values.json === true;
-    try {
-      if (sub === "status") {
+    if (sub === "status") {
+      const connections = connectionsFor(lab);
+      try {
         return await status(lab, connections, json, ctx, values["state-dir"]);
+      } finally {
+        await connections.closeAll();
       }
+    }
+    // One backup operation of the lab at a time; a second fails at once, naming the first.
+    const lock = lockBackups(
+      stateDirFor(ctx, values["state-dir"]),
+      lab.name,
+      `holt backup ${args.join(" ")}`,
+    );
+    const connections = connectionsFor(lab);
+    try {
       if (sub === "verify") {
         return await verify(lab, connections, json, ctx, values["state-dir"], names, from);
       }
@@ -165,6 +178,7 @@ export const backupCommand: Command = {
       }
     } finally {
       await connections.closeAll();
+      lock.release();
     }
   },
 };

@@ -17,7 +17,7 @@ import type { ProviderStore } from "../../engine/provider.ts";
 import { HoltError } from "../../errors.ts";
 import type { Connections } from "../../hosts/connect.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
-import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
+import { applyBoundPlan, lockBackups, lockLab } from "../../lab/apply.ts";
 import { hostConnections, planGraph, readLabFacts } from "../../lab/plan.ts";
 import { type LabSecrets, openLabSecrets } from "../../lab/secrets.ts";
 import { compileLab } from "../../model/compile.ts";
@@ -113,7 +113,18 @@ export const restoreCommand: Command = {
     const stateDir = stateDirFor(ctx, values["state-dir"]);
     const secrets = await openLabSecrets(lab, ctx.env);
     const connections = connectionsFor(lab);
-    const lock = lockLab(stateDir, lab.name, `holt restore ${args.join(" ")}`);
+    // Both locks: no backup may snapshot the data half-restored, and no apply may change the
+    // service or its datasets while the restore stops, fills and starts them. The backup lock
+    // first; neither waits, so two commands can never hold one each and wait for the other.
+    const command = `holt restore ${args.join(" ")}`;
+    const backupLock = lockBackups(stateDir, lab.name, command);
+    let lock: ReturnType<typeof lockLab>;
+    try {
+      lock = lockLab(stateDir, lab.name, command);
+    } catch (error) {
+      backupLock.release();
+      throw error;
+    }
     const catalog = openCatalog(ctx, values["state-dir"], lab.name);
     try {
       const facts = await readLabFacts(lab, connections);
@@ -183,6 +194,7 @@ export const restoreCommand: Command = {
     } finally {
       catalog.close();
       lock.release();
+      backupLock.release();
       await connections.closeAll();
     }
   },
