@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   HOLT_E_ACME: "The ACME certificate authority refused an order, or its challenge did not pass.",
   HOLT_E_BACKUP:
     "A backup step (replication, offsite copy, restore) failed; the message says what is left as it was.",
+  HOLT_E_REPOSITORY:
+    "An offsite repository is not where holt looked, or its path is on another file system than the one recorded for it.",
+  HOLT_E_SCRATCH:
+    "A dataset is where holt puts a scratch copy, but it does not carry holt's scratch mark for this lab; holt leaves it alone.",
   HOLT_E_ABORTED: "The user declined the plan.",
   HOLT_E_INTERNAL: "A bug in holt. Please report it with the command and output.",
 } as const;

@@ -21,7 +21,7 @@ import { decideRetention } from "../model/retention.ts";
 import { factsFor } from "./datasets.ts";
 import { type ManifestStore, readManifest } from "./manifest.ts";
 import { RESTORING_PROPERTY } from "./restore.ts";
-import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
+import { destroyScratch, mountClone, scratchFor } from "./scratch.ts";
 import {
   type DatasetSnapshot,
   destroySnapshot,
@@ -199,11 +199,10 @@ async function recordManifests(
   for (const entry of t.kept) {
     const dataset = `${t.root}/${entry.name}`;
     const subject = `${service.host}:${dataset}`;
-    const clone = scratchName(dataset, "holt-manifest", lab.name, service.name, entry.name);
-    const path = scratchPath("manifest", lab.name, service.name, entry.name);
+    const clone = scratchFor(dataset, "manifest", lab.name, service.name, entry.name);
     try {
-      await mountClone(exec, `${dataset}@${snap}`, clone, path);
-      const manifest = await readManifest(exec, path, store.load(subject));
+      await mountClone(exec, `${dataset}@${snap}`, clone);
+      const manifest = await readManifest(exec, clone.path, store.load(subject));
       store.save(subject, snap, manifest);
       const policy = entry.backup === null ? undefined : lab.backups.policies[entry.backup];
       if (policy !== undefined) store.forget(subject, snapshotName(oldestKept(policy, now)));

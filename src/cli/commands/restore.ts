@@ -27,7 +27,7 @@ import { defaultProviders } from "../../providers/index.ts";
 import { installedBootUnits, serviceName } from "../../providers/podman/systemd.ts";
 import type { BackupCatalog } from "../../store/backup-catalog.ts";
 import { formatSize } from "../../util/sizes.ts";
-import { manifestStore, openCatalog } from "../catalog.ts";
+import { manifestStore, openCatalog, repositoryStore } from "../catalog.ts";
 import {
   CONFIG_FLAG,
   CONFIG_HELP,
@@ -132,6 +132,7 @@ export const restoreCommand: Command = {
         connections,
         facts,
         manifests: manifestStore(catalog),
+        repositories: repositoryStore(catalog),
         secretValue: (name: string) => secrets.value(name),
       };
       const plans: RestorePlan[] = [];
