@@ -397,7 +397,7 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     );
   });
 
-  test("a restore and a backup run started together: no holt snapshot ever holds half-restored data", async () => {
+  test("a restore and a backup run started together: no holt snapshot ever holds half-restored data", async (t) => {
     // The backup run starts with the restore, or while it verifies, or while it replaces the data.
     const rounds: [string, number][] = [
       [t1, 0],
@@ -430,6 +430,9 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
         assert.match(r.stderr, new RegExp(`pid ${other.child.pid} `), what);
       }
       assert.ok(restored.code === 0 || backedUp.code === 0, what);
+      t.diagnostic(
+        `+${offset} ms: restore ${restored.code === 0 ? "ran" : "locked out"}, backup run ${backedUp.code === 0 ? "ran" : "locked out"}`,
+      );
       for (const name of snapshots(data()).filter((n) => !earlier.has(n))) {
         if (!name.startsWith("holt-")) continue;
         const files = filesOf(`${data()}@${name}`);
