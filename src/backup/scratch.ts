@@ -150,9 +150,14 @@ async function ensureParents(exec: Exec, name: string): Promise<void> {
     }
   }
   // Below it, mountpoint=none is inherited: `-p` makes the lab's and service's levels unmounted.
+  // Two services creating their levels at once can make `-p` fail on the lab's level, which the
+  // other just made ("already exists"), before it made its own: then it goes again.
   const parent = name.slice(0, name.lastIndexOf("/"));
-  const made = await exec.run({ argv: ["zfs", "create", "-p", "-o", "canmount=off", parent] });
-  if (made.code === 0 || /already exists/.test(made.stderr)) return;
+  let made = await exec.run({ argv: ["zfs", "create", "-p", "-o", "canmount=off", parent] });
+  for (let again = 0; again < 5 && made.code !== 0 && /already exists/.test(made.stderr); again++) {
+    made = await exec.run({ argv: ["zfs", "create", "-p", "-o", "canmount=off", parent] });
+  }
+  if (made.code === 0) return;
   throw new HoltError(
     "HOLT_E_ZFS",
     `Could not create ${parent} for holt's scratch datasets on ${exec.target}: ${made.stderr.trim()}`,
