@@ -433,10 +433,13 @@ function resticError(repository: ResolvedRepository, r: ExecResult, what: string
   return `Repository "${repository.name}": ${what}.`;
 }
 
-/** What restic says is at the repository's location: `restic cat config`. */
+/**
+ * What restic says is at the repository's location: `restic cat config`,
+ * without a lock (a look must not fail on another's lock, nor leave one).
+ */
 export function probe(restic: Restic): () => Promise<Probe> {
   return async () => {
-    const r = await restic(["cat", "config"]);
+    const r = await restic(["--no-lock", "cat", "config"]);
     return probeOf(r.code, r.stderr);
   };
 }

@@ -204,10 +204,17 @@ describe("probeOf (restic cat config)", () => {
     ],
     ["wrong password", 1, "Fatal: wrong password or no key found\n", "wrong password"],
     ["anything else", 1, "Fatal: unable to open repository: connection refused\n", "failed"],
+    ["no restic on the host", 127, "sh: 1: exec: restic: not found\n", "failed"],
   ];
   for (const [name, code, stderr, kind] of cases) {
     test(name, () => assert.equal(probeOf(code, stderr).kind, kind));
   }
+  test("no restic says to install it", () => {
+    assert.deepEqual(probeOf(127, ""), {
+      kind: "failed",
+      why: "restic is not installed on the host; install it (apt install restic)",
+    });
+  });
 });
 
 describe("parsePlace (findmnt -J)", () => {

@@ -215,6 +215,12 @@ export function decideInit(
 /** `restic cat config`'s outcome as a probe. */
 export function probeOf(code: number | null, stderr: string): Probe {
   if (code === 0) return { kind: "exists" };
+  if (code === 127) {
+    return {
+      kind: "failed",
+      why: "restic is not installed on the host; install it (apt install restic)",
+    };
+  }
   if (/wrong password or no key found/.test(stderr)) return { kind: "wrong password" };
   if (/Is there a repository at the following location\?/.test(stderr)) return { kind: "missing" };
   const why = stderr.trim().split("\n").slice(-2).join(" | ") || `exit ${code}`;
