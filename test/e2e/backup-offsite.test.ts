@@ -35,7 +35,14 @@ import { after, before, describe, test } from "node:test";
 import { decideRetention } from "../../src/model/retention.ts";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { checksums, createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
+import {
+  checksums,
+  createLabFolder,
+  destroyWhenFree,
+  type LabFolder,
+  zfs,
+  zfsGet,
+} from "./harness.ts";
 
 const lab = `os${process.pid}`;
 const HOUR = 3_600_000;
@@ -435,7 +442,7 @@ export default defineLab({
       assert.equal(readFileSync(join(dir, "mine.txt"), "utf8"), "not holt's\n", "untouched");
       assert.equal(zfsGet(foreign, "type")?.[0], "filesystem", "still there");
     } finally {
-      zfs("destroy", foreign);
+      destroyWhenFree(foreign);
       rmSync(dir, { recursive: true, force: true });
     }
     const again = lab2.holt(["backup", "verify", "--json"], env());
