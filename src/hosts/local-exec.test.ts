@@ -168,3 +168,23 @@ test("start: an empty argv is refused as a bug", async () => {
     (error) => isHoltError(error) && error.code === "HOLT_E_INTERNAL",
   );
 });
+
+test("http: a path Node refuses to send (a space) is a HOLT_E_HTTP rejection", async () => {
+  const { createServer } = await import("node:net");
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    await assert.rejects(
+      exec.http({ port, method: "GET", path: "/he alth", timeoutMs: 2000 }),
+      (error: unknown) => {
+        assert.ok(isHoltError(error), String(error));
+        assert.equal(error.code, "HOLT_E_HTTP");
+        assert.match(error.message, /the request could not be sent: .*unescaped characters/);
+        return true;
+      },
+    );
+  } finally {
+    server.close();
+  }
+});

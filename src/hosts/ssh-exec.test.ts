@@ -152,6 +152,30 @@ test("reconnects on the next run after the connection drops", async () => {
   assert.notEqual(second.stdout, first.stdout);
 });
 
+test("http: a path Node refuses to send is a HOLT_E_HTTP rejection, not an unhandled one", async () => {
+  // sshd listens on the peer's address, so the forwarded channel opens and the request
+  // is built in the channel's callback: where Node's throw used to escape every handler.
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    await assert.rejects(
+      open().http({
+        address: peer.address,
+        port: peer.port,
+        method: "GET",
+        path: "/he alth",
+        timeoutMs: 5000,
+      }),
+      holtError("HOLT_E_HTTP", /the request could not be sent: .*unescaped characters/),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+});
+
 test("run after close is refused; close twice is fine", async () => {
   const exec = open();
   await exec.run({ argv: ["true"] });
