@@ -29,6 +29,9 @@ interface Datasets {
   extra?: string;
 }
 
+/** The lab named after its pool, as a lab name must be: a DNS label ("_" becomes "-"). */
+const labName = (pool: string) => pool.replaceAll("_", "-");
+
 export function datasetSuite(label: string, startHost: () => Promise<SuiteHost>): void {
   let pool: TestPool;
   let lab: LabFolder;
@@ -38,7 +41,7 @@ export function datasetSuite(label: string, startHost: () => Promise<SuiteHost>)
 export default defineLab({
   domain: "lab.example.com",
   // Tests share one zfs-fuse: a lab name per pool keeps parallel files apart.
-  name: "${p}",
+  name: "${labName(p)}",
   hosts: {
     box: {
       ${host.connection},
@@ -98,7 +101,7 @@ export default defineLab({
       "holt/jellyfin/config",
       "holt/jellyfin/cache",
     ]) {
-      assert.deepEqual(zfsGet(`${p}/${d}`, "holt:managed"), [p, "local"], d);
+      assert.deepEqual(zfsGet(`${p}/${d}`, "holt:managed"), [labName(p), "local"], d);
     }
     const again = lab.holt(["plan", "--detailed-exitcode"]);
     assert.equal(again.code, 0, again.stderr);
@@ -193,7 +196,7 @@ export default defineLab({
     assert.match(plan.stdout, new RegExp(`holt adopt zfs\\.dataset:box/${p}/media/new`));
     const adopt = lab.holt(["adopt", `zfs.dataset:box/${p}/media/new`, "--yes"]);
     assert.equal(adopt.code, 0, adopt.stderr);
-    assert.deepEqual(zfsGet(`${p}/media/new`, "holt:managed"), [p, "local"]);
+    assert.deepEqual(zfsGet(`${p}/media/new`, "holt:managed"), [labName(p), "local"]);
   });
 
   test(`${label}: a dataset removed from the config is released with its data`, () => {
@@ -240,7 +243,7 @@ export default defineLab({
       1,
       "not declared any more, so not adoptable",
     );
-    zfs("set", `holt:managed=${p}`, `${p}/media/photos`);
+    zfs("set", `holt:managed=${labName(p)}`, `${p}/media/photos`);
     const destroy = lab.holt(["apply", "--yes", "--allow-data-loss"]);
     assert.equal(destroy.code, 0, destroy.stderr);
     assert.ok(!datasetsUnder(p).includes(`${p}/media/photos`));
