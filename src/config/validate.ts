@@ -5,6 +5,7 @@
  */
 import { dirname } from "node:path";
 import type { z } from "zod";
+import { controlCharacterProblems, withoutShadowed } from "./control-chars.ts";
 import {
   DATASET_PROPERTIES,
   isNativeProperty,
@@ -249,6 +250,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
   // more than it saves (13 ms per command here).
   const parsed = labSchema.safeParse(input, { reportInput: true, jitless: true });
   if (!parsed.success) problems.push(...structuralProblems(parsed.error.issues));
+  problems.push(...controlCharacterProblems(input));
 
   const domain = input.domain;
   if (typeof domain === "string" && !DNS_NAME.test(domain)) {
@@ -484,7 +486,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
   const tunnel = resolveTunnel(input.edge, hosts, problems);
   problems.push(...edgeConflicts(hosts, services, dns, acme, tunnel));
 
-  if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
+  if (problems.length > 0) return { ok: false, problems: dedupe(withoutShadowed(problems)) };
   const domainText = typeof domain === "string" ? domain : "";
   return {
     ok: true,
