@@ -188,3 +188,32 @@ test("http: a path Node refuses to send (a space) is a HOLT_E_HTTP rejection", a
     server.close();
   }
 });
+
+test("children never see HOLT_AGE_KEY: run, start and startWired", async (t) => {
+  const key = "AGE-SECRET-KEY-1TESTONLYNOTAREALKEYQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+  const before = process.env.HOLT_AGE_KEY;
+  process.env.HOLT_AGE_KEY = key;
+  process.env.HOLT_TEST_PASSED_ON = "yes";
+  t.after(() => {
+    if (before === undefined) delete process.env.HOLT_AGE_KEY;
+    else process.env.HOLT_AGE_KEY = before;
+    delete process.env.HOLT_TEST_PASSED_ON;
+  });
+  const seen: string[] = [];
+  seen.push((await exec.run({ argv: ["env"] })).stdout);
+  const started = await exec.start({ argv: ["env"] });
+  seen.push(await new Response(started.stdout).text());
+  await started.done;
+  assert.ok(exec.startWired, "setpriv is installed here");
+  const sink = await exec.start({ argv: ["cat"] });
+  const wired = await exec.startWired({ argv: ["env"], stdout: sink.node?.stdin as never });
+  await wired.done;
+  sink.node?.stdin.end();
+  seen.push(await new Response(sink.stdout).text());
+  await sink.done;
+  for (const env of seen) {
+    assert.match(env, /^HOLT_TEST_PASSED_ON=yes$/m, "the rest of the environment is passed on");
+    assert.doesNotMatch(env, /HOLT_AGE_KEY/);
+    assert.ok(!env.includes(key));
+  }
+});

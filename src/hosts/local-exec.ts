@@ -2,6 +2,7 @@ import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
+import { childEnv } from "./child-env.ts";
 import { childProgram } from "./child-program.ts";
 import { canDieWithHolt, dyingWithHolt } from "./die-with-holt.ts";
 import type { Exec, ExecRequest, ExecResult, RunningProgram, WiredProgram } from "./exec.ts";
@@ -31,7 +32,7 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
   }
   const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv() });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -94,7 +95,7 @@ function startLocal(request: { readonly argv: readonly string[] }): Promise<Runn
   if (program === undefined || program === "") {
     return Promise.reject(new HoltError("HOLT_E_INTERNAL", "Exec.start was given an empty argv."));
   }
-  const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv() });
   const running = childProgram(child, outcomeOf(child, program), () => {
     child.kill("SIGKILL");
   });
@@ -125,6 +126,7 @@ function startWired(request: {
   }
   const child = spawn(wrapped[0], wrapped.slice(1), {
     stdio: ["pipe", request.stdout, "pipe"],
+    env: childEnv(),
   }) as unknown as PipedChild;
   child.stdin.on("error", () => {});
   const wired: WiredProgram = {

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { HoltError } from "../errors.ts";
 import { processIsRunning } from "../util/process-alive.ts";
+import { childEnv } from "./child-env.ts";
 import { childProgram } from "./child-program.ts";
 import { dyingWithHolt } from "./die-with-holt.ts";
 import type { ExecResult, RunningProgram } from "./exec.ts";
@@ -149,7 +150,7 @@ export function openMaster(to: OpenSshTarget): OpenSshMaster | null {
     rmSync(dir, { recursive: true, force: true });
     return null;
   }
-  const child = spawn(argv[0], argv.slice(1), { stdio: "ignore" });
+  const child = spawn(argv[0], argv.slice(1), { stdio: "ignore", env: childEnv() });
   // Never what keeps holt running; setpriv ends it with holt.
   child.unref();
   const ready = new Promise<string | null>((resolve) => {
@@ -201,6 +202,7 @@ export function startWithOpenSsh(
   const { marker, command } = markedCommand(argv);
   const child = spawn("ssh", openSshArgs(to, command, controlPath), {
     stdio: ["pipe", "pipe", "pipe"],
+    env: childEnv(),
   });
   let stderr = "";
   let pgid: number | undefined;

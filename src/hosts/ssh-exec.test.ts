@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -454,5 +454,40 @@ test("prepareStart: when the connection ahead fails, a stream connects by itself
     assert.equal((await program.done).code, 0);
   } finally {
     process.env.PATH = path;
+  }
+});
+
+test("OpenSSH's client (the connection ahead and a stream) never sees HOLT_AGE_KEY", async () => {
+  // The real client, behind a wrapper that records the environment it was given.
+  const real = execFileSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).trim();
+  const bin = scratch("env-recording-bin");
+  const records = scratch("env-records");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(records, { recursive: true });
+  writeFileSync(join(bin, "ssh"), `#!/bin/sh\nenv > "${records}/$$"\nexec ${real} "$@"\n`, {
+    mode: 0o755,
+  });
+  const key = "AGE-SECRET-KEY-1TESTONLYNOTAREALKEYQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+  const saved = { path: process.env.PATH, key: process.env.HOLT_AGE_KEY };
+  process.env.PATH = `${bin}:${saved.path}`;
+  process.env.HOLT_AGE_KEY = key;
+  try {
+    const exec = open({ streams: "openssh" });
+    exec.prepareStart?.();
+    const program = await exec.start({ argv: ["echo", "streamed"] });
+    assert.equal(await new Response(program.stdout).text(), "streamed\n");
+    assert.equal((await program.done).code, 0);
+    await exec.close();
+  } finally {
+    process.env.PATH = saved.path;
+    if (saved.key === undefined) delete process.env.HOLT_AGE_KEY;
+    else process.env.HOLT_AGE_KEY = saved.key;
+  }
+  const seen = readdirSync(records).map((name) => readFileSync(join(records, name), "utf8"));
+  assert.equal(seen.length, 2, "the master and the stream's client");
+  for (const env of seen) {
+    assert.match(env, /^PATH=/m);
+    assert.doesNotMatch(env, /HOLT_AGE_KEY/);
+    assert.ok(!env.includes(key));
   }
 });
