@@ -57,7 +57,7 @@ function config(knobs: Knobs = {}): string {
       hostname: "web",
       port: 8080,
       hostPort: ${webPort},
-      command: ["sh", "-c", "date > /data/written-by-container; echo ok > /data/healthz; printf %s \\"$API_TOKEN\\" | wc -c > /data/token-length; wc -c < /run/secrets/pw > /data/pw-length; exec httpd -f -p 8080 -h /data"],
+      command: ["sh", "-c", "echo api token is $API_TOKEN; date > /data/written-by-container; echo ok > /data/healthz; printf %s \\"$API_TOKEN\\" | wc -c > /data/token-length; wc -c < /run/secrets/pw > /data/pw-length; exec httpd -f -p 8080 -h /data"],
       state: { data: { path: "/data", quota: "50M" } },
       env: { TZ: "${knobs.tz ?? "UTC"}" },
       secrets: { API_TOKEN: secret("api-token"), "/run/secrets/pw": secret("db-password") },
@@ -259,6 +259,13 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     const unknown = run(["restart", "nope"]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /HOLT_E_USAGE.*"nope" is not a service/);
+  });
+
+  test("logs hides the service's secret values", () => {
+    const logs = run(["logs", web]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^api token is \(secret\)$/m);
+    assert.ok(!logs.stdout.includes(SECRET_TOKEN));
   });
 
   test("logs -f follows the container's output until interrupted", async () => {
