@@ -217,3 +217,39 @@ test("children never see HOLT_AGE_KEY: run, start and startWired", async (t) => 
     assert.ok(!env.includes(key));
   }
 });
+
+test("output past the cap kills the program and fails the run, naming it, the host and the cap", async () => {
+  // `yes` never stops by itself: only the kill ends it.
+  const tag = `holt-cap-${process.pid}`;
+  for (const [argv, stream, cap] of [
+    [["yes", tag], "stdout", 64],
+    [["sh", "-c", `yes ${tag} >&2`], "stderr", 8],
+  ] as const) {
+    const started = Date.now();
+    await assert.rejects(exec.run({ argv: [...argv], timeoutMs: 60_000 }), (error: unknown) => {
+      assert.ok(isHoltError(error), String(error));
+      assert.equal(error.code, "HOLT_E_EXEC");
+      assert.match(
+        error.message,
+        new RegExp(
+          `^A program on local printed more than ${cap} MiB on ${stream}, the most holt reads from one program, so holt killed it\\..* The command: .*yes ${tag}`,
+        ),
+      );
+      return true;
+    });
+    assert.ok(Date.now() - started < 30_000, "not the timeout");
+  }
+  const left = await exec.run({ argv: ["pgrep", "-f", `yes ${tag}`] });
+  assert.equal(left.code, 1, `still running: ${left.stdout}`);
+});
+
+test("start: a program's stderr is kept to its end, within the cap", async () => {
+  const program = await exec.start({
+    argv: ["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' x >&2; echo the-end >&2"],
+  });
+  await new Response(program.stdout).arrayBuffer();
+  const { stderr } = await program.done;
+  assert.ok(stderr.length <= 8 * 1024 * 1024 + 100, `${stderr.length} characters kept`);
+  assert.match(stderr, /^\[… earlier output dropped …\]\n/);
+  assert.match(stderr, /xthe-end\n$/);
+});

@@ -7,7 +7,14 @@ import { childProgram } from "./child-program.ts";
 import { canDieWithHolt, dyingWithHolt } from "./die-with-holt.ts";
 import type { Exec, ExecRequest, ExecResult, RunningProgram, WiredProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
-import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
+import {
+  DEFAULT_TIMEOUT_MS,
+  type ExecOutcome,
+  MAX_STDERR_BYTES,
+  MAX_STDOUT_BYTES,
+  outputLimitError,
+  stderrTail,
+} from "./run-checked.ts";
 
 // After the program exits its pipes normally drain within milliseconds; if
 // they do not, a background child inherited them and would hold us forever.
@@ -57,13 +64,22 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
         : undefined;
 
     const onOutput = request.onOutput;
+    const kept = { stdout: 0, stderr: 0 };
+    // Past the cap the program is killed and the run fails (run-checked.ts says why).
+    const tooMuch = (stream: "stdout" | "stderr", chunk: string): boolean => {
+      kept[stream] += Buffer.byteLength(chunk);
+      if (kept[stream] <= (stream === "stdout" ? MAX_STDOUT_BYTES : MAX_STDERR_BYTES)) return false;
+      child.kill("SIGKILL");
+      finish(outputLimitError("local", request.argv, stream));
+      return true;
+    };
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      if (onOutput === undefined) stdout += chunk;
-      else onOutput("stdout", chunk);
+      if (onOutput !== undefined) onOutput("stdout", chunk);
+      else if (!tooMuch("stdout", chunk)) stdout += chunk;
     });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      if (onOutput === undefined) stderr += chunk;
-      else onOutput("stderr", chunk);
+      if (onOutput !== undefined) onOutput("stderr", chunk);
+      else if (!tooMuch("stderr", chunk)) stderr += chunk;
     });
     // A program may exit without reading its input; that is its business.
     child.stdin.on("error", () => {});
@@ -168,7 +184,7 @@ function outcomeOf(child: PipedChild, program: string): Promise<ExecResult> {
   return new Promise((resolve) => {
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
+      stderr = stderrTail(stderr, chunk);
     });
     // 'error' comes before 'close' when the program could not be started.
     child.on("error", (error: NodeJS.ErrnoException) => {

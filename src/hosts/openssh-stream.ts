@@ -25,6 +25,7 @@ import { childProgram } from "./child-program.ts";
 import { dyingWithHolt } from "./die-with-holt.ts";
 import type { ExecResult, RunningProgram } from "./exec.ts";
 import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
+import { stderrTail } from "./run-checked.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 export interface OpenSshTarget {
@@ -214,7 +215,8 @@ export function startWithOpenSsh(
     child.kill("SIGKILL");
   };
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
+    // Read whole until the marker (the shell's first words), then only its end is kept.
+    stderr = pgid === undefined ? stderr + chunk : stderrTail(stderr, chunk);
     if (pgid !== undefined) return;
     const found = takeMarker(stderr, marker);
     if (found === undefined) return;

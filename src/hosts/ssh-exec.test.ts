@@ -176,6 +176,29 @@ test("http: a path Node refuses to send is a HOLT_E_HTTP rejection, not an unhan
   }
 });
 
+test("output past the cap kills the remote program and fails the run, naming it, the host and the cap", async () => {
+  const exec = open();
+  // Host and test machine share one pid namespace: make the program ours alone.
+  const tag = `holt-cap-${process.pid}`;
+  await assert.rejects(
+    exec.run({ argv: ["yes", tag], timeoutMs: 120_000 }),
+    holtError(
+      "HOLT_E_EXEC",
+      new RegExp(
+        `^A program on ${exec.target.replace(/\./g, "\\.")} printed more than 64 MiB on stdout, the most holt reads from one program, so holt killed it\\..* The command: yes ${tag}$`,
+      ),
+    ),
+  );
+  const deadline = Date.now() + 10_000;
+  let left = await exec.run({ argv: ["pgrep", "-f", `yes ${tag}`] });
+  while (left.code === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = await exec.run({ argv: ["pgrep", "-f", `yes ${tag}`] });
+  }
+  assert.equal(left.code, 1, `still running: ${left.stdout}`);
+  assert.equal((await exec.run({ argv: ["echo", "still usable"] })).stdout, "still usable\n");
+});
+
 test("run after close is refused; close twice is fine", async () => {
   const exec = open();
   await exec.run({ argv: ["true"] });
