@@ -108,6 +108,41 @@ export default defineLab({
     assert.match(again.stdout, /No changes\./);
   });
 
+  test(`${label}: a property value with tabs and line breaks on a dataset that is not holt's does not break the plan`, () => {
+    const p = pool.name;
+    // The user property the config sets on photos, so holt asks for it of every dataset.
+    zfs("set", "com.example:owner=first line\n\tsecond line\twith a tab\n", `${p}/handmade`);
+    // One holt does not ask for, holding a line made to look like zfs get output.
+    zfs(
+      "set",
+      `org.example:note=x\n${p}/handmade\tholt:managed\tlocal\t${labName(p)}`,
+      `${p}/handmade`,
+    );
+    const plan = lab.holt(["plan", "--detailed-exitcode"]);
+    assert.equal(plan.code, 0, `${plan.stderr}${plan.stdout}`);
+    assert.match(plan.stdout, /No changes\./);
+    // And still right: a change to the same property on holt's dataset is exactly that.
+    lab.write(config(p, { photos: 'properties: { "com.example:owner": "someone else" }' }));
+    const changed = lab.holt(["plan", "--json"]);
+    assert.equal(changed.code, 0, changed.stderr);
+    const body = JSON.parse(changed.stdout) as {
+      changes: { address: string; action: string; fields: unknown[] }[];
+    };
+    assert.deepEqual(
+      body.changes.map((c) => [c.action, c.address, c.fields]),
+      [
+        [
+          "update",
+          `zfs.dataset:box/${p}/media/photos`,
+          [{ path: "com.example:owner", before: "ciaran", after: "someone else" }],
+        ],
+      ],
+    );
+    lab.write(config(p));
+    zfs("inherit", "com.example:owner", `${p}/handmade`);
+    zfs("inherit", "org.example:note", `${p}/handmade`);
+  });
+
   test(`${label}: changing one property shows exactly one ~ line with old → new`, () => {
     const p = pool.name;
     lab.write(
