@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -17,6 +17,8 @@ const opened: Exec[] = [];
 
 before(async () => {
   peer = await startSshHost();
+  // OpenSSH's control sockets go here rather than into the machine's state directory.
+  process.env.XDG_RUNTIME_DIR = scratch("runtime");
 });
 
 after(async () => {
@@ -436,6 +438,33 @@ test("prepareStart: streams share the connection opened ahead; close() ends it",
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.equal(connectionsToPeer(), baseline, "both connections closed");
+});
+
+test("prepareStart: the shared connection works from a folder deeper than a socket path may be", async () => {
+  // A Unix socket's path has at most 107 bytes; this folder alone is longer.
+  const deep = join(scratch("deep"), "d".repeat(100), "e".repeat(60));
+  mkdirSync(deep, { recursive: true, mode: 0o700 });
+  const saved = process.env.XDG_RUNTIME_DIR;
+  process.env.XDG_RUNTIME_DIR = deep;
+  try {
+    const baseline = connectionsToPeer();
+    const exec = open({ streams: "openssh" });
+    exec.prepareStart?.();
+    const program = await exec.start({ argv: ["echo", "through the shared connection"] });
+    assert.equal(await new Response(program.stdout).text(), "through the shared connection\n");
+    assert.equal((await program.done).code, 0);
+    assert.equal(connectionsToPeer() - baseline, 2, "ssh2's and the shared one, no third");
+    const root = join(deep, "holt-ssh");
+    const folders = readdirSync(root);
+    assert.equal(folders.length, 1);
+    assert.ok(join(root, folders[0] ?? "", "control").length > 107);
+    assert.ok(lstatSync(join(root, folders[0] ?? "", "control")).isSocket());
+    assert.equal(lstatSync(root).mode & 0o777, 0o700);
+    await exec.close();
+    assert.deepEqual(readdirSync(root), [], "close() removes its folder");
+  } finally {
+    process.env.XDG_RUNTIME_DIR = saved;
+  }
 });
 
 test("prepareStart: both connections log in before any command", async () => {
