@@ -183,6 +183,19 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     assert.ok(apiContainer < container, "dependsOn orders the api container first");
     assert.ok(plan.changes.every((c) => c.action === "create"));
     assert.match(r.stderr, /\(secret\)/, "the human plan shows secrets masked");
+    // Podman 4.3 shows environment secrets in `podman inspect`: said once for the host.
+    const warnings = (JSON.parse(r.stdout) as { warnings: { host: string; message: string }[] })
+      .warnings;
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.equal(warnings[0]?.host, "box");
+    assert.match(
+      warnings[0]?.message ?? "",
+      new RegExp(
+        `^Podman 4\\.\\d+\\.\\d+ on host "box" shows the values of secrets given as environment variables in \`podman inspect\` \\(Podman 5\\.3 and later hide them\\): ${web}: API_TOKEN\\. Give them as files instead`,
+      ),
+    );
+    assert.equal(r.stderr.split("shows the values of secrets").length - 1, 1, r.stderr);
+    assert.match(r.stderr, /^Warnings:\n {2}! Podman 4\./m);
   });
 
   test("apply brings both services up behind HTTPS, serving files from their dataset", () => {
