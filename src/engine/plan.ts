@@ -115,6 +115,9 @@ export function computePlan(graph: DesiredGraph, actual: Actual, options: PlanOp
     hosts: options.hosts,
     changes: pruned,
     unmanaged,
+    ...(actual.warnings !== undefined && actual.warnings.length > 0
+      ? { warnings: actual.warnings }
+      : {}),
     bindings,
     summary: summarize(pruned),
   };

@@ -85,6 +85,11 @@ export interface ReadResult<State> {
   readonly owned: readonly OwnedResource<State>[];
   /** Problems with the desired inputs that only the host can reveal. */
   readonly problems: readonly InputProblem[];
+  /**
+   * What the user should know about this host that no change of the plan
+   * fixes (a risk of the host's software), shown with the plan, each once.
+   */
+  readonly warnings?: readonly string[];
 }
 
 export interface DeleteOptions {
