@@ -676,7 +676,7 @@ describe("validate-service: the proxy and typos", () => {
         "unix//run/caddy/admin.sock|0660",
         /has a permission suffix \("\|…"\), which is Caddy's to apply, not holt's/,
       ],
-      ["unix//run/caddy/\nadmin.sock", /is not a socket path\./],
+      ["unix//run/caddy/\nadmin.sock", /has a newline \(U\+000A\) at character 17\./],
       ["unix//run/caddy/", /is not a socket path\./],
       [`unix//${"a".repeat(110)}`, /is longer than a Unix socket path may be \(107 bytes\)/],
     ];
