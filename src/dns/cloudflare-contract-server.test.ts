@@ -54,6 +54,8 @@ export interface Override {
   readonly json?: unknown;
   /** Wait this long before answering (to trip a client timeout). */
   readonly delayMs?: number;
+  /** Extra response headers, like `retry-after`. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface ContractServer {
@@ -422,8 +424,8 @@ export async function startContractServer(
     };
     log.push(logged);
 
-    const send = (status: number, payload: string): void => {
-      res.writeHead(status, { "content-type": "application/json" });
+    const send = (status: number, payload: string, headers = {}): void => {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(payload);
     };
 
@@ -432,7 +434,11 @@ export async function startContractServer(
       overrides.splice(overrides.indexOf(override), 1);
       if (override.delayMs !== undefined) await new Promise((r) => setTimeout(r, override.delayMs));
       if (res.destroyed) return;
-      send(override.status ?? 200, override.body ?? JSON.stringify(override.json));
+      send(
+        override.status ?? 200,
+        override.body ?? JSON.stringify(override.json),
+        override.headers,
+      );
       return;
     }
 

@@ -171,9 +171,20 @@ test("contract: upsert replaces a set, touching only the records whose values ch
     before,
   );
   const [batch] = writes(start);
+  // Cloudflare's schema requires name and type in every patch (and ttl), as in a post.
   assert.deepEqual(batch?.body, {
     deletes: [{ id: drop.id }],
-    patches: [{ id: change.id, content: "10.0.0.3", ttl: 300, proxied: false, comment: mark }],
+    patches: [
+      {
+        id: change.id,
+        name: `media.${ZONE}`,
+        type: "A",
+        content: "10.0.0.3",
+        ttl: 300,
+        proxied: false,
+        comment: mark,
+      },
+    ],
     posts: [],
   });
   assert.deepEqual(
@@ -185,6 +196,22 @@ test("contract: upsert replaces a set, touching only the records whose values ch
       [change.id, "10.0.0.3"],
     ].sort(),
   );
+});
+
+test("contract: a patch that only changes the TTL still names the record and its type", async () => {
+  const mark = ownershipComment("home");
+  const kept = add(`txt.${ZONE}`, "TXT", '"v=1"', mark);
+  const dns = backend();
+  const [before] = await dns.read([{ name: `txt.${ZONE}`, type: "TXT" }]);
+  assert.ok(before);
+  const start = server.log.length;
+  await dns.upsert({ ...before, ttl: 600, owner: "home" }, before);
+  const [batch] = writes(start);
+  assert.deepEqual(batch?.body, {
+    deletes: [],
+    patches: [{ id: kept.id, name: `txt.${ZONE}`, type: "TXT", ttl: 600, comment: mark }],
+    posts: [],
+  });
 });
 
 test("contract: remove deletes every record of the set, and nothing else", async () => {
