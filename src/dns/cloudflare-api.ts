@@ -49,6 +49,14 @@ export const DEFAULT_PER_PAGE = 100;
  * Authorization as Cloudflare checks them; 6111 names that header.
  */
 const TOKEN_REFUSED_CODES: ReadonlySet<number> = new Set([9109, 10000, 6003, 6111]);
+/**
+ * Error codes that mean "another record at that name stands in the way":
+ * 81053 (a CNAME where an A, AAAA or CNAME is), 81054 (an A or AAAA where a
+ * CNAME is), 81057 and 81058 (the record exists already). Issue threads
+ * quote them: terraform-provider-cloudflare#1247, favonia/cloudflare-ddns#990,
+ * certbot/certbot#10725.
+ */
+const CONFLICT_CODES: ReadonlySet<number> = new Set([81053, 81054, 81057, 81058]);
 /** Tries of one request that Cloudflare answers with 429. */
 const MAX_ATTEMPTS = 3;
 export const DEFAULT_MAX_RETRY_WAIT_MS = 30_000;
@@ -176,9 +184,13 @@ export function createCloudflareApi(options: CloudflareApiOptions): CloudflareAp
   const { apiToken, scope } = options;
 
   /** Every message passes through here, so a token echoed by anyone never reaches the user. */
-  const fail = (message: string, cause?: unknown): HoltError => {
+  const fail = (
+    message: string,
+    cause?: unknown,
+    code: "HOLT_E_DNS" | "HOLT_E_DNS_CONFLICT" = "HOLT_E_DNS",
+  ): HoltError => {
     const safe = apiToken.length > 0 ? message.replaceAll(apiToken, "[redacted]") : message;
-    return new HoltError("HOLT_E_DNS", safe, cause === undefined ? {} : { cause });
+    return new HoltError(code, safe, cause === undefined ? {} : { cause });
   };
 
   const odd = (method: HttpMethod, path: string, what: string): HoltError =>
@@ -292,6 +304,13 @@ export function createCloudflareApi(options: CloudflareApiOptions): CloudflareAp
       const body = call.secretResult === true ? "a body holt does not show" : excerpt(text);
       throw fail(
         `Cloudflare's API answered ${method} ${path} for ${scope} with HTTP ${status} and a body that is not a JSON envelope (${body}). Check that the API base URL is Cloudflare's API v4 (${CLOUDFLARE_API_BASE}), or try again later.`,
+      );
+    }
+    if (allCodes(errors).some((c) => CONFLICT_CODES.has(c))) {
+      throw fail(
+        `Cloudflare refused ${method} ${path} for ${scope} (HTTP ${status}: ${said}): another record at that name stands in the way (a CNAME cannot share its name with an A, AAAA or CNAME record, and a record cannot be there twice). Nothing was changed. Remove the other record, or choose another hostname.`,
+        undefined,
+        "HOLT_E_DNS_CONFLICT",
       );
     }
     if (status < 200 || status > 299 || envelope.success !== true) {

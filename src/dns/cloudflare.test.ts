@@ -516,7 +516,7 @@ test("encodeTxt splits at 255 bytes without cutting a character, and decodeTxt r
   assert.equal(decodeTxt('"unterminated'), '"unterminated');
 });
 
-test("contract: a CNAME where holt's A record still stands is refused (81053); removed first, it is written", async () => {
+test("contract: a CNAME where holt's A record still stands is a conflict (81053); removed first, it is written", async () => {
   const dns = backend();
   const name = `moved.${ZONE}`;
   await dns.upsert({ name, type: "A", ttl: 300, values: ["192.168.1.10"], owner: "home" }, null);
@@ -530,10 +530,12 @@ test("contract: a CNAME where holt's A record still stands is refused (81053); r
   const target = tunnelCnameTarget("6ff42ae2-765d-4adf-8112-31c55c1551ef");
   await assert.rejects(dns.upsert({ ...tunnel, values: [target] }, null), (error: unknown) => {
     assert.ok(error instanceof HoltError);
+    assert.equal(error.code, "HOLT_E_DNS_CONFLICT");
     assert.match(
       error.message,
       /\[81053\] An A, AAAA, or CNAME record with that host already exists/,
     );
+    assert.match(error.message, /a CNAME cannot share its name/);
     return true;
   });
   const [old] = await dns.read([{ name, type: "A" }]);
