@@ -184,3 +184,30 @@ test("nothing removed: the hook is not asked", () => {
   assert.equal(asked, 0);
   assert.equal(plan.changes.length, 1);
 });
+
+test("a replace waits for the removal it conflicts with, as a create does", () => {
+  const { provider } = system([], []);
+  const replacing: Provider<Entry, Entry> = {
+    ...provider(true),
+    diff: () => [{ path: "kind", before: "old", after: "new", forcesReplace: true }],
+  };
+  const alias = www("alias");
+  const graph: DesiredGraph = { lab: "l", resources: [want(alias)] };
+  const actual: Actual = {
+    observed: new Map([[addressOf(alias), { state: alias, managed: true }]]),
+    owned: [had(alias), had(www("address"))],
+    problems: [],
+  };
+  const plan = computePlan(graph, actual, {
+    providers: [replacing as Provider],
+    configFile: "x",
+    hosts: [],
+  });
+  assert.deepEqual(
+    plan.changes.map((c) => [c.action, c.address, c.after]),
+    [
+      ["delete", addressOf(www("address")), []],
+      ["replace", addressOf(alias), [addressOf(www("address"))]],
+    ],
+  );
+});
