@@ -63,7 +63,12 @@ export function sendHttp(
         send(socket);
       } catch (error) {
         socket?.destroy();
-        settle(fail(`the request could not be sent: ${describe(error, socketPath !== undefined)}`, error));
+        settle(
+          fail(
+            `the request could not be sent: ${describe(error, socketPath !== undefined)}`,
+            error,
+          ),
+        );
       }
     };
     const send = (socket: Duplex | undefined): void => {
