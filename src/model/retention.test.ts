@@ -140,10 +140,14 @@ const TABLE: {
     },
   },
   {
-    name: "every count zero keeps only the newest (the config refuses such a policy)",
-    times: ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"],
-    policy: {},
-    keep: { "2026-01-02T00:00:00Z": ["newest"] },
+    name: "every count 0 keeps everything, as restic forget with no policy (the config refuses it)",
+    times: ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-02T00:10:00Z"],
+    policy: { hourly: 0 },
+    keep: {
+      "2026-01-02T00:10:00Z": ["newest", "empty policy"],
+      "2026-01-02T00:00:00Z": ["empty policy"],
+      "2026-01-01T00:00:00Z": ["empty policy"],
+    },
   },
 ];
 
@@ -232,7 +236,7 @@ test("random histories over years: each kind keeps min(policy, periods with a sn
   }
 });
 
-test("resticKeepFlags: a flag per count above 0, and --keep-last at least 1 for the newest", () => {
+test("resticKeepFlags: a flag per count above 0, --keep-last at least 1 for the newest, none for an empty policy", () => {
   for (const [counts, flags] of [
     [{ hourly: 2 }, ["--keep-last", "1", "--keep-hourly", "2"]],
     [
@@ -253,7 +257,8 @@ test("resticKeepFlags: a flag per count above 0, and --keep-last at least 1 for 
       ],
     ],
     [{ last: 3, yearly: 1 }, ["--keep-last", "3", "--keep-yearly", "1"]],
-    [{}, ["--keep-last", "1"]],
+    // No flag at all: restic keeps every copy, as decideRetention does.
+    [{}, []],
   ] as const) {
     assert.deepEqual(resticKeepFlags(policy(counts)), flags, JSON.stringify(counts));
   }
