@@ -217,15 +217,17 @@ async function recordManifests(
 
 /**
  * The oldest time any copy of this policy may still hold a snapshot of (with
- * a month to spare). `last` counts snapshots, not periods: taken as hours,
- * as for an hourly schedule.
+ * a month to spare), when every period has a snapshot. `last` counts
+ * snapshots, not periods: taken as days, as for a daily schedule (as in
+ * `staleAfterMs`); an hourly one then keeps manifests longer than needed,
+ * never shorter.
  */
 export function oldestKept(policy: ResolvedBackupPolicy, now: Date): Date {
   const HOUR = 3_600_000;
   const DAY = 24 * HOUR;
   const span = (k: ResolvedKeep) =>
     Math.max(
-      k.last * HOUR,
+      k.last * DAY,
       k.hourly * HOUR,
       k.daily * DAY,
       k.weekly * 7 * DAY,

@@ -203,7 +203,7 @@ export default defineLab({
       refused.stderr,
       [
         "Error [HOLT_E_CONFIG_INVALID] holt.config.ts has 1 problem:",
-        '  holt.config.ts: backups.policies.default.snapshots: {"hourly":0} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }.',
+        '  holt.config.ts: backups.policies.default.snapshots: {"hourly":0} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }, or leave it out for the default { hourly: 24, daily: 30, weekly: 8, monthly: 12 }.',
         "  How to fix HOLT_E_CONFIG_INVALID: docs/errors.md#holt_e_config_invalid",
         "",
       ].join("\n"),
