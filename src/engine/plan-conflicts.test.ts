@@ -211,3 +211,70 @@ test("a replace waits for the removal it conflicts with, as a create does", () =
     ],
   );
 });
+
+test("a removal that already waits for the desired change is not made to go first: no cycle", () => {
+  // "www/address" is removed, and the kept "www/alias" lives inside it and changes;
+  // the removal waits for the change, so the hook's answer must not add the other edge.
+  const { provider } = system([], []);
+  const updating: Provider<Entry, Entry> = {
+    ...provider(true),
+    diff: () => [{ path: "kind", before: "old", after: "new" }],
+  };
+  const alias = www("alias");
+  const parent = had(www("address"));
+  const child: OwnedResource<Entry> = { ...had(alias), dependsOn: [parent.address] };
+  const plan = computePlan(
+    { lab: "l", resources: [want(alias)] },
+    {
+      observed: new Map([[addressOf(alias), { state: alias, managed: true }]]),
+      owned: [parent, child],
+      problems: [],
+    },
+    { providers: [updating as Provider], configFile: "x", hosts: [] },
+  );
+  assert.deepEqual(
+    plan.changes.map((c) => [c.action, c.address, c.after]),
+    [
+      ["update", addressOf(alias), []],
+      ["delete", parent.address, [addressOf(alias)]],
+    ],
+  );
+});
+
+test("the removal went through and the create failed: the next plan only creates, and that applies", async () => {
+  const log: string[] = [];
+  const fake = system([www("address")], log);
+  let failures = 1;
+  const flaky: Provider<Entry, Entry> = {
+    ...fake.provider(true),
+    async create(ctx, desired) {
+      if (failures-- > 0) throw new HoltError("HOLT_E_DNS", "the API went away");
+      return fake.provider(true).create(ctx, desired);
+    },
+  };
+  const apply = (plan: ReturnType<typeof planFor>) =>
+    applyPlan(plan, {
+      providers: [flaky as Provider],
+      execFor: async () => exec,
+      allowDataLoss: false,
+    });
+  const first = await apply(planFor([www("alias")], [www("address")], flaky as Provider));
+  assert.equal(first.ok, false);
+  assert.deepEqual(
+    first.failed.map((f) => f.address),
+    [addressOf(www("alias"))],
+  );
+  assert.deepEqual(log, [`delete ${addressOf(www("address"))}`]);
+  assert.deepEqual([...fake.entries.keys()], [], "the name holds nothing now");
+
+  // The next run reads what is there: nothing of the lab's at the name.
+  const owned = [...fake.entries.values()];
+  const again = planFor([www("alias")], owned, flaky as Provider);
+  assert.deepEqual(
+    again.changes.map((c) => `${c.action} ${c.address}`),
+    [`create ${addressOf(www("alias"))}`],
+  );
+  const second = await apply(again);
+  assert.equal(second.ok, true, JSON.stringify(second.failed));
+  assert.deepEqual([...fake.entries.keys()], [addressOf(www("alias"))]);
+});
