@@ -278,3 +278,60 @@ test("the removal went through and the create failed: the next plan only creates
   assert.equal(second.ok, true, JSON.stringify(second.failed));
   assert.deepEqual([...fake.entries.keys()], [addressOf(www("alias"))]);
 });
+
+test("the create starts as soon as its removal is done, ahead of other ready steps", async () => {
+  // Order: x, y (after x), z (after x), the removal, the create; two steps at a time.
+  // x and the removal start; x ends and y starts; the removal ends once y has
+  // started, and z and the create are both ready for the one free slot, which
+  // goes to the create although z comes first in the plan.
+  const { provider } = system([], []);
+  const base = provider(true);
+  let yStarted: () => void = () => {};
+  const yHasStarted = new Promise<void>((r) => {
+    yStarted = r;
+  });
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const gated: Provider<Entry, Entry> = {
+    ...base,
+    async create(_ctx, desired) {
+      if (desired.name === "y") yStarted();
+      if (desired.name === "y" || desired.name === "z") await held;
+    },
+    async delete() {
+      await yHasStarted;
+    },
+  };
+  const entry = (name: string, after: string[] = []): Resource<Entry> => ({
+    ...want({ name, kind: "address" }),
+    dependsOn: after,
+  });
+  const x = entry("x");
+  const graph: DesiredGraph = {
+    lab: "l",
+    resources: [x, entry("y", [x.address]), entry("z", [x.address]), want(www("alias"))],
+  };
+  const plan = computePlan(
+    graph,
+    { observed: new Map(), owned: [had(www("address"))], problems: [] },
+    { providers: [gated as Provider], configFile: "x", hosts: [] },
+  );
+  const events: string[] = [];
+  const applying = applyPlan(plan, {
+    providers: [gated as Provider],
+    execFor: async () => exec,
+    allowDataLoss: false,
+    parallelism: 2,
+    onEvent: (e) => {
+      if (e.kind === "step-start" || e.kind === "step-done") events.push(`${e.kind} ${e.address}`);
+      // Freed once the removal is done: the slot it frees has been given out by then.
+      if (e.kind === "step-done" && e.address === addressOf(www("address"))) release();
+    },
+  });
+  const result = await applying;
+  assert.equal(result.ok, true, JSON.stringify(result.failed));
+  const removed = events.indexOf(`step-done ${addressOf(www("address"))}`);
+  assert.equal(events[removed + 1], `step-start ${addressOf(www("alias"))}`, events.join("\n"));
+});
