@@ -73,7 +73,7 @@ test("contract: a refused token (403, 9109) names the scope and the fix, never t
     },
   });
   await assert.rejects(
-    api.list("/zones"),
+    api.list("/zones", {}, 50),
     dnsError((message) => {
       assert.match(message, /^Cloudflare refused the API token for zone "lab\.example\.com"/);
       assert.match(message, /HTTP 403, \[9109\] Invalid access token/);
@@ -159,7 +159,7 @@ test("contract: a list whose result is not a list is an error", async () => {
     json: { success: true, errors: [], messages: [], result: { id: "x" } },
   });
   await assert.rejects(
-    api.list("/zones"),
+    api.list("/zones", {}, 50),
     dnsError((message) => assert.match(message, /a result that is not a list/)),
   );
 });

@@ -6,8 +6,10 @@
  *
  * - Every request is checked against Cloudflare's published OpenAPI schema
  *   (cloudflare-schema-check.test.ts; the fixture it reads says where each
- *   part came from) and refused with 400 when it does not match; every answer
- *   the stand-in gives is checked too. Both kinds of mismatch are kept in
+ *   part came from), also one answered by an override, a token refusal or a
+ *   rate limit, and refused with 400 when it does not match; every answer
+ *   of the stand-in's own is checked too (not the deliberately odd answers a
+ *   test puts in `overrides`). Both kinds of mismatch are kept in
  *   `violations`, which the tests expect to stay empty.
  * - The record rules of cloudflare-contract-rules.test.ts: content per type,
  *   a CNAME alone among A/AAAA/CNAME (81053/81054), identical records
@@ -575,6 +577,12 @@ export async function startContractServer(
       body,
     };
     log.push(logged);
+    // Every request is checked, whatever answers it: an override, a refused
+    // token or a rate limit does not hide a request holt got wrong.
+    const mismatches = schema
+      .checkRequest(logged.method, path, url.searchParams, body)
+      .filter((problem) => !deviates("request", problem));
+    violations.push(...mismatches.map((problem) => `request: ${problem}`));
 
     const raw = (status: number, payload: string, headers = {}): void => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
@@ -614,9 +622,6 @@ export async function startContractServer(
         return;
       }
     }
-    const mismatches = schema
-      .checkRequest(logged.method, path, url.searchParams, body)
-      .filter((problem) => !deviates("request", problem));
     const parts = path
       .split("/")
       .filter((p) => p !== "")
@@ -625,7 +630,6 @@ export async function startContractServer(
     // record rule refuses it too, that rule's answer goes out: the real API
     // answers an A record holding an IPv6 address with 9005, not a schema error.
     const before = mismatches.length === 0 ? null : snapshot();
-    violations.push(...mismatches.map((problem) => `request: ${problem}`));
     try {
       const result = route(logged.method, parts, url.searchParams, body);
       if (before !== null) {

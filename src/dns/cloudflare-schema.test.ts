@@ -37,6 +37,42 @@ test("the fixture names its sources: repository, file and commit", () => {
   );
 });
 
+test("the fixture marks every part not taken from the published schema: nothing from the SDK passes for published", () => {
+  const fixture = JSON.parse(readFileSync(FIXTURE_PATH, "utf8")) as {
+    paths: Record<string, unknown>;
+    components: { schemas: Record<string, unknown> };
+  };
+  const unmarked: string[] = [];
+  // Walks a part of the fixture; `marked` says whether it or a part around it names the SDK as its source.
+  const walk = (value: unknown, at: string, marked: boolean): void => {
+    if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) walk(v, `${at}[${i}]`, marked);
+      return;
+    }
+    if (typeof value !== "object" || value === null) return;
+    const node = value as Record<string, unknown>;
+    const source = node["x-holt-source"];
+    if (source !== undefined)
+      assert.match(String(source), /^sdk: \S/, `${at}: x-holt-source names the SDK`);
+    const here = marked || source !== undefined;
+    if (
+      typeof node.$ref === "string" &&
+      node.$ref.startsWith("#/components/schemas/sdk_") &&
+      !here
+    ) {
+      unmarked.push(`${at} refers to ${node.$ref}`);
+    }
+    for (const [key, v] of Object.entries(node)) walk(v, `${at}.${key}`, here);
+  };
+  walk(fixture.paths, "paths", false);
+  for (const [name, schema] of Object.entries(fixture.components.schemas)) {
+    const own = (schema as Record<string, unknown>)["x-holt-source"];
+    if (name.startsWith("sdk_") && own === undefined) unmarked.push(`${name} has no x-holt-source`);
+    walk(schema, name, false);
+  }
+  assert.deepEqual(unmarked, []);
+});
+
 test("the fixture holds the operations holt calls, and only those", () => {
   assert.deepEqual(schema.operations, [
     "DELETE /zones/{zone_id}/dns_records/{dns_record_id}",

@@ -158,6 +158,29 @@ test("stand-in: past its rate limit it answers 429 with retry-after, until the w
   }
 });
 
+test("stand-in: a request is checked against the schema even when an override, a refused token or a rate limit answers it", async () => {
+  const odd = { posts: [{ ...record("x", "A", "10.0.0.1"), owner: "me" }] };
+  server.overrides.push({ match: (r) => r.path === batchPath, json: { success: true } });
+  await api.call("POST", batchPath, { body: odd }).catch(() => undefined);
+  const stranger = createCloudflareApi({
+    apiBase: server.url,
+    apiToken: "not-the-token",
+    scope: `zone "${ZONE}"`,
+    tokenFix: "Check the token.",
+  });
+  await assert.rejects(stranger.call("POST", batchPath, { body: odd }), /refused the API token/);
+  server.rateLimit = { requests: 0, windowMs: 60_000 };
+  try {
+    await assert.rejects(api.call("POST", batchPath, { body: odd }), /rate limit was reached/);
+  } finally {
+    server.rateLimit = null;
+  }
+  const seen = server.violations.splice(0);
+  assert.equal(seen.length, 3, seen.join("\n"));
+  for (const v of seen)
+    assert.match(v, /^request: POST \S+ body\.posts\[0\]\.owner is not in the schema$/);
+});
+
 test("stand-in: every request and answer above matched the published schema", () => {
   assert.deepEqual(server.violations, []);
 });

@@ -57,6 +57,21 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const skipped: string[] = [];
   let done = 0;
   const limit = Math.max(1, options.parallelism ?? 4);
+  // A change that waits for a removal (one it cannot coexist with, see
+  // Provider.conflictsWith) starts before any other ready step, so the time
+  // between the old thing going and the new one coming is one step, not a
+  // queue of them.
+  const removals = new Set(
+    plan.changes
+      .filter((c) => c.action === "delete" || c.action === "release")
+      .map((c) => c.address),
+  );
+  const followsRemoval = (c: PlannedChange): boolean =>
+    !removals.has(c.address) && c.after.some((a) => removals.has(a));
+  const scanOrder = [
+    ...plan.changes.filter(followsRemoval),
+    ...plan.changes.filter((c) => !followsRemoval(c)),
+  ];
 
   await new Promise<void>((resolve) => {
     let running = 0;
@@ -64,7 +79,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       let progressed = true;
       while (progressed) {
         progressed = false;
-        for (const change of plan.changes) {
+        for (const change of scanOrder) {
           if (status.get(change.address) !== "pending") continue;
           const deps = change.after.map((a) => status.get(a));
           const blocker = change.after.find((a) => {

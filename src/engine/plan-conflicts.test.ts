@@ -211,3 +211,127 @@ test("a replace waits for the removal it conflicts with, as a create does", () =
     ],
   );
 });
+
+test("a removal that already waits for the desired change is not made to go first: no cycle", () => {
+  // "www/address" is removed, and the kept "www/alias" lives inside it and changes;
+  // the removal waits for the change, so the hook's answer must not add the other edge.
+  const { provider } = system([], []);
+  const updating: Provider<Entry, Entry> = {
+    ...provider(true),
+    diff: () => [{ path: "kind", before: "old", after: "new" }],
+  };
+  const alias = www("alias");
+  const parent = had(www("address"));
+  const child: OwnedResource<Entry> = { ...had(alias), dependsOn: [parent.address] };
+  const plan = computePlan(
+    { lab: "l", resources: [want(alias)] },
+    {
+      observed: new Map([[addressOf(alias), { state: alias, managed: true }]]),
+      owned: [parent, child],
+      problems: [],
+    },
+    { providers: [updating as Provider], configFile: "x", hosts: [] },
+  );
+  assert.deepEqual(
+    plan.changes.map((c) => [c.action, c.address, c.after]),
+    [
+      ["update", addressOf(alias), []],
+      ["delete", parent.address, [addressOf(alias)]],
+    ],
+  );
+});
+
+test("the removal went through and the create failed: the next plan only creates, and that applies", async () => {
+  const log: string[] = [];
+  const fake = system([www("address")], log);
+  let failures = 1;
+  const flaky: Provider<Entry, Entry> = {
+    ...fake.provider(true),
+    async create(ctx, desired) {
+      if (failures-- > 0) throw new HoltError("HOLT_E_DNS", "the API went away");
+      return fake.provider(true).create(ctx, desired);
+    },
+  };
+  const apply = (plan: ReturnType<typeof planFor>) =>
+    applyPlan(plan, {
+      providers: [flaky as Provider],
+      execFor: async () => exec,
+      allowDataLoss: false,
+    });
+  const first = await apply(planFor([www("alias")], [www("address")], flaky as Provider));
+  assert.equal(first.ok, false);
+  assert.deepEqual(
+    first.failed.map((f) => f.address),
+    [addressOf(www("alias"))],
+  );
+  assert.deepEqual(log, [`delete ${addressOf(www("address"))}`]);
+  assert.deepEqual([...fake.entries.keys()], [], "the name holds nothing now");
+
+  // The next run reads what is there: nothing of the lab's at the name.
+  const owned = [...fake.entries.values()];
+  const again = planFor([www("alias")], owned, flaky as Provider);
+  assert.deepEqual(
+    again.changes.map((c) => `${c.action} ${c.address}`),
+    [`create ${addressOf(www("alias"))}`],
+  );
+  const second = await apply(again);
+  assert.equal(second.ok, true, JSON.stringify(second.failed));
+  assert.deepEqual([...fake.entries.keys()], [addressOf(www("alias"))]);
+});
+
+test("the create starts as soon as its removal is done, ahead of other ready steps", async () => {
+  // Order: x, y (after x), z (after x), the removal, the create; two steps at a time.
+  // x and the removal start; x ends and y starts; the removal ends once y has
+  // started, and z and the create are both ready for the one free slot, which
+  // goes to the create although z comes first in the plan.
+  const { provider } = system([], []);
+  const base = provider(true);
+  let yStarted: () => void = () => {};
+  const yHasStarted = new Promise<void>((r) => {
+    yStarted = r;
+  });
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const gated: Provider<Entry, Entry> = {
+    ...base,
+    async create(_ctx, desired) {
+      if (desired.name === "y") yStarted();
+      if (desired.name === "y" || desired.name === "z") await held;
+    },
+    async delete() {
+      await yHasStarted;
+    },
+  };
+  const entry = (name: string, after: string[] = []): Resource<Entry> => ({
+    ...want({ name, kind: "address" }),
+    dependsOn: after,
+  });
+  const x = entry("x");
+  const graph: DesiredGraph = {
+    lab: "l",
+    resources: [x, entry("y", [x.address]), entry("z", [x.address]), want(www("alias"))],
+  };
+  const plan = computePlan(
+    graph,
+    { observed: new Map(), owned: [had(www("address"))], problems: [] },
+    { providers: [gated as Provider], configFile: "x", hosts: [] },
+  );
+  const events: string[] = [];
+  const applying = applyPlan(plan, {
+    providers: [gated as Provider],
+    execFor: async () => exec,
+    allowDataLoss: false,
+    parallelism: 2,
+    onEvent: (e) => {
+      if (e.kind === "step-start" || e.kind === "step-done") events.push(`${e.kind} ${e.address}`);
+      // Freed once the removal is done: the slot it frees has been given out by then.
+      if (e.kind === "step-done" && e.address === addressOf(www("address"))) release();
+    },
+  });
+  const result = await applying;
+  assert.equal(result.ok, true, JSON.stringify(result.failed));
+  const removed = events.indexOf(`step-done ${addressOf(www("address"))}`);
+  assert.equal(events[removed + 1], `step-start ${addressOf(www("alias"))}`, events.join("\n"));
+});

@@ -128,14 +128,18 @@ export function computePlan(graph: DesiredGraph, actual: Actual, options: PlanOp
 /**
  * A desired change waits for the removal of every owned resource its
  * provider says it cannot coexist with (`Provider.conflictsWith`): the old
- * record goes first, then the new one is made. Removals never wait for a
- * desired change, so this adds no cycle.
+ * record goes first, then the new one is made. A removal waits only for
+ * other removals and for owned resources that live inside it, which may be
+ * kept and changed; a removal that already waits, however indirectly, for
+ * the desired change is not made to go first, so no edge added here closes
+ * a cycle (the two then run as they would without the hook).
  */
 function orderConflicts(changes: PlannedChange[], provider: (type: string) => Provider): void {
   const removals: OwnedResource[] = changes.flatMap((c) =>
     c.owned === undefined ? [] : [c.owned],
   );
   if (removals.length === 0) return;
+  const byAddress = new Map(changes.map((c) => [c.address, c]));
   for (const [i, change] of changes.entries()) {
     const resource = change.resource;
     if (resource === undefined || change.owned !== undefined) continue;
@@ -144,9 +148,34 @@ function orderConflicts(changes: PlannedChange[], provider: (type: string) => Pr
     const removed = removals.filter((o) => o.type === change.type && o.host === change.host);
     if (removed.length === 0) continue;
     const removable = new Set(removed.map((o) => o.address));
-    const first = p.conflictsWith(resource, removed).filter((a) => removable.has(a));
-    if (first.length > 0) changes[i] = { ...change, after: [...change.after, ...first] };
+    const first = p
+      .conflictsWith(resource, removed)
+      .filter((a) => removable.has(a) && !waitsFor(byAddress, a, change.address));
+    if (first.length === 0) continue;
+    const ordered = { ...change, after: [...change.after, ...first] };
+    changes[i] = ordered;
+    byAddress.set(change.address, ordered);
   }
+}
+
+/** True when the change at `from` waits, directly or through others, for `target`. */
+function waitsFor(
+  changes: ReadonlyMap<string, PlannedChange>,
+  from: string,
+  target: string,
+): boolean {
+  const seen = new Set<string>();
+  const stack = [from];
+  for (let at = stack.pop(); at !== undefined; at = stack.pop()) {
+    for (const next of changes.get(at)?.after ?? []) {
+      if (next === target) return true;
+      if (!seen.has(next)) {
+        seen.add(next);
+        stack.push(next);
+      }
+    }
+  }
+  return false;
 }
 
 /** Addresses whose fingerprint differs between a saved plan and a fresh read. */

@@ -128,8 +128,13 @@ export interface Provider<Inputs = unknown, State = unknown> {
    * CNAME and an A record at one name). `removed` are the resources of this
    * type on the same host that the plan deletes or releases; the create,
    * update or replace of `desired` then waits for the removal of each address
-   * returned, so the system never has to hold both, whichever way a name
-   * moves. Pure and fast, like `diff`. Absent: nothing conflicts.
+   * returned, and is skipped when that removal fails, so the system never has
+   * to hold both, whichever way a name moves. Name a resource only when its
+   * removal, as this provider's `delete` or `release` carries it out, takes
+   * it out of the system: a release that leaves it in place makes no room.
+   * Addresses not in `removed` are ignored, and so is a removal that itself
+   * waits for `desired` (through resources living inside it), which would
+   * be a cycle. Pure and fast, like `diff`. Absent: nothing conflicts.
    * @example
    * conflictsWith: (desired, removed) =>
    *   removed.filter((o) => clashes(desired.inputs, o.observed.state)).map((o) => o.address)
