@@ -348,7 +348,8 @@ type Cut = "before-write" | "after-write";
  * A Unix socket in front of Caddy's admin socket, passing everything on,
  * except once armed: then the first config write (a POST) whose body `when`
  * picks calls `kill` and is dropped before Caddy sees it ("before-write"),
- * or reaches Caddy and its answer is dropped after `kill` ("after-write").
+ * or reaches Caddy and, once Caddy answers 200, its answer is dropped after
+ * `kill` ("after-write").
  */
 interface AdminProxy {
   readonly address: string;
@@ -376,8 +377,13 @@ async function startAdminProxy(upstreamPath: string, path: string): Promise<Admi
   const forward = (client: Socket, request: Buffer, cut: Armed | undefined) => {
     const up = connectSocket(upstreamPath);
     track(up);
+    let first = true;
     up.on("data", (answer: Buffer) => {
-      if (cut !== undefined) {
+      // Only a write Caddy took: a 412 (a step of holt's changed the config meanwhile) is passed
+      // on, holt writes again, and the next write its body picks is cut instead.
+      const took = first && answer.subarray(0, 13).toString("latin1") === "HTTP/1.1 200 ";
+      first = false;
+      if (cut !== undefined && took && !fired) {
         fired = true;
         cut.kill();
         client.destroy();
