@@ -6,14 +6,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   certificateFiles,
-  effectiveGid,
   folderReadArgv,
   isOwnPair,
   keyAccess,
   keyFolder,
   leftoverFiles,
-  listenerArgv,
-  listenerPid,
   parseFileName,
   parseFolderRead,
   temporaryPath,
@@ -135,44 +132,21 @@ test("leftover files: holt's names that Caddy's config does not name, by certifi
   assert.deepEqual([...leftoverFiles("home", [], new Set())], []);
 });
 
-test("who may read the files: root alone for a Caddy running as root, else root and Caddy's group", () => {
-  assert.deepEqual(keyAccess(0), { owner: "0:0", fileMode: "0600", folderMode: "0700" });
-  assert.deepEqual(keyAccess(997), { owner: "0:997", fileMode: "0640", folderMode: "0750" });
-});
-
-test("finding Caddy's process: ss for its port or socket, then its effective group", () => {
-  assert.deepEqual(listenerArgv({ address: "127.0.0.1", port: 2019 }), [
-    "ss",
-    "-Htlpn",
-    "sport",
-    "=",
-    ":2019",
-  ]);
-  assert.deepEqual(listenerArgv({ socketPath: "/run/caddy/admin.sock" }), [
-    "ss",
-    "-Hxlpn",
-    "src",
-    "/run/caddy/admin.sock",
-  ]);
-  // Captured from iproute2 6.1 (Debian 12).
-  assert.equal(
-    listenerPid(
-      'LISTEN 0      4096   127.0.0.1:2019 0.0.0.0:* users:(("caddy",pid=8676,fd=3))      \n',
-    ),
-    8676,
-  );
-  assert.equal(
-    listenerPid(
-      'u_str LISTEN 0      4096   /run/caddy/admin.sock 103224 * 0 users:(("caddy",pid=22418,fd=3),("caddy",pid=22419,fd=3))\n',
-    ),
-    22418,
-  );
-  assert.equal(listenerPid(""), undefined);
-  assert.equal(listenerPid("LISTEN 0 4096 127.0.0.1:2019 0.0.0.0:*\n"), undefined);
-  const status =
-    "Name:\tcaddy\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t997\t997\t997\t997\nGid:\t998\t996\t996\t996\nGroups:\t998 \n";
-  assert.equal(effectiveGid(status), 996);
-  assert.equal(effectiveGid("Name:\tcaddy\n"), undefined);
+test("who may read the files: root alone for a Caddy running as root or not trusted, else root and Caddy's group", () => {
+  const rootOnly = { owner: "0:0", fileMode: "0600", folderMode: "0700" };
+  assert.deepEqual(keyAccess({ kind: "root" }), rootOnly);
+  assert.deepEqual(keyAccess({ kind: "unknown", why: "no listener" }), rootOnly);
+  assert.deepEqual(keyAccess({ kind: "group", gid: 997 }), {
+    owner: "0:997",
+    fileMode: "0640",
+    folderMode: "0750",
+  });
+  // A Caddy user whose group is root's reads through the group, as any other.
+  assert.deepEqual(keyAccess({ kind: "group", gid: 0 }), {
+    owner: "0:0",
+    fileMode: "0640",
+    folderMode: "0750",
+  });
 });
 
 test("one command reads the folder and each pair's certificate, run by a real sh", () => {

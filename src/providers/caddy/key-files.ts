@@ -10,7 +10,7 @@
  * 2.6 skips a reload whose config is unchanged, and only a reload reads the
  * files), and the old pair stays until the config no longer names it.
  */
-import type { AdminEndpoint } from "./admin.ts";
+import type { CaddyUser } from "./caddy-user.ts";
 
 /** The folder of every lab's files: mode 0711, so Caddy can pass through but not list it. */
 export const KEY_FILES_ROOT = "/var/lib/holt-caddy";
@@ -169,39 +169,13 @@ export interface KeyAccess {
 }
 
 /**
- * Caddy running as root needs no group: the files are root's alone (0600).
+ * Caddy running as root needs no group, and a Caddy holt cannot tell or
+ * trust (caddy-user.ts) gets none: the files are root's alone (0600).
  * Otherwise root owns them and Caddy's group may read them (0640), so Caddy
  * can load them and cannot change them.
  */
-export function keyAccess(caddyGid: number): KeyAccess {
-  return caddyGid === 0
-    ? { owner: "0:0", fileMode: "0600", folderMode: "0700" }
-    : { owner: `0:${caddyGid}`, fileMode: "0640", folderMode: "0750" };
-}
-
-/**
- * `ss` listing the process that listens on the admin endpoint: its TCP port
- * (in the host's network namespace), or its Unix socket.
- */
-export function listenerArgv(endpoint: AdminEndpoint): string[] {
-  return endpoint.socketPath !== undefined
-    ? ["ss", "-Hxlpn", "src", endpoint.socketPath]
-    : ["ss", "-Htlpn", "sport", "=", `:${endpoint.port}`];
-}
-
-/** The first process `ss -p` names: `users:(("caddy",pid=812,fd=3))`. */
-export function listenerPid(ssOutput: string): number | undefined {
-  const match = /\busers:\(\("[^"]*",pid=(\d+),/.exec(ssOutput);
-  return match === null ? undefined : Number(match[1]);
-}
-
-/**
- * The effective group of a process, from `/proc/<pid>/status` (`Gid:` lists
- * real, effective, saved and file-system ids). Not the owner of `/proc/<pid>`,
- * which is root for a process started from a binary with file capabilities,
- * as Caddy's packages often install it.
- */
-export function effectiveGid(status: string): number | undefined {
-  const match = /^Gid:\s+\d+\s+(\d+)\b/m.exec(status);
-  return match === null ? undefined : Number(match[1]);
+export function keyAccess(user: CaddyUser): KeyAccess {
+  return user.kind === "group"
+    ? { owner: `0:${user.gid}`, fileMode: "0640", folderMode: "0750" }
+    : { owner: "0:0", fileMode: "0600", folderMode: "0700" };
 }
