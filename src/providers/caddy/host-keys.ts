@@ -12,9 +12,9 @@ import { adminListener, type CaddyUser, caddyUser, listenerArgv } from "./caddy-
 import {
   type CertificateFilePair,
   folderReadArgv,
-  KEY_FILES_ROOT,
   type KeyAccess,
   keyFolder,
+  keyFolderArgv,
   parseFolderRead,
   temporaryPath,
 } from "./key-files.ts";
@@ -55,18 +55,7 @@ export async function writeCertificatePair(
   pems: { readonly chainPem: string; readonly keyPem: string },
   access: KeyAccess,
 ): Promise<void> {
-  await runChecked(exec, {
-    argv: [
-      "sh",
-      "-c",
-      'umask 077 && mkdir -p -- "$2" && chmod 0711 -- "$1" && chown -- "$3" "$2" && chmod -- "$4" "$2"',
-      "sh",
-      KEY_FILES_ROOT,
-      keyFolder(lab),
-      access.owner,
-      access.folderMode,
-    ],
-  });
+  await runChecked(exec, { argv: keyFolderArgv(lab, access) });
   const fileAccess = { mode: access.fileMode, owner: access.owner };
   await writePrivateHostFile(exec, files.key, temporaryPath(files.key), pems.keyPem, fileAccess);
   await writePrivateHostFile(

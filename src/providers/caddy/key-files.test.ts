@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -10,6 +10,7 @@ import {
   isOwnPair,
   keyAccess,
   keyFolder,
+  keyFolderArgv,
   leftoverFiles,
   parseFileName,
   parseFolderRead,
@@ -22,6 +23,11 @@ const FOLDER = "/var/lib/holt-caddy/home";
 test("a certificate's pair: named after the certificate and its SHA-256, in the lab's folder", () => {
   assert.equal(keyFolder("home"), FOLDER);
   assert.equal(keyFolder("my lab/x"), "/var/lib/holt-caddy/my_lab_x");
+  // Validate refuses such lab names; here they still stay inside the root.
+  assert.equal(keyFolder(".."), "/var/lib/holt-caddy/_.");
+  assert.equal(keyFolder("."), "/var/lib/holt-caddy/_");
+  assert.equal(keyFolder(""), "/var/lib/holt-caddy/_");
+  assert.equal(keyFolder("../etc"), "/var/lib/holt-caddy/_._etc");
   assert.deepEqual(certificateFiles("home", "media.lab.example.com", SHA), {
     certificate: `${FOLDER}/media.lab.example.com.3fa9c2d1e0b4a5f6.crt`,
     key: `${FOLDER}/media.lab.example.com.3fa9c2d1e0b4a5f6.key`,
@@ -183,4 +189,43 @@ test("reading the command's output: a count or marker that does not fit is no an
   assert.equal(parseFolderRead("a\n\0ok\nPEM", 2), undefined);
   assert.equal(parseFolderRead("a\n\0ok\nP\0EM", 1), undefined);
   assert.equal(parseFolderRead("a\n\0what\n", 1), undefined);
+});
+
+test("the lab's folder, made by a real sh: root's, with its mode, and never through a symbolic link", () => {
+  const dir = mkdtempSync(join(tmpdir(), "holt-key-folder-"));
+  const run = (root: string) => {
+    const [program = "", ...args] = keyFolderArgv("home", keyAccess({ kind: "root" }), root);
+    return spawnSync(program, args, { encoding: "utf8" });
+  };
+  const mode = (path: string) => (lstatSync(path).mode & 0o777).toString(8);
+  try {
+    const root = join(dir, "holt-caddy");
+    assert.equal(run(root).status, 0);
+    assert.equal(mode(root), "711");
+    assert.equal(mode(join(root, "home")), "700");
+    assert.equal(run(root).status, 0, "again: nothing changes");
+
+    // A link where the lab's folder goes: refused, and where it points is left as it was.
+    const elsewhere = join(dir, "elsewhere");
+    mkdirSync(elsewhere, { mode: 0o755 });
+    const linked = join(dir, "linked");
+    mkdirSync(linked);
+    symlinkSync(elsewhere, join(linked, "home"));
+    const refused = run(linked);
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /home is a symbolic link: holt keeps keys only in a folder of its own/,
+    );
+    assert.equal(mode(elsewhere), "755");
+
+    // A link in the root's place: refused before anything is made through it.
+    const rootLink = join(dir, "root-link");
+    symlinkSync(elsewhere, rootLink);
+    assert.equal(run(rootLink).status, 1);
+    assert.equal(mode(elsewhere), "755");
+    assert.throws(() => lstatSync(join(elsewhere, "home")), /ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -18,8 +18,37 @@ export const KEY_FILES_ROOT = "/var/lib/holt-caddy";
 const SHA_DIGITS = 16;
 const TEMPORARY_SUFFIX = ".holt-new";
 
-export function keyFolder(lab: string): string {
-  return `${KEY_FILES_ROOT}/${lab.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+/**
+ * The lab's folder. A lab name is a DNS name (validate checks it); should
+ * another reach this, it still cannot name a folder outside the root ("..")
+ * or the root itself (".").
+ */
+export function keyFolder(lab: string, root: string = KEY_FILES_ROOT): string {
+  return `${root}/${lab.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.|^$/, "_")}`;
+}
+
+/**
+ * Makes the lab's folder (and the root of every lab's folders) root's, with
+ * `access`'s owner and mode, refusing a symbolic link in their place: holt
+ * runs as root, and a link would have it write keys, or change the owner
+ * and mode, wherever the link points. The root is made root's first, so
+ * nobody else can replace the lab's folder after it is checked.
+ */
+export function keyFolderArgv(
+  lab: string,
+  access: KeyAccess,
+  root: string = KEY_FILES_ROOT,
+): string[] {
+  const script = [
+    "umask 077",
+    'for f in "$1" "$2"; do',
+    '  if [ -L "$f" ]; then echo "$f is a symbolic link: holt keeps keys only in a folder of its own; remove the link" >&2; exit 1; fi',
+    '  mkdir -p -- "$f" || exit 1',
+    '  if [ "$f" = "$1" ]; then chown -h 0:0 -- "$f" && chmod 0711 -- "$f" || exit 1; fi',
+    "done",
+    'chown -h -- "$3" "$2" && chmod -- "$4" "$2"',
+  ].join("\n");
+  return ["sh", "-c", script, "sh", root, keyFolder(lab, root), access.owner, access.folderMode];
 }
 
 /**
