@@ -95,3 +95,23 @@ test("a folder in the file's place: the write fails and puts nothing into it", a
     f.done();
   }
 });
+
+test("input cut short (holt gone mid-way): the file in place is left as it was", async () => {
+  const f = folder();
+  try {
+    writeFileSync(f.path, "whole\n");
+    // What the script does when its stdin ends early: run it with part of the content.
+    const cut = createLocalExec();
+    const partial: typeof exec = {
+      ...cut,
+      run: (request) => cut.run({ ...request, stdin: request.stdin?.slice(0, 10) }),
+    };
+    await assert.rejects(
+      writePrivateHostFile(partial, f.path, f.temporary, SECRET, { mode: "0600", owner: me }),
+      (error: Error) => /input cut short/.test(JSON.stringify(error)),
+    );
+    assert.equal(readFileSync(f.path, "utf8"), "whole\n");
+  } finally {
+    f.done();
+  }
+});

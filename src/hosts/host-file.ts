@@ -24,10 +24,11 @@ export interface HostFileAccess {
  * is there is removed, and the file is created afresh (`set -C`: O_EXCL, so
  * neither a symbolic link planted there nor a file someone still holds open
  * receives the secret) under umask 077, so no one else can read even part of
- * it. Then it is flushed to disk, given its owner and mode, renamed over
- * `path` (`-T`: never into a folder of that name), and the folder flushed
- * so the rename survives a power cut. A crash leaves the old file or the
- * new one, and at worst the temporary file.
+ * it. Then, if it holds every byte (a connection cut mid-way ends the input
+ * early, and cat takes that for the end), it is flushed to disk, given its
+ * owner and mode, renamed over `path` (`-T`: never into a folder of that
+ * name), and the folder flushed so the rename survives a power cut. A crash
+ * leaves the old file or the new one, and at worst the temporary file.
  */
 export async function writePrivateHostFile(
   exec: Exec,
@@ -47,6 +48,7 @@ export async function writePrivateHostFile(
       access.owner,
       access.mode,
       folderOf(path),
+      String(Buffer.byteLength(content)),
     ],
     stdin: content,
   });
@@ -54,6 +56,8 @@ export async function writePrivateHostFile(
 
 const PRIVATE_WRITE = [
   'umask 077 && rm -f -- "$1" && set -C && cat > "$1"',
+  // A cut connection ends stdin early, and cat exits 0: only the whole content goes on.
+  '{ [ "$(stat -c %s -- "$1")" = "$6" ] || { echo "$1: input cut short" >&2; exit 1; }; }',
   'sync -- "$1" && chown -- "$3" "$1" && chmod -- "$4" "$1"',
   'mv -f -T -- "$1" "$2" && sync -- "$5"',
 ].join(" && ");
