@@ -23,14 +23,19 @@ export const suffix = String(process.pid);
 export const KEY_ROOT = "/var/lib/holt-caddy";
 
 /** Ids of a user from this machine's passwd file. */
-function userIds(name: string): { uid: number; gid: number } {
-  const line = execFileSync("getent", ["passwd", name], { encoding: "utf8" });
+function userIds(name: string, from: string): { uid: number; gid: number } {
+  let line: string;
+  try {
+    line = execFileSync("getent", ["passwd", name], { encoding: "utf8" });
+  } catch {
+    throw new Error(`No user "${name}" on this machine: install ${from} (scripts/setup.sh does).`);
+  }
   const [, , uid, gid] = line.split(":");
   return { uid: Number(uid), gid: Number(gid) };
 }
 
 /** The system user Debian's caddy package runs Caddy as (the package makes it). */
-export const CADDY_USER = userIds("caddy");
+export const CADDY_USER = userIds("caddy", "Debian's caddy package");
 /** `nobody`: a user holt does not give keys to, as it does not any ordinary user. */
 export const NOBODY = { uid: 65534, gid: 65534 };
 
