@@ -12,7 +12,8 @@
  *   - `holt plan` through the sources (`node src/cli/bin.ts plan`, type stripping);
  *   - `holt validate` through the shipped entry: start-up + config load + model, no host reads;
  *   - the floor, `zfs get -H -p -r all POOL`;
- *   - what holt's read asks zfs-fuse for: `zfs get -H -p -o name,property,value,source all`;
+ *   - what holt's read asks zfs-fuse for: `zfs get -H -p -o name,property,source,value PROPS`,
+ *     the properties the ZFS provider reads (READ_PROPERTIES);
  *   - the in-process `planLab` (src/lab/plan.ts), with every Exec call it makes timed.
  * Goal: CLI plan median ≤ 2× the floor median.
  */
@@ -24,6 +25,8 @@ import { loadLab } from "../src/config/load.ts";
 import { createConnections } from "../src/hosts/connect.ts";
 import { planLab } from "../src/lab/plan.ts";
 import { defaultProviders } from "../src/providers/index.ts";
+import { READ_PROPERTIES } from "../src/providers/zfs/provider.ts";
+import { ZFS_GET_COLUMNS } from "../src/util/zfs-get.ts";
 import { createTestPool, ensureZfsFuse } from "../test/peers/zfs.ts";
 import {
   type BenchResult,
@@ -124,7 +127,15 @@ export async function runPlanBench(runs = runsArg(7)): Promise<BenchResult> {
     }
 
     const floorArgv = ["zfs", "get", "-H", "-p", "-r", "all", pool.name];
-    const holtReadArgv = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "all"];
+    const holtReadArgv = [
+      "zfs",
+      "get",
+      "-H",
+      "-p",
+      "-o",
+      ZFS_GET_COLUMNS,
+      READ_PROPERTIES.join(","),
+    ];
     const samples: Record<string, number[]> = {
       planShipped: [],
       planSource: [],
@@ -200,7 +211,7 @@ export async function runPlanBench(runs = runsArg(7)): Promise<BenchResult> {
         rssMb: childPeakRssMb(floorArgv),
         note: `${(floorBytes / 1024).toFixed(0)} KiB of output`,
       }),
-      stats(BENCH, "zfs get -H -p -o name,property,value,source all", samples.holtRead ?? [], {
+      stats(BENCH, "zfs get -H -p -o name,property,source,value PROPS", samples.holtRead ?? [], {
         rssMb: childPeakRssMb(holtReadArgv),
         note: `what holt's read runs on zfs-fuse (every pool); ${(holtReadBytes / 1024).toFixed(0)} KiB; ${ratio("holtRead").toFixed(2)}× floor`,
       }),

@@ -42,6 +42,8 @@ import { createConnections } from "../src/hosts/connect.ts";
 import { planLab } from "../src/lab/plan.ts";
 import { openLabSecrets } from "../src/lab/secrets.ts";
 import { defaultProviders } from "../src/providers/index.ts";
+import { READ_PROPERTIES } from "../src/providers/zfs/provider.ts";
+import { ZFS_GET_COLUMNS } from "../src/util/zfs-get.ts";
 import { type CaddyPeer, startCaddy } from "../test/peers/caddy.ts";
 import {
   ensurePodman,
@@ -515,7 +517,7 @@ export async function runServicesBench(runs = runsArg(7)): Promise<BenchResult> 
     // The floor: every read a no-change plan needs, each done once, all at once.
     const floorReads: Read[] = [
       program(["zpool", "list", "-H", "-o", "name"], env),
-      program(["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "all"], env),
+      program(["zfs", "get", "-H", "-p", "-o", ZFS_GET_COLUMNS, READ_PROPERTIES.join(",")], env),
       program(["podman", "ps", "--all", "--format", "json"], env),
       program(["podman", "network", "ls", "--format", "json"], env),
       httpGet(caddy.adminPort, "/config/"),

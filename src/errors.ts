@@ -16,7 +16,8 @@ export const ERROR_CODES = {
   HOLT_E_HEALTH: "A service's container exited or failed its health check after a create or start.",
   HOLT_E_ZFS: "A ZFS command failed or printed output holt could not understand.",
   HOLT_E_ZFS_UNSUPPORTED: "A pool lacks a feature that the config asks for.",
-  HOLT_E_LOCKED: "Another apply holds the lab's lock.",
+  HOLT_E_LOCKED:
+    "Another apply, or another backup operation, holds the lab's lock of that kind (apply.lock, backup.lock).",
   HOLT_E_PLAN_STALE: "A plan no longer matches a fresh plan from the config and the real systems.",
   HOLT_E_PLAN_FILE:
     "A saved plan file could not be read or written, or was made for another lab or config file.",
@@ -33,6 +34,10 @@ export const ERROR_CODES = {
   HOLT_E_ACME: "The ACME certificate authority refused an order, or its challenge did not pass.",
   HOLT_E_BACKUP:
     "A backup step (replication, offsite copy, restore) failed; the message says what is left as it was.",
+  HOLT_E_REPOSITORY:
+    "An offsite repository is not where holt looked, or its path is on another file system than the one recorded for it.",
+  HOLT_E_SCRATCH:
+    "A dataset is where holt puts a scratch copy, but it does not carry holt's scratch mark for this lab; holt leaves it alone.",
   HOLT_E_ABORTED: "The user declined the plan.",
   HOLT_E_INTERNAL: "A bug in holt. Please report it with the command and output.",
 } as const;

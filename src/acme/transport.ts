@@ -8,6 +8,12 @@
  * with long fixed delays and loses the reason of a connection or TLS failure;
  * `client.ts` routes acme-client through this transport instead.
  *
+ * A redirect is never followed: node:https does not follow one, and the
+ * transport refuses a 3xx answer (reason "EREDIRECT") instead of handing it
+ * to acme-client, so a signed request is never sent again elsewhere. RFC
+ * 8555 has no redirects; a CA that answers with one is misconfigured or not
+ * the CA.
+ *
  * The transport remembers the last problem document (RFC 7807) the CA sent,
  * so an error can say what the CA said, with its type, and not only the
  * detail text acme-client keeps.
@@ -88,6 +94,16 @@ export function createAcmeTransport(options: AcmeTransportOptions): AcmeTranspor
       const fail = (reason: string, text: string, cause?: unknown): void =>
         reject(new AcmeTransportError(url, reason, text, cause));
       const req = request(url, { method: method.toUpperCase(), headers, agent }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400) {
+          res.resume();
+          const location = res.headers.location;
+          fail(
+            "EREDIRECT",
+            `${method.toUpperCase()} ${url} answered HTTP ${status} with a redirect${location === undefined ? "" : ` to ${location}`}, which holt does not follow: an ACME CA does not redirect, and the signed request would go elsewhere`,
+          );
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (chunk: Buffer) => {

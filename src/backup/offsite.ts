@@ -15,6 +15,10 @@
  * Credentials (the password, the backend's keys) reach restic through its
  * environment, written to a small shell's standard input: never on a command
  * line, where `ps` and holt's own error messages would show them.
+ *
+ * A repository is created only by `holt backup init-offsite` (`initOffsite`);
+ * before each use, `openRepository` checks that it is there and, for a local
+ * path, on the file system recorded for it (see repository.ts).
  */
 import type { ResolvedKeep, ResolvedLab, ResolvedRepository } from "../config/types.ts";
 import { HoltError } from "../errors.ts";
@@ -23,7 +27,20 @@ import type { Exec, ExecResult } from "../hosts/exec.ts";
 import type { LabFacts } from "../model/compile.ts";
 import { resticKeepFlags } from "../model/retention.ts";
 import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
-import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
+import {
+  decideInit,
+  describeFileSystem,
+  isLocalRepository,
+  locationKey,
+  openRepository,
+  type Probe,
+  probeOf,
+  type RepositoryRef,
+  type RepositoryStore,
+  readPlace,
+  showLocation,
+} from "./repository.ts";
+import { destroyScratch, mountClone, scratchFor, scratchPath } from "./scratch.ts";
 import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
 
 export type OffsiteStatus = "copied" | "up to date" | "no snapshot" | "failed";
@@ -63,6 +80,8 @@ export interface OffsiteOptions {
   readonly now?: () => Date;
   /** The lab's host facts, when the caller already read them. */
   readonly facts?: LabFacts;
+  /** What holt recorded about each repository (the backup catalog). */
+  readonly repositories: RepositoryStore;
 }
 
 /** restic's exit code for "snapshot created, but some files could not be read". */
@@ -98,9 +117,36 @@ export async function copyOffsite(
   const now = options.now ?? (() => new Date());
   const results: OffsiteResult[] = [];
   const checked = new Map<string, { exec: Exec; repository: ResolvedRepository; host: string }>();
+  // Each repository is looked at once per host, before anything is copied to it.
+  const opened = new Map<string, string | null>();
   for (const copy of await copies(lab, options)) {
     const exec = await options.connections.execFor(copy.host);
     const restic = resticOn(exec, copy.repository, options.secretValue);
+    const key = `${copy.host}\n${copy.repository.name}`;
+    let refused = opened.get(key);
+    if (refused === undefined) {
+      refused = await openRepository(exec, refOf(copy.repository, copy.host), probe(restic), {
+        store: options.repositories,
+        record: true,
+        now,
+      }).catch((error: Error) => error.message);
+      opened.set(key, refused);
+    }
+    if (refused !== null) {
+      results.push({
+        service: copy.service,
+        source: `${copy.host}:${copy.dataset}`,
+        repository: copy.repository.name,
+        status: "failed",
+        snapshot: null,
+        resticSnapshot: null,
+        bytesAdded: 0,
+        seconds: 0,
+        forgotten: 0,
+        error: `${refused} Nothing was copied.`,
+      });
+      continue;
+    }
     results.push(await copyOne(lab.name, copy, restic, exec));
     checked.set(`${copy.host}\n${copy.repository.name}`, {
       exec,
@@ -242,7 +288,7 @@ interface ResticSnapshot {
   readonly tags: readonly string[];
 }
 
-/** holt's copies of this dataset in the repository; initialises a repository that does not exist. */
+/** holt's copies of this dataset in the repository (which `openRepository` found). */
 async function copiesInRepository(
   lab: string,
   copy: Copy,
@@ -250,17 +296,7 @@ async function copiesInRepository(
   path: string,
 ): Promise<ResticSnapshot[]> {
   const args = ["snapshots", "--json", "--host", lab, "--tag", `holt:${lab}`, "--path", path];
-  let r = await restic(args);
-  if (r.code !== 0 && /Is there a repository at the following location\?/.test(r.stderr)) {
-    const init = await restic(["init"]);
-    if (init.code !== 0) {
-      throw new HoltError(
-        "HOLT_E_BACKUP",
-        resticError(copy.repository, init, `creating it failed (${lastLines(init)})`),
-      );
-    }
-    r = await restic(args);
-  }
+  const r = await restic(args);
   if (r.code !== 0) {
     throw new HoltError(
       "HOLT_E_BACKUP",
@@ -296,8 +332,8 @@ async function backupSnapshot(
   snapshot: string,
   path: string,
 ): Promise<{ id: string; bytesAdded: number }> {
-  const clone = scratchName(copy.dataset, "holt-offsite", lab, copy.service, copy.entry);
-  await mountClone(exec, `${copy.dataset}@${snapshot}`, clone, path);
+  const clone = scratchFor(copy.dataset, "offsite", lab, copy.service, copy.entry);
+  await mountClone(exec, `${copy.dataset}@${snapshot}`, clone);
   try {
     const at = timeOfName(snapshot) ?? Date.now();
     const r = await restic([
@@ -391,4 +427,121 @@ function resticError(repository: ResolvedRepository, r: ExecResult, what: string
     return `Repository "${repository.name}": restic is not installed on the host. Install it (apt install restic), then run again.`;
   }
   return `Repository "${repository.name}": ${what}.`;
+}
+
+/**
+ * What restic says is at the repository's location: `restic cat config`,
+ * without a lock (a look must not fail on another's lock, nor leave one).
+ */
+export function probe(restic: Restic): () => Promise<Probe> {
+  return async () => {
+    const r = await restic(["--no-lock", "cat", "config"]);
+    return probeOf(r.code, r.stderr);
+  };
+}
+
+export function refOf(repository: ResolvedRepository, host: string): RepositoryRef {
+  return {
+    name: repository.name,
+    restic: repository.restic,
+    password: repository.password,
+    host,
+  };
+}
+
+export interface InitResult {
+  readonly repository: string;
+  readonly host: string;
+  /** The location (a local path, or the backend's string without credentials). */
+  readonly where: string;
+  readonly action: "created" | "found" | "already" | "moved";
+  /** The file system a local repository is on, as recorded. */
+  readonly fileSystem: string | null;
+}
+
+/**
+ * `holt backup init-offsite NAME`: on each host whose datasets are copied
+ * to the repository, creates it where it is missing (`restic init`), records
+ * one that exists, and records the file system a local one is on now. Throws
+ * at the first host where it cannot, naming what the hosts before it did.
+ */
+export async function initOffsite(
+  lab: ResolvedLab,
+  name: string,
+  options: Omit<OffsiteOptions, "services" | "facts">,
+): Promise<InitResult[]> {
+  const repository = lab.backups.repositories[name];
+  if (repository === undefined) {
+    const names = Object.keys(lab.backups.repositories).sort();
+    throw new HoltError(
+      "HOLT_E_USAGE",
+      `"${name}" is not a repository of backups.repositories. Repositories: ${names.join(", ") || "(none)"}.`,
+    );
+  }
+  const hosts = [
+    ...new Set(
+      Object.values(lab.services)
+        .filter((service) =>
+          service.state.some(
+            (e) =>
+              e.backup !== null && lab.backups.policies[e.backup]?.offsite?.repository === name,
+          ),
+        )
+        .map((service) => service.host),
+    ),
+  ].sort();
+  if (hosts.length === 0) {
+    throw new HoltError(
+      "HOLT_E_USAGE",
+      `No backed-up state is copied to repository "${name}", so there is no host to create it from. Name it in a policy's offsite.repository first.`,
+    );
+  }
+  const now = options.now ?? (() => new Date());
+  const local = isLocalRepository(repository.restic);
+  const results: InitResult[] = [];
+  for (const host of hosts) {
+    const exec = await options.connections.execFor(host);
+    const restic = resticOn(exec, repository, options.secretValue);
+    const ref = refOf(repository, host);
+    const location = locationKey(repository.restic);
+    const record = options.repositories.load(host, location);
+    const before = local ? await readPlace(exec, repository.restic) : null;
+    const decision = decideInit(ref, await probe(restic)(), before, record);
+    if (decision.kind === "refuse") {
+      throw new HoltError("HOLT_E_REPOSITORY", decision.message, {
+        details: results.map((r) => `${r.host}: ${r.action}`),
+      });
+    }
+    if (decision.kind === "init") {
+      const made = await restic(["init"]);
+      if (made.code !== 0) {
+        throw new HoltError(
+          "HOLT_E_REPOSITORY",
+          resticError(repository, made, `creating it on ${host} failed (${lastLines(made)})`),
+          { details: results.map((r) => `${r.host}: ${r.action}`) },
+        );
+      }
+    }
+    // The path exists now: its file system is the one to hold it to.
+    const place =
+      local && decision.kind === "init" ? await readPlace(exec, repository.restic) : before;
+    if (decision.kind !== "already") {
+      options.repositories.save({
+        repository: name,
+        host,
+        location,
+        fileSystem: place?.fileSystem ?? null,
+        since: now().toISOString(),
+        how: decision.kind === "init" ? "init" : "found",
+      });
+    }
+    results.push({
+      repository: name,
+      host,
+      where: local ? repository.restic : showLocation(repository.restic),
+      action: decision.kind === "init" ? "created" : decision.kind,
+      fileSystem: place === null ? null : describeFileSystem(place.fileSystem),
+    });
+  }
+  return results;
 }

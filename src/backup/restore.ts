@@ -35,16 +35,17 @@ import {
   manifestSize,
   readManifest,
 } from "./manifest.ts";
-import { offsitePath, parseSnapshots, resticOn } from "./offsite.ts";
+import { offsitePath, parseSnapshots, probe, refOf, resticOn } from "./offsite.ts";
 import { relay } from "./relay.ts";
 import { replicationPairs } from "./replicate.ts";
+import { openRepository, type RepositoryStore } from "./repository.ts";
 import {
-  clearScratch,
+  createReceiveScratch,
   createScratch,
   destroyScratch,
   mountClone,
-  scratchName,
-  scratchPath,
+  type Scratch,
+  scratchFor,
 } from "./scratch.ts";
 import { listSnapshots, timeOfName } from "./zfs-snapshots.ts";
 
@@ -101,6 +102,8 @@ export interface RestorePlan {
 export interface RestoreOptions {
   readonly connections: Connections;
   readonly manifests: ManifestStore;
+  /** What holt recorded about each offsite repository: a local one is read only where recorded. */
+  readonly repositories: RepositoryStore;
   readonly secretValue: (name: string) => string;
   readonly facts?: LabFacts;
   readonly now?: () => Date;
@@ -185,6 +188,13 @@ async function candidates(
   if (repository === null) return null;
   const exec = await options.connections.execFor(d.host);
   const restic = resticOn(exec, repository, options.secretValue);
+  // Never from what happens to be at a local path whose disk is not mounted.
+  const refused = await openRepository(exec, refOf(repository, d.host), probe(restic), {
+    store: options.repositories,
+    record: false,
+    now: options.now ?? (() => new Date()),
+  });
+  if (refused !== null) throw new HoltError("HOLT_E_REPOSITORY", refused);
   const path = offsitePath(lab.name, d.service, d.entry);
   const r = await restic([
     "snapshots",
@@ -563,7 +573,7 @@ async function liveMountpoint(exec: Exec, dataset: string): Promise<string> {
 /** A step's copy in a scratch dataset, and how it compares with the manifest recorded for it. */
 interface Staged {
   readonly step: RestoreStep;
-  readonly scratch: string;
+  readonly scratch: Scratch;
   readonly path: string;
   /** What the copy holds, every file read. */
   readonly copy: Manifest;
@@ -587,12 +597,11 @@ async function stageCopy(
   staged: Staged[],
   say: (line: string) => void,
 ): Promise<Staged> {
-  const area = purpose === "restore" ? "holt-restore" : "holt-verify";
-  const scratch = scratchName(step.dataset, area, lab.name, step.service, step.entry);
-  const path = scratchPath(purpose, lab.name, step.service, step.entry);
+  const scratch = scratchFor(step.dataset, purpose, lab.name, step.service, step.entry);
+  const path = scratch.path;
   const at = staged.length;
   staged.push({ step, scratch, path, copy: new Map(), recorded: false, diff: [] });
-  await fetchCopy(lab, step, exec, scratch, path, options, say);
+  await fetchCopy(lab, step, exec, scratch, options, say);
   const copy = await readManifest(exec, path);
   const recorded = options.manifests.load(`${step.host}:${step.dataset}`, step.snapshot);
   const done: Staged = {
@@ -622,29 +631,29 @@ async function runServiceVerify(
   return service.hooks.verify.join(" ");
 }
 
-/** Puts the step's copy into the scratch dataset, mounted at `path`. */
+/** Puts the step's copy into the scratch dataset, mounted at its path. */
 async function fetchCopy(
   lab: ResolvedLab,
   step: RestoreStep,
   exec: Exec,
-  scratch: string,
-  path: string,
+  scratch: Scratch,
   options: RestoreOptions,
   say: (line: string) => void,
 ): Promise<void> {
+  const path = scratch.path;
   if (step.from === "local") {
-    await mountClone(exec, `${step.dataset}@${step.snapshot}`, scratch, path, true);
+    await mountClone(exec, `${step.dataset}@${step.snapshot}`, scratch, true);
     return;
   }
   if (step.from === "replica") {
     const [replicaHost = "", replicaDataset = ""] = step.where.split(/:(.*)/s);
     const dst = await options.connections.execFor(replicaHost);
-    await clearScratch(exec, scratch);
+    const into = await createReceiveScratch(exec, scratch);
     const r = await relay(dst, ["zfs", "send", `${replicaDataset}@${step.snapshot}`], exec, [
       "zfs",
       "receive",
       "-u",
-      scratch,
+      into,
     ]);
     if (r.sent.code !== 0 || r.received.code !== 0) {
       // A receiver that gave up made holt end the sender: then the receiver's reason is the one.
@@ -657,11 +666,12 @@ async function fetchCopy(
       );
     }
     say(`  received ${r.bytes} bytes in ${r.seconds.toFixed(1)} s`);
-    await runChecked(exec, { argv: ["zfs", "set", `mountpoint=${path}`, scratch] });
+    await runChecked(exec, { argv: ["mkdir", "-p", path] });
+    await runChecked(exec, { argv: ["zfs", "set", `mountpoint=${path}`, into] });
     // Setting the mountpoint mounts it on some systems (zfs-fuse), not on others.
-    const mounted = await exec.run({ argv: ["zfs", "mount", scratch] });
+    const mounted = await exec.run({ argv: ["zfs", "mount", into] });
     if (mounted.code !== 0 && !/already mounted/.test(mounted.stderr)) {
-      await runChecked(exec, { argv: ["zfs", "mount", scratch] });
+      await runChecked(exec, { argv: ["zfs", "mount", into] });
     }
     return;
   }
@@ -669,7 +679,7 @@ async function fetchCopy(
   if (repository === null || step.resticId === null) {
     throw new HoltError("HOLT_E_INTERNAL", `No repository for ${step.dataset}.`);
   }
-  await createScratch(exec, scratch, path);
+  await createScratch(exec, scratch);
   const restic = resticOn(exec, repository, options.secretValue);
   const source = offsitePath(lab.name, step.service, step.entry);
   // restic restores the full path it backed up; `ID:subfolder` needs restic ≥ 0.15. So into a

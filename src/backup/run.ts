@@ -21,7 +21,7 @@ import { decideRetention } from "../model/retention.ts";
 import { factsFor } from "./datasets.ts";
 import { type ManifestStore, readManifest } from "./manifest.ts";
 import { RESTORING_PROPERTY } from "./restore.ts";
-import { destroyScratch, mountClone, scratchName, scratchPath } from "./scratch.ts";
+import { destroyScratch, mountClone, scratchFor } from "./scratch.ts";
 import {
   type DatasetSnapshot,
   destroySnapshot,
@@ -122,12 +122,16 @@ async function backupService(
   const fail = (message: string) => {
     result.error = result.error === null ? message : `${result.error}; ${message}`;
   };
+  const halfRestored = (dataset: string) =>
+    fail(
+      `a restore of ${dataset} was cut short, so its contents are half replaced: no snapshot taken. Finish it with \`holt restore ${name}\` (the same command again).`,
+    );
   try {
+    // Before the hooks too: a service whose restore was cut short is stopped, and its hook's
+    // failure would hide the reason.
     const cutShort = await restoreCutShort(exec, t.root);
     if (cutShort !== null) {
-      fail(
-        `a restore of ${cutShort} was cut short, so its contents are half replaced: no snapshot taken. Finish it with \`holt restore ${name}\` (the same command again).`,
-      );
+      halfRestored(cutShort);
       return result;
     }
     // Every snapshot under the root once this one is taken: what retention works from.
@@ -137,12 +141,21 @@ async function backupService(
       fail(`preSnapshot hook failed, no snapshot taken: ${pre}`);
     } else {
       try {
-        listed = (await takeSnapshot(exec, t.root, snap, lab.name)).all;
-        result.snapshot = snap;
+        // Again right before the snapshot. The caller holds the lab's backup lock, which a
+        // restore holds too, so no restore of this state folder's holt runs now; a mark seen
+        // here was left by one cut short, or set by a holt elsewhere (another state folder).
+        const marked = await restoreCutShort(exec, t.root);
+        if (marked === null) {
+          listed = (await takeSnapshot(exec, t.root, snap, lab.name)).all;
+          result.snapshot = snap;
+        } else {
+          halfRestored(marked);
+        }
       } finally {
         const post = await hook(exec, name, service.hooks.postSnapshot);
         if (post !== null) fail(`postSnapshot hook failed: ${post}`);
       }
+      if (result.snapshot === null) return result;
       if (options.manifests !== undefined) {
         const failed = await recordManifests(exec, lab, service, t, snap, now(), options.manifests);
         if (failed !== null) fail(failed);
@@ -186,11 +199,10 @@ async function recordManifests(
   for (const entry of t.kept) {
     const dataset = `${t.root}/${entry.name}`;
     const subject = `${service.host}:${dataset}`;
-    const clone = scratchName(dataset, "holt-manifest", lab.name, service.name, entry.name);
-    const path = scratchPath("manifest", lab.name, service.name, entry.name);
+    const clone = scratchFor(dataset, "manifest", lab.name, service.name, entry.name);
     try {
-      await mountClone(exec, `${dataset}@${snap}`, clone, path);
-      const manifest = await readManifest(exec, path, store.load(subject));
+      await mountClone(exec, `${dataset}@${snap}`, clone);
+      const manifest = await readManifest(exec, clone.path, store.load(subject));
       store.save(subject, snap, manifest);
       const policy = entry.backup === null ? undefined : lab.backups.policies[entry.backup];
       if (policy !== undefined) store.forget(subject, snapshotName(oldestKept(policy, now)));
@@ -205,15 +217,17 @@ async function recordManifests(
 
 /**
  * The oldest time any copy of this policy may still hold a snapshot of (with
- * a month to spare). `last` counts snapshots, not periods: taken as hours,
- * as for an hourly schedule.
+ * a month to spare), when every period has a snapshot. `last` counts
+ * snapshots, not periods: taken as days, as for a daily schedule (as in
+ * `staleAfterMs`); an hourly one then keeps manifests longer than needed,
+ * never shorter.
  */
 export function oldestKept(policy: ResolvedBackupPolicy, now: Date): Date {
   const HOUR = 3_600_000;
   const DAY = 24 * HOUR;
   const span = (k: ResolvedKeep) =>
     Math.max(
-      k.last * HOUR,
+      k.last * DAY,
       k.hourly * HOUR,
       k.daily * DAY,
       k.weekly * 7 * DAY,

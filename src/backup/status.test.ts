@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ResolvedKeep } from "../config/types.ts";
-import { staleAfterMs } from "./status.ts";
+import { newestSnapshotProblem, staleAfterMs } from "./status.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -19,5 +19,28 @@ test("staleAfterMs: twice the shortest period a keep counts; last alone counts a
   ];
   for (const [counts, expected] of rows) {
     assert.equal(staleAfterMs({ ...NONE, ...counts }), expected, JSON.stringify(counts));
+  }
+});
+
+test("newestSnapshotProblem: stale past the keep's limit; dated ahead of the clock is a problem of its own", () => {
+  const now = Date.parse("2026-12-08T10:00:00Z");
+  const rows: [string, number, number | null, RegExp | null][] = [
+    ["fresh", now - HOUR, 2 * HOUR, null],
+    ["stale", now - 3 * HOUR, 2 * HOUR, /^local snapshots are stale: the newest is 3h old$/],
+    ["no limit (no policy)", now - 300 * DAY, null, null],
+    ["a minute ahead: clocks differ a little", now + 60_000, 2 * HOUR, null],
+    // A snapshot named a year ahead would otherwise read as fresh for a year, whatever happens.
+    [
+      "a year ahead",
+      now + 365 * DAY,
+      2 * HOUR,
+      /^the newest local snapshot is dated 365d ahead of/,
+    ],
+    ["ahead, without a limit", now + 2 * DAY, null, /dated 2d ahead of this machine's clock/],
+  ];
+  for (const [name, newest, stale, expected] of rows) {
+    const problem = newestSnapshotProblem(newest, now, stale);
+    if (expected === null) assert.equal(problem, null, name);
+    else assert.match(problem ?? "", expected, name);
   }
 });

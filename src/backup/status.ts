@@ -83,6 +83,29 @@ export function staleAfterMs(keep: ResolvedKeep): number {
   return 2 * DAY;
 }
 
+/** How far ahead of the clock a snapshot's time may be before it counts as dated in the future. */
+const CLOCK_SLACK_MS = 5 * 60_000;
+
+/**
+ * What is wrong with the newest local snapshot's time, or null. A snapshot
+ * dated ahead of the clock (taken while a clock ran fast) stays the newest,
+ * for retention as for `restic forget`, until real time passes it: it would
+ * hide that snapshots stopped, so it is a problem of its own.
+ */
+export function newestSnapshotProblem(
+  newestMs: number,
+  nowMs: number,
+  staleAfter: number | null,
+): string | null {
+  if (newestMs - nowMs > CLOCK_SLACK_MS) {
+    return `the newest local snapshot is dated ${formatAge(newestMs - nowMs)} ahead of this machine's clock (a clock ran fast when it was taken): it stays the newest until then, and staleness cannot be told. Check the clocks of this machine and the host`;
+  }
+  if (staleAfter !== null && nowMs - newestMs > staleAfter) {
+    return `local snapshots are stale: the newest is ${formatAge(nowMs - newestMs)} old`;
+  }
+  return null;
+}
+
 export function verdictOf(replica: boolean, offsite: boolean): { text: string; ok: boolean } {
   if (replica && offsite) return { text: "3-2-1", ok: true };
   const copies = 1 + (replica ? 1 : 0) + (offsite ? 1 : 0);
@@ -146,16 +169,13 @@ export async function backupStatus(
           ? null
           : { snapshot: good.snapshot, at: good.at, age: ageOf(good.at) };
       };
-      const stale = policy === undefined ? null : staleAfterMs(policy.snapshots);
-      if (
-        policy !== undefined &&
-        newest !== undefined &&
-        stale !== null &&
-        now - newest.createdMs > stale
-      ) {
-        problems.push(
-          `local snapshots are stale: the newest is ${formatAge(now - newest.createdMs)} old`,
+      if (policy !== undefined && newest !== undefined) {
+        const problem = newestSnapshotProblem(
+          newest.createdMs,
+          now,
+          staleAfterMs(policy.snapshots),
         );
+        if (problem !== null) problems.push(problem);
       }
       out.push({
         service: service.name,

@@ -10,13 +10,15 @@
  *
  * zfs-fuse has no `zfs list -p` and no `zfs holds`: creation times, hold
  * counts and guids come from one `zfs get -H -p -r` of the dataset and
- * everything below it (snapshots included, as on OpenZFS).
+ * everything below it (snapshots included, as on OpenZFS), the value
+ * column last so that a value with a tab or line break cannot shift it.
  */
 import { HoltError } from "../errors.ts";
 import type { Exec } from "../hosts/exec.ts";
 import { runChecked } from "../hosts/run-checked.ts";
 import { DATASET_OWNER_PROPERTY as OWNER } from "../model/dataset.ts";
 import type { SnapshotInfo } from "../model/retention.ts";
+import { parseZfsGet, ZFS_GET_COLUMNS, type ZfsValue } from "../util/zfs-get.ts";
 
 export const SNAPSHOT_PREFIX = "holt-";
 
@@ -44,10 +46,7 @@ export interface DatasetSnapshot extends SnapshotInfo {
 }
 
 /** A property as `zfs get` printed it: its value and where it comes from (`local`, `-`, …). */
-export interface PropertyValue {
-  readonly value: string;
-  readonly source: string;
-}
+export type PropertyValue = ZfsValue;
 
 /**
  * `zfs get -r` of `properties` on `root` and everything below it, snapshots
@@ -61,17 +60,7 @@ export async function readTree(
   properties: readonly string[],
 ): Promise<Map<string, Map<string, PropertyValue>> | null> {
   const r = await exec.run({
-    argv: [
-      "zfs",
-      "get",
-      "-H",
-      "-p",
-      "-r",
-      "-o",
-      "name,property,value,source",
-      properties.join(","),
-      root,
-    ],
+    argv: ["zfs", "get", "-H", "-p", "-r", "-o", ZFS_GET_COLUMNS, properties.join(","), root],
   });
   if (r.code !== 0) {
     if (/does not exist/.test(r.stderr)) return null;
@@ -80,15 +69,15 @@ export async function readTree(
       `Could not read ${root} and its snapshots on ${exec.target}: ${r.stderr.trim()}`,
     );
   }
-  const tree = new Map<string, Map<string, PropertyValue>>();
-  for (const line of r.stdout.split("\n")) {
-    if (line === "") continue;
-    const [name = "", property = "", value = "", source = ""] = line.split("\t");
-    const entry = tree.get(name) ?? new Map<string, PropertyValue>();
-    entry.set(property, { value, source });
-    tree.set(name, entry);
+  // Values may hold tabs and line breaks (a property set by another tool): util/zfs-get.ts.
+  const parsed = parseZfsGet(r.stdout, properties);
+  if (!parsed.ok) {
+    throw new HoltError(
+      "HOLT_E_ZFS",
+      `Could not read \`zfs get\` output for ${root} and its snapshots on ${exec.target}: ${parsed.reason}. Nothing was changed.`,
+    );
   }
-  return tree;
+  return parsed.datasets;
 }
 
 /** What `snapshotsOf` needs from `readTree`. */

@@ -144,8 +144,16 @@ export function renderPlan(
     }
     lines.push("");
   }
+  lines.push(...warningLines(plan, style));
   lines.push(summaryLine(plan));
   return lines;
+}
+
+/** What the hosts' providers warn about, each once, before the summary. */
+export function warningLines(plan: Plan, style: Style): string[] {
+  const warnings = plan.warnings ?? [];
+  if (warnings.length === 0) return [];
+  return [style.yellow("Warnings:"), ...warnings.map((w) => `  ! ${w.message}`), ""];
 }
 
 export function summaryLine(plan: Plan): string {
@@ -176,6 +184,7 @@ export function planJson(plan: Plan): unknown {
       name: u.name,
       fields: u.fields.map((f) => ({ path: f.path, before: f.before, after: f.after })),
     })),
+    warnings: (plan.warnings ?? []).map((w) => ({ host: w.host, message: w.message })),
     summary: plan.summary,
   };
 }

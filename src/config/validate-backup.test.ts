@@ -107,7 +107,7 @@ test("a keep whose counts are all 0 is refused wherever a policy keeps snapshots
   });
   assert.ok(!r.ok);
   const fix =
-    "keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }.";
+    "keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }, or leave it out for the default { hourly: 24, daily: 30, weekly: 8, monthly: 12 }.";
   assert.deepEqual(
     r.problems.map((p) => `${p.path}: ${p.message}`).sort(),
     [
@@ -154,4 +154,57 @@ test("keeps: { last: 1 } keeps only the newest, yearly counts, left-out keeps ta
     ["backups.policies.p.snapshots.yearli"],
   );
   assert.match(typo.problems[0]?.message ?? "", /Did you mean "yearly"\?/);
+
+  // A count the shape check refuses is reported by it alone: -1 is not "every count is 0".
+  for (const snapshots of [{ hourly: -1 }, { daily: 0.5 }, { weekly: "4" }]) {
+    const bad = check({ backups: { policies: { p: { snapshots } } } });
+    assert.ok(!bad.ok);
+    assert.deepEqual(
+      bad.problems.map((p) => p.message.includes("every count is 0")),
+      [false],
+      JSON.stringify(bad.problems),
+    );
+  }
+});
+
+test("a repository's env may not set what holt sets for restic: TZ (restic runs in UTC), RESTIC_REPOSITORY, RESTIC_PASSWORD", () => {
+  const r = check({
+    backups: {
+      repositories: {
+        b2: {
+          restic: "s3:https://s3.example.com/bucket",
+          password: secret("restic"),
+          env: {
+            TZ: "Europe/Berlin",
+            RESTIC_PASSWORD: "plain",
+            RESTIC_REPOSITORY: "/elsewhere",
+            AWS_DEFAULT_REGION: "eu-central-1",
+          },
+        },
+      },
+    },
+  });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`).sort(), [
+    'backups.repositories.b2.env.RESTIC_PASSWORD: "RESTIC_PASSWORD" is set by holt, from the repository\'s "password" secret. Remove it.',
+    'backups.repositories.b2.env.RESTIC_REPOSITORY: "RESTIC_REPOSITORY" is set by holt, from the repository\'s "restic". Remove it.',
+    'backups.repositories.b2.env.TZ: "TZ" is set by holt, to UTC, so that the times restic stores and the days, weeks and years `restic forget` counts are holt\'s. Remove it.',
+  ]);
+  // Names that merely look like an object's own (constructor, toString) are ordinary variables.
+  const ok = check({
+    backups: {
+      repositories: {
+        b2: {
+          restic: "/srv/restic",
+          password: secret("restic"),
+          env: { constructor: "x", TZ_NAME: "y" },
+        },
+      },
+    },
+  });
+  assert.ok(ok.ok, ok.ok ? "" : JSON.stringify(ok.problems));
+  assert.deepEqual(Object.keys(ok.lab.backups.repositories.b2?.env ?? {}).sort(), [
+    "TZ_NAME",
+    "constructor",
+  ]);
 });

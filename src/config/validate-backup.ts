@@ -37,8 +37,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * A keep's counts (a count left out is 0), or `fallback` when it is not
- * given. A keep of zeros is refused: holt would keep only the newest
- * snapshot where `restic forget` keeps all, so the user says which to do.
+ * given. A keep of zeros is refused: `restic forget` reads it as "keep
+ * everything", a reader of the counts as "keep only the newest", so the
+ * user says which to do.
  */
 function keepOf(
   raw: unknown,
@@ -57,18 +58,34 @@ function keepOf(
     monthly: n(counts.monthly),
     yearly: n(counts.yearly),
   };
-  // An unknown key or a count that is not a number is reported by the shape check, with its fix.
+  // An unknown key, or a count that is not a whole number from 0 up, is reported by the shape
+  // check with its fix; saying "every count is 0" of { hourly: -1 } too would be wrong.
   const wellFormed =
     isRecord(raw) &&
-    Object.entries(raw).every(([k, v]) => Object.hasOwn(keep, k) && typeof v === "number");
-  if (wellFormed && Object.values(keep).every((count) => count <= 0)) {
+    Object.entries(raw).every(
+      ([k, v]) => Object.hasOwn(keep, k) && Number.isInteger(v) && (v as number) >= 0,
+    );
+  if (wellFormed && Object.values(keep).every((count) => count === 0)) {
     problems.push({
       path: formatPath(at),
-      message: `${showValue(raw)} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }.`,
+      message: `${showValue(raw)} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }, or leave it out for the default ${showKeep(DEFAULT_SNAPSHOTS)}.`,
     });
   }
   return keep;
 }
+
+/** `{ hourly: 24, daily: 30 }`: the counts above 0, as a user writes them. */
+function showKeep(keep: ResolvedKeep): string {
+  const counts = Object.entries(keep).filter(([, count]) => count > 0);
+  return `{ ${counts.map(([kind, count]) => `${kind}: ${count}`).join(", ")} }`;
+}
+
+/** What holt sets in restic's environment itself, and from where: a repository's `env` may not. */
+const RESTIC_ENV_BY_HOLT: Readonly<Record<string, string>> = {
+  RESTIC_REPOSITORY: 'from the repository\'s "restic"',
+  RESTIC_PASSWORD: 'from the repository\'s "password" secret',
+  TZ: "to UTC, so that the times restic stores and the days, weeks and years `restic forget` counts are holt's",
+};
 
 function resolveRepository(
   name: string,
@@ -91,6 +108,13 @@ function resolveRepository(
       problems.push({
         path: formatPath([...at, "env", key]),
         message: `"${key}" is not an environment variable name. Use letters, digits and "_", like "AWS_ACCESS_KEY_ID".`,
+      });
+      continue;
+    }
+    if (Object.hasOwn(RESTIC_ENV_BY_HOLT, key)) {
+      problems.push({
+        path: formatPath([...at, "env", key]),
+        message: `"${key}" is set by holt, ${RESTIC_ENV_BY_HOLT[key]}. Remove it.`,
       });
       continue;
     }

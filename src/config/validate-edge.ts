@@ -39,6 +39,15 @@ export const DEFAULT_ZONE_TTL = 300;
 export const DEFAULT_TUNNEL_IMAGE = "docker.io/cloudflare/cloudflared:2024.12.2";
 const DEFAULT_PROPAGATION_S = 120;
 
+/**
+ * The TTLs Cloudflare's API takes: 1 ("automatic") or 60 to 86400 seconds
+ * (30 on Enterprise zones, which holt does not assume). Its schema's TTL
+ * description; the API refuses others with error 9021.
+ */
+export function isCloudflareTtl(ttl: number): boolean {
+  return ttl === 1 || (Number.isInteger(ttl) && ttl >= 60 && ttl <= 86400);
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -129,6 +138,13 @@ function resolveZone(
       };
     }
   } else if (raw.provider === "cloudflare" && isSecretRef(raw.apiToken)) {
+    const ttl = raw.ttl;
+    if (typeof ttl === "number" && !isCloudflareTtl(ttl)) {
+      problems.push({
+        path: formatPath([...at, "ttl"]),
+        message: `${ttl} is not a TTL Cloudflare accepts: it takes 1 (automatic, 300 seconds) or 60 to 86400 seconds. Use ttl: 60 for the shortest, or 1 for automatic.`,
+      });
+    }
     provider = {
       kind: "cloudflare",
       apiTokenSecret: raw.apiToken.name,

@@ -522,6 +522,26 @@ describe("validate-service: health and resources", () => {
     );
   });
 
+  test("a health path with a space or a character outside ASCII is refused, with its encoded form", () => {
+    for (const [http, encoded] of [
+      ["/health check", "/health%20check"],
+      ["/santé", "/sant%C3%A9"],
+      ["/ok?name=José Ñ", "/ok?name=Jos%C3%A9%20%C3%91"],
+    ] as const) {
+      const message = oneProblem(
+        labWith({ web: web({ port: 80, hostPort: 8080, health: { http } }) }),
+        "services.web.health.http",
+        /cannot go in an HTTP request line as they are/,
+      );
+      assert.ok(message.endsWith(`Write them percent-encoded: "${encoded}".`), message);
+    }
+    const c = container(
+      labWith({ web: web({ port: 8080, health: { http: "/h%20c?x=1&y=%C3%A9" } }) }),
+      "web",
+    );
+    assert.equal(c.health?.http, "/h%20c?x=1&y=%C3%A9");
+  });
+
   test("durations take ms, s, m or h", () => {
     const found = problems(
       labWith({
@@ -656,7 +676,7 @@ describe("validate-service: the proxy and typos", () => {
         "unix//run/caddy/admin.sock|0660",
         /has a permission suffix \("\|…"\), which is Caddy's to apply, not holt's/,
       ],
-      ["unix//run/caddy/\nadmin.sock", /is not a socket path\./],
+      ["unix//run/caddy/\nadmin.sock", /has a newline \(U\+000A\) at character 17\./],
       ["unix//run/caddy/", /is not a socket path\./],
       [`unix//${"a".repeat(110)}`, /is longer than a Unix socket path may be \(107 bytes\)/],
     ];

@@ -32,6 +32,8 @@ const IMAGE =
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const ADMIN = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+/** A request target as it goes on the wire: printable ASCII, no space (RFC 9112 3.2). */
+const HTTP_PATH = /^\/[\x21-\x7e]*$/;
 
 /** Fields that only make sense with an image. */
 const CONTAINER_FIELDS = [
@@ -64,6 +66,18 @@ const claimPaths = new WeakMap<ResolvedContainer, ClaimPaths>();
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `text` with every character outside printable ASCII, and space, as UTF-8 percent escapes. */
+export function percentEncode(text: string): string {
+  let out = "";
+  for (const char of text) {
+    if (/^[\x21-\x7e]$/.test(char)) out += char;
+    else
+      for (const byte of Buffer.from(char, "utf8"))
+        out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
 }
 
 /** Milliseconds for "30s", "1m", "500ms", "1.5h", "30d"; `null` when not a duration. */
@@ -404,6 +418,11 @@ function resolveHealth(
     problems.push({
       path: formatPath([...at, "http"]),
       message: `${showValue(raw.http)} is not a path. Use the HTTP path to probe, like "/health".`,
+    });
+  } else if (!HTTP_PATH.test(raw.http)) {
+    problems.push({
+      path: formatPath([...at, "http"]),
+      message: `${showValue(raw.http)} has characters that cannot go in an HTTP request line as they are (a space, or a character outside ASCII). Write them percent-encoded: "${percentEncode(raw.http)}".`,
     });
   }
   if (hostPort === null) {

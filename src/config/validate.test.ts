@@ -208,6 +208,38 @@ describe("validateLab: problems", () => {
     assert.match(at("services.web.state.config.path"), /"config" is not an absolute path/);
   });
 
+  test("a lab name is a lower-case DNS label (or several, joined by dots, like the default)", () => {
+    for (const name of ["home", "lab-2", "0lab", "home.lab", "a".repeat(63), "lab.example.com"]) {
+      assert.equal(resolved({ domain: "lab.example.com", name, hosts: { a: {} } }).name, name);
+    }
+    for (const [name, like] of [
+      ["My Lab", "my-lab"],
+      ["-lab", "lab"],
+      ["lab-", "lab"],
+      ["../../etc", "etc"],
+      ["lab:prod", "lab-prod"],
+      ["lab/prod", "lab-prod"],
+      ["home..lab", "home.lab"],
+      ["a".repeat(64), "a".repeat(63)],
+      ["étage", "tage"],
+      ["%%%", "home"],
+    ] as const) {
+      const found = problems({ domain: "lab.example.com", name, hosts: { a: {} } });
+      assert.deepEqual(
+        found.map((p) => p.path),
+        ["name"],
+        name,
+      );
+      const message = found[0]?.message ?? "";
+      assert.ok(message.startsWith(JSON.stringify(name).slice(0, 20)), message);
+      assert.match(
+        message,
+        /is not a valid lab name\. Use a DNS label: lower-case letters, digits and "-", 1 to 63 characters/,
+      );
+      assert.ok(message.includes(`like "${like}"`), `${name}: ${message}`);
+    }
+  });
+
   test("a default export that is not an object is one problem", () => {
     assert.deepEqual(
       problems(undefined).map((p) => p.path),

@@ -5,6 +5,7 @@
  */
 import { dirname } from "node:path";
 import type { z } from "zod";
+import { controlCharacterProblems, withoutShadowed } from "./control-chars.ts";
 import {
   DATASET_PROPERTIES,
   isNativeProperty,
@@ -45,6 +46,14 @@ const STATE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const DATASET_NAME = /^[A-Za-z][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*$/;
 const DNS_NAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+/**
+ * A lab name: what the default (the domain) already is, a lower-case DNS name of one or more
+ * labels. It goes into ZFS property values, container and secret labels, Caddy @ids
+ * (`holt:<lab>:<hostname>`, so no ":"), Podman network names and file names on the hosts and
+ * in the state folder (so no "/", no ".." and nothing a shell or a unit file would read).
+ */
+const LAB_NAME =
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const ADDRESS =
   /^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$|^[0-9a-fA-F:]+$/;
 
@@ -241,6 +250,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
   // more than it saves (13 ms per command here).
   const parsed = labSchema.safeParse(input, { reportInput: true, jitless: true });
   if (!parsed.success) problems.push(...structuralProblems(parsed.error.issues));
+  problems.push(...controlCharacterProblems(input));
 
   const domain = input.domain;
   if (typeof domain === "string" && !DNS_NAME.test(domain)) {
@@ -248,6 +258,11 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       path: "domain",
       message: `${showValue(domain)} is not a domain name. Use lower-case DNS labels separated by dots, like "lab.example.com".`,
     });
+  }
+
+  const name = input.name;
+  if (typeof name === "string" && name !== "" && !LAB_NAME.test(name)) {
+    problems.push({ path: "name", message: labNameProblem(name) });
   }
 
   const hosts: Record<string, ResolvedHost> = {};
@@ -471,7 +486,7 @@ export function validateLab(input: unknown, file: string): ValidationResult {
   const tunnel = resolveTunnel(input.edge, hosts, problems);
   problems.push(...edgeConflicts(hosts, services, dns, acme, tunnel));
 
-  if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
+  if (problems.length > 0) return { ok: false, problems: dedupe(withoutShadowed(problems)) };
   const domainText = typeof domain === "string" ? domain : "";
   return {
     ok: true,
@@ -487,6 +502,26 @@ export function validateLab(input: unknown, file: string): ValidationResult {
       backups,
     },
   };
+}
+
+function labNameProblem(name: string): string {
+  const labels = name
+    .toLowerCase()
+    .split(".")
+    .map((label) =>
+      label
+        .replace(/[^a-z0-9-]+/g, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 63)
+        .replace(/-+$/, ""),
+    )
+    .filter((label) => label !== "");
+  const fixed = labels
+    .join(".")
+    .slice(0, 253)
+    .replace(/[.-]+$/, "");
+  const like = fixed === "" ? "home" : fixed;
+  return `${showValue(name)} is not a valid lab name. Use a DNS label: lower-case letters, digits and "-", 1 to 63 characters, not starting or ending with "-" (several may be joined with dots, as in a domain), like "${like}". holt marks everything it manages with this name: resources marked with another name are not this lab's.`;
 }
 
 /** Every dependsOn cycle, printed whole: a → b → c → a. */

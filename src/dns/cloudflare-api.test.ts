@@ -43,7 +43,7 @@ test("contract: a list follows result_info until the last page", async () => {
   server.maxPerPage = 1;
   const before = server.log.length;
   try {
-    const zones = await api.list("/zones");
+    const zones = await api.list("/zones", {}, 50); // the zone list takes at most 50 a page
     assert.deepEqual(
       zones.map((z) => (z as { name: string }).name),
       ["a.example.com", "b.example.com", "c.example.com"],
@@ -164,21 +164,139 @@ test("contract: a list whose result is not a list is an error", async () => {
   );
 });
 
-test("contract: HTTP 429 says to wait", async () => {
+test("contract: a malformed token (HTTP 400, 6003 with error_chain 6111) gets the token advice", async () => {
+  // What Cloudflare answers for an Authorization header it cannot parse (jeessy2/ddns-go#916).
   server.overrides.push({
     match: (r) => r.path === "/zones",
-    status: 429,
+    status: 400,
     json: {
       success: false,
-      errors: [{ code: 971, message: "Please wait and consider throttling your request speed" }],
+      errors: [
+        {
+          code: 6003,
+          message: "Invalid request headers",
+          error_chain: [{ code: 6111, message: "Invalid format for Authorization header" }],
+        },
+      ],
       messages: [],
       result: null,
     },
   });
   await assert.rejects(
     api.call("GET", "/zones"),
-    dnsError((message) => assert.match(message, /rate limit .* Wait a few minutes/)),
+    dnsError((message) => {
+      assert.match(message, /^Cloudflare refused the API token for zone "lab\.example\.com"/);
+      assert.match(
+        message,
+        /HTTP 400, \[6003\] Invalid request headers \(\[6111\] Invalid format for Authorization header\)/,
+      );
+      assert.ok(message.endsWith(FIX), message);
+    }),
   );
+});
+
+test("contract: a token with spaces or line breaks is refused before it is sent", async () => {
+  const before = server.log.length;
+  const pasted = createCloudflareApi({
+    apiBase: server.url,
+    apiToken: `${server.token}\n`,
+    scope: 'zone "lab.example.com"',
+    tokenFix: FIX,
+  });
+  await assert.rejects(
+    pasted.call("GET", "/zones"),
+    dnsError((message) => {
+      assert.match(message, /API token for zone "lab\.example\.com" holds a space or line break/);
+      assert.ok(message.endsWith(FIX), message);
+    }),
+  );
+  assert.equal(server.log.length, before, "nothing was sent");
+});
+
+const RATE_LIMITED = {
+  success: false,
+  errors: [{ code: 971, message: "Please wait and consider throttling your request speed" }],
+  messages: [],
+  result: null,
+};
+
+/** An API client whose waits are recorded instead of slept. */
+function patientApi(waits: number[]) {
+  return createCloudflareApi({
+    apiBase: server.url,
+    apiToken: server.token,
+    timeoutMs: 500,
+    scope: 'zone "lab.example.com"',
+    tokenFix: FIX,
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
+  });
+}
+
+test("contract: HTTP 429 with retry-after is waited out and the request sent again", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    status: 429,
+    headers: { "retry-after": "2" },
+    json: RATE_LIMITED,
+  });
+  const waits: number[] = [];
+  const before = server.log.length;
+  const zones = await patientApi(waits).list("/zones", {}, 50);
+  assert.equal(zones.length, 3);
+  assert.deepEqual(waits, [2000]);
+  assert.equal(server.log.length - before, 2, "one refused request, one that went through");
+});
+
+test("contract: a retry-after longer than holt waits fails at once and says how long", async () => {
+  server.overrides.push({
+    match: (r) => r.path === "/zones",
+    status: 429,
+    headers: { "retry-after": "300" },
+    json: RATE_LIMITED,
+  });
+  const waits: number[] = [];
+  const before = server.log.length;
+  await assert.rejects(
+    patientApi(waits).call("GET", "/zones"),
+    dnsError((message) => {
+      assert.match(message, /rate limit was reached for zone "lab\.example\.com"/);
+      assert.match(message, /asks to wait 300 s, longer than the 30 s holt waits/);
+      assert.match(message, /Run holt again in 5 minutes/);
+    }),
+  );
+  assert.deepEqual(waits, []);
+  assert.equal(server.log.length - before, 1, "not sent again");
+});
+
+test("contract: HTTP 429 again and again gives up after 3 attempts", async () => {
+  for (let i = 0; i < 4; i++) {
+    server.overrides.push({
+      match: (r) => r.path === "/zones",
+      status: 429,
+      headers: { "retry-after": "1" },
+      json: RATE_LIMITED,
+    });
+  }
+  const waits: number[] = [];
+  const before = server.log.length;
+  await assert.rejects(
+    patientApi(waits).call("GET", "/zones"),
+    dnsError((message) => assert.match(message, /still rate limited after 3 attempts/)),
+  );
+  assert.deepEqual(waits, [1000, 1000]);
+  assert.equal(server.log.length - before, 3);
+  server.overrides.splice(0); // the fourth was never asked for
+});
+
+test("contract: HTTP 429 without retry-after waits a short, growing time", async () => {
+  for (let i = 0; i < 2; i++) {
+    server.overrides.push({ match: (r) => r.path === "/zones", status: 429, json: RATE_LIMITED });
+  }
+  const waits: number[] = [];
+  await patientApi(waits).call("GET", "/zones");
+  assert.deepEqual(waits, [1000, 2000]);
 });
 
 test("contract: no answer within the timeout is an error naming the wait", async () => {
@@ -207,4 +325,8 @@ test("contract: an unreachable API is an error naming the address", async () => 
     assert.ok(!error.message.includes("secret-token"));
     return true;
   });
+});
+
+test("contract: every request holt sent and every answer the stand-in gave matched Cloudflare's published schema", () => {
+  assert.deepEqual(server.violations, []);
 });

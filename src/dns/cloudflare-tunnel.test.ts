@@ -221,3 +221,7 @@ test("contract: a refused token names the account and the fix, never the token",
     return true;
   });
 });
+
+test("contract: every request holt sent and every answer the stand-in gave matched Cloudflare's published schema", () => {
+  assert.deepEqual(server.violations, []);
+});

@@ -171,9 +171,20 @@ test("contract: upsert replaces a set, touching only the records whose values ch
     before,
   );
   const [batch] = writes(start);
+  // Cloudflare's schema requires name and type in every patch (and ttl), as in a post.
   assert.deepEqual(batch?.body, {
     deletes: [{ id: drop.id }],
-    patches: [{ id: change.id, content: "10.0.0.3", ttl: 300, proxied: false, comment: mark }],
+    patches: [
+      {
+        id: change.id,
+        name: `media.${ZONE}`,
+        type: "A",
+        content: "10.0.0.3",
+        ttl: 300,
+        proxied: false,
+        comment: mark,
+      },
+    ],
     posts: [],
   });
   assert.deepEqual(
@@ -185,6 +196,22 @@ test("contract: upsert replaces a set, touching only the records whose values ch
       [change.id, "10.0.0.3"],
     ].sort(),
   );
+});
+
+test("contract: a patch that only changes the TTL still names the record and its type", async () => {
+  const mark = ownershipComment("home");
+  const kept = add(`txt.${ZONE}`, "TXT", '"v=1"', mark);
+  const dns = backend();
+  const [before] = await dns.read([{ name: `txt.${ZONE}`, type: "TXT" }]);
+  assert.ok(before);
+  const start = server.log.length;
+  await dns.upsert({ ...before, ttl: 600, owner: "home" }, before);
+  const [batch] = writes(start);
+  assert.deepEqual(batch?.body, {
+    deletes: [],
+    patches: [{ id: kept.id, name: `txt.${ZONE}`, type: "TXT", ttl: 600, comment: mark }],
+    posts: [],
+  });
 });
 
 test("contract: remove deletes every record of the set, and nothing else", async () => {
@@ -314,7 +341,7 @@ test("contract: a change Cloudflare refuses changes nothing and names Cloudflare
       assert.equal(error.code, "HOLT_E_DNS");
       assert.match(
         error.message,
-        /^Cloudflare refused POST \/zones\/\w+\/dns_records\/batch for zone "lab\.example\.com" \(HTTP 400: \[9021\] Invalid TTL/,
+        /^Cloudflare refused POST \/zones\/\w+\/dns_records\/batch for zone "lab\.example\.com" \(HTTP 400: \[1004\] DNS Validation Error \(\[9021\] Invalid TTL/,
       );
       return true;
     },
@@ -487,4 +514,56 @@ test("encodeTxt splits at 255 bytes without cutting a character, and decodeTxt r
   assert.equal(decodeTxt('"a\\065b"'), "aAb");
   assert.equal(decodeTxt("v=spf1 -all"), "v=spf1 -all");
   assert.equal(decodeTxt('"unterminated'), '"unterminated');
+});
+
+test("contract: a CNAME where holt's A record still stands is a conflict (81053); removed first, it is written", async () => {
+  const dns = backend();
+  const name = `moved.${ZONE}`;
+  await dns.upsert({ name, type: "A", ttl: 300, values: ["192.168.1.10"], owner: "home" }, null);
+  const tunnel = {
+    name,
+    type: "CNAME",
+    ttl: CLOUDFLARE_AUTO_TTL,
+    owner: "home",
+    proxied: true,
+  } as const;
+  const target = tunnelCnameTarget("6ff42ae2-765d-4adf-8112-31c55c1551ef");
+  await assert.rejects(dns.upsert({ ...tunnel, values: [target] }, null), (error: unknown) => {
+    assert.ok(error instanceof HoltError);
+    assert.equal(error.code, "HOLT_E_DNS_CONFLICT");
+    assert.match(
+      error.message,
+      /\[81053\] An A, AAAA, or CNAME record with that host already exists/,
+    );
+    assert.match(error.message, /a CNAME cannot share its name/);
+    return true;
+  });
+  const [old] = await dns.read([{ name, type: "A" }]);
+  assert.ok(old);
+  await dns.remove(old);
+  await dns.upsert({ ...tunnel, values: [target] }, null);
+  assert.deepEqual(
+    records().map((r) => [r.name, r.type, r.content, r.proxied]),
+    [[name, "CNAME", target, true]],
+  );
+});
+
+test("contract: past Cloudflare's rate limit, holt waits out retry-after and every read goes through", async () => {
+  const mark = ownershipComment("home");
+  const names = ["r1", "r2", "r3", "r4", "r5", "r6"].map((n) => `${n}.${ZONE}`);
+  for (const name of names) add(name, "A", "10.0.0.1", mark);
+  const dns = backend({ zoneId });
+  server.rateLimit = { requests: 3, windowMs: 1000 };
+  const start = server.log.length;
+  try {
+    const sets = await dns.read(names.map((name) => ({ name, type: "A" as const })));
+    assert.equal(sets.length, 6);
+  } finally {
+    server.rateLimit = null;
+  }
+  assert.ok(server.log.length - start > 6, "some requests were refused with 429 and sent again");
+});
+
+test("contract: every request holt sent and every answer the stand-in gave matched Cloudflare's published schema", () => {
+  assert.deepEqual(server.violations, []);
 });

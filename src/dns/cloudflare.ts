@@ -12,9 +12,13 @@
  *   comment }`, paginated (API reference "List DNS Records"; name and comment
  *   filters are case-insensitive, so holt compares again itself).
  * - `POST /zones/{zone_id}/dns_records/batch` with `{ deletes: [{ id }],
- *   patches: [{ id, … }], posts: [{ … }] }` runs in one database transaction:
- *   if one change fails, none is applied (docs "Batch record changes",
- *   available on all plans). `POST /zones/{zone_id}/dns_records` and
+ *   patches: [{ id, name, type, ttl, … }], posts: [{ name, type, ttl, … }] }`
+ *   runs in one database transaction: if one change fails, none is applied
+ *   (docs "Batch record changes", available on all plans; at most 200
+ *   changes on Free, 3,500 on paid plans). The schema requires `name`,
+ *   `type` and `ttl` in a patch as in a post (cloudflare-typescript
+ *   `BatchPatchParam`), so holt sends them. Deletes run first, then
+ *   patches, then posts. `POST /zones/{zone_id}/dns_records` and
  *   `DELETE /zones/{zone_id}/dns_records/{id}` add and remove ACME values.
  * - `ttl: 1` means automatic, 300 s (docs "Time to Live (TTL)"); proxied
  *   records always have it.
@@ -399,14 +403,15 @@ export function createCloudflareBackend(conn: CloudflareConnection): ZoneBackend
           record.ttl !== ttl ||
           record.comment !== comment ||
           (proxiable && record.proxied !== proxied);
-        if (stale) patches.push({ id: record.id, ...fields() });
+        if (stale) patches.push({ id: record.id, name, type: set.type, ...fields() });
       }
       const posts: Record<string, unknown>[] = [];
       for (const value of wanted.filter((v) => !kept.has(v))) {
         const content = contentOf(set.type, value);
         const reuse = spare.shift();
-        if (reuse !== undefined) patches.push({ id: reuse.id, content, ...fields() });
-        else posts.push({ name, type: set.type, content, ...fields() });
+        const record = { name, type: set.type, content, ...fields() };
+        if (reuse !== undefined) patches.push({ id: reuse.id, ...record });
+        else posts.push(record);
       }
       await batch({ deletes: spare.map((r) => ({ id: r.id })), patches, posts });
     },

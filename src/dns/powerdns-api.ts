@@ -2,10 +2,12 @@
  * The few calls of PowerDNS' HTTP API (4.x, /api/v1) holt makes: read a
  * zone's rrsets (all, or one name) and PATCH rrsets. Turns every failure
  * into HOLT_E_DNS saying what failed and what to check; the API key goes
- * into the X-API-Key header and nowhere else.
+ * into the X-API-Key header and nowhere else. A redirect is refused, not
+ * followed, so the key never goes to another address.
  */
 import { HoltError } from "../errors.ts";
 import type { PowerDnsConnection } from "./connection.ts";
+import { isRefusedRedirect, NO_REDIRECTS } from "./http.ts";
 import { zonePath } from "./records.ts";
 
 export interface PdnsRecord {
@@ -115,8 +117,16 @@ export function createPowerDnsApi(
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
+        ...NO_REDIRECTS,
       });
     } catch (error) {
+      if (isRefusedRedirect(error)) {
+        throw fail(
+          action,
+          `the API answered with a redirect, which holt does not follow: it would carry the API key to another address. Set ${path}.url to the API's own address (scheme, host and port as the server listens).`,
+          error,
+        );
+      }
       const name = (error as Error).name;
       if (name === "TimeoutError" || name === "AbortError") {
         throw fail(

@@ -48,6 +48,12 @@ export interface UnmanagedResource {
   readonly observed: Observed;
 }
 
+/** Something the plan tells about a host that no change fixes (`ReadResult.warnings`). */
+export interface PlanWarning {
+  readonly host: string;
+  readonly message: string;
+}
+
 export interface PlanSummary {
   readonly add: number;
   readonly change: number;
@@ -70,6 +76,8 @@ export interface Plan {
   readonly hosts: readonly HostConnection[];
   readonly changes: readonly PlannedChange[];
   readonly unmanaged: readonly UnmanagedResource[];
+  /** Warnings about the hosts, each once; absent when there are none. */
+  readonly warnings?: readonly PlanWarning[];
   /** Fingerprint of everything read, per address (null: did not exist). */
   readonly bindings: Readonly<Record<string, string | null>>;
   readonly summary: PlanSummary;

@@ -8,7 +8,7 @@ import { fingerprint } from "../util/stable-json.ts";
 import { topologicalOrder } from "./graph.ts";
 import type { HostConnection, Plan, PlannedChange, UnmanagedResource } from "./plan-types.ts";
 import { summarize } from "./plan-types.ts";
-import type { Provider } from "./provider.ts";
+import type { OwnedResource, Provider } from "./provider.ts";
 import type { Actual } from "./read.ts";
 import type { DesiredGraph } from "./resource.ts";
 
@@ -98,6 +98,8 @@ export function computePlan(graph: DesiredGraph, actual: Actual, options: PlanOp
     });
   }
 
+  orderConflicts(changes, provider);
+
   const changed = new Set(changes.map((c) => c.address));
   const pruned = changes.map((c) => ({
     ...c,
@@ -115,9 +117,36 @@ export function computePlan(graph: DesiredGraph, actual: Actual, options: PlanOp
     hosts: options.hosts,
     changes: pruned,
     unmanaged,
+    ...(actual.warnings !== undefined && actual.warnings.length > 0
+      ? { warnings: actual.warnings }
+      : {}),
     bindings,
     summary: summarize(pruned),
   };
+}
+
+/**
+ * A desired change waits for the removal of every owned resource its
+ * provider says it cannot coexist with (`Provider.conflictsWith`): the old
+ * record goes first, then the new one is made. Removals never wait for a
+ * desired change, so this adds no cycle.
+ */
+function orderConflicts(changes: PlannedChange[], provider: (type: string) => Provider): void {
+  const removals: OwnedResource[] = changes.flatMap((c) =>
+    c.owned === undefined ? [] : [c.owned],
+  );
+  if (removals.length === 0) return;
+  for (const [i, change] of changes.entries()) {
+    const resource = change.resource;
+    if (resource === undefined || change.owned !== undefined) continue;
+    const p = provider(change.type);
+    if (p.conflictsWith === undefined) continue;
+    const removed = removals.filter((o) => o.type === change.type && o.host === change.host);
+    if (removed.length === 0) continue;
+    const removable = new Set(removed.map((o) => o.address));
+    const first = p.conflictsWith(resource, removed).filter((a) => removable.has(a));
+    if (first.length > 0) changes[i] = { ...change, after: [...change.after, ...first] };
+  }
 }
 
 /** Addresses whose fingerprint differs between a saved plan and a fresh read. */

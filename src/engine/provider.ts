@@ -85,6 +85,11 @@ export interface ReadResult<State> {
   readonly owned: readonly OwnedResource<State>[];
   /** Problems with the desired inputs that only the host can reveal. */
   readonly problems: readonly InputProblem[];
+  /**
+   * What the user should know about this host that no change of the plan
+   * fixes (a risk of the host's software), shown with the plan, each once.
+   */
+  readonly warnings?: readonly string[];
 }
 
 export interface DeleteOptions {
@@ -117,4 +122,20 @@ export interface Provider<Inputs = unknown, State = unknown> {
   release(ctx: ProviderContext, owned: OwnedResource<State>): Promise<void>;
   /** Marks an existing unmanaged resource as owned, then converges it. */
   adopt(ctx: ProviderContext, desired: Resource<Inputs>, observed: Observed<State>): Promise<void>;
+  /**
+   * Which of `removed` must be gone before `desired` is made: things the real
+   * system will not hold side by side, although their addresses differ (a
+   * CNAME and an A record at one name). `removed` are the resources of this
+   * type on the same host that the plan deletes or releases; the create,
+   * update or replace of `desired` then waits for the removal of each address
+   * returned, so the system never has to hold both, whichever way a name
+   * moves. Pure and fast, like `diff`. Absent: nothing conflicts.
+   * @example
+   * conflictsWith: (desired, removed) =>
+   *   removed.filter((o) => clashes(desired.inputs, o.observed.state)).map((o) => o.address)
+   */
+  conflictsWith?(
+    desired: Resource<Inputs>,
+    removed: readonly OwnedResource<State>[],
+  ): readonly string[];
 }

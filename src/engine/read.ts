@@ -1,6 +1,7 @@
 /** Reads the actual state of every host through every provider, in parallel per host. */
 import type { Exec } from "../hosts/exec.ts";
 import { EDGE_HOST } from "../util/edge-host.ts";
+import type { PlanWarning } from "./plan-types.ts";
 import type { InputProblem, Observed, OwnedResource, Provider, ProviderStore } from "./provider.ts";
 import type { DesiredGraph, Resource } from "./resource.ts";
 
@@ -10,6 +11,8 @@ export interface Actual {
   /** Everything the lab owns, on every host. */
   readonly owned: readonly OwnedResource[];
   readonly problems: readonly InputProblem[];
+  /** Each provider's warnings, by host, each once. */
+  readonly warnings?: readonly PlanWarning[];
 }
 
 export interface ReadOptions {
@@ -26,6 +29,7 @@ export async function readActual(graph: DesiredGraph, options: ReadOptions): Pro
   const observed = new Map<string, Observed>();
   const owned: OwnedResource[] = [];
   const problems: InputProblem[] = [];
+  const warnings: PlanWarning[] = [];
   await Promise.all(
     options.hosts.map(async (host) => {
       const exec = await options.execFor(host);
@@ -56,9 +60,15 @@ export async function readActual(graph: DesiredGraph, options: ReadOptions): Pro
         for (const [address, o] of result.observed) observed.set(address, o);
         owned.push(...result.owned);
         problems.push(...result.problems);
+        for (const message of result.warnings ?? []) {
+          if (!warnings.some((w) => w.host === host && w.message === message)) {
+            warnings.push({ host, message });
+          }
+        }
       }
     }),
   );
   owned.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  return { observed, owned, problems };
+  warnings.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  return { observed, owned, problems, warnings };
 }

@@ -56,7 +56,22 @@ export function sendHttp(
       headers["content-length"] = String(Buffer.byteLength(request.body));
     }
     let req: ClientRequest | undefined;
+    // Node throws, rather than emits, when it refuses the request (a path with a space, a bad
+    // header); run from a promise's callback that would be an unhandled rejection.
     const start = (socket: Duplex | undefined): void => {
+      try {
+        send(socket);
+      } catch (error) {
+        socket?.destroy();
+        settle(
+          fail(
+            `the request could not be sent: ${describe(error, socketPath !== undefined)}`,
+            error,
+          ),
+        );
+      }
+    };
+    const send = (socket: Duplex | undefined): void => {
       if (settled) {
         socket?.destroy();
         return;

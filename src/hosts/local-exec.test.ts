@@ -203,3 +203,87 @@ test("http: to a Unix socket, with the empty Host header HTTP/1.1 asks for; a mi
         `GET /config/ on Unix socket ${join(dir, "none.sock")} on local failed: no such socket (nothing listens there).`,
   );
 });
+
+test("http: a path Node refuses to send (a space) is a HOLT_E_HTTP rejection", async () => {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    await assert.rejects(
+      exec.http({ port, method: "GET", path: "/he alth", timeoutMs: 2000 }),
+      (error: unknown) => {
+        assert.ok(isHoltError(error), String(error));
+        assert.equal(error.code, "HOLT_E_HTTP");
+        assert.match(error.message, /the request could not be sent: .*unescaped characters/);
+        return true;
+      },
+    );
+  } finally {
+    server.close();
+  }
+});
+
+test("children never see HOLT_AGE_KEY: run, start and startWired", async (t) => {
+  const key = "AGE-SECRET-KEY-1TESTONLYNOTAREALKEYQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+  const before = process.env.HOLT_AGE_KEY;
+  process.env.HOLT_AGE_KEY = key;
+  process.env.HOLT_TEST_PASSED_ON = "yes";
+  t.after(() => {
+    if (before === undefined) delete process.env.HOLT_AGE_KEY;
+    else process.env.HOLT_AGE_KEY = before;
+    delete process.env.HOLT_TEST_PASSED_ON;
+  });
+  const seen: string[] = [];
+  seen.push((await exec.run({ argv: ["env"] })).stdout);
+  const started = await exec.start({ argv: ["env"] });
+  seen.push(await new Response(started.stdout).text());
+  await started.done;
+  assert.ok(exec.startWired, "setpriv is installed here");
+  const sink = await exec.start({ argv: ["cat"] });
+  const wired = await exec.startWired({ argv: ["env"], stdout: sink.node?.stdin as never });
+  await wired.done;
+  sink.node?.stdin.end();
+  seen.push(await new Response(sink.stdout).text());
+  await sink.done;
+  for (const env of seen) {
+    assert.match(env, /^HOLT_TEST_PASSED_ON=yes$/m, "the rest of the environment is passed on");
+    assert.doesNotMatch(env, /HOLT_AGE_KEY/);
+    assert.ok(!env.includes(key));
+  }
+});
+
+test("output past the cap kills the program and fails the run, naming it, the host and the cap", async () => {
+  // `yes` never stops by itself: only the kill ends it.
+  const tag = `holt-cap-${process.pid}`;
+  for (const [argv, stream, cap] of [
+    [["yes", tag], "stdout", 64],
+    [["sh", "-c", `yes ${tag} >&2`], "stderr", 8],
+  ] as const) {
+    const started = Date.now();
+    await assert.rejects(exec.run({ argv: [...argv], timeoutMs: 60_000 }), (error: unknown) => {
+      assert.ok(isHoltError(error), String(error));
+      assert.equal(error.code, "HOLT_E_EXEC");
+      assert.match(
+        error.message,
+        new RegExp(
+          `^A program on local printed more than ${cap} MiB on ${stream}, the most holt reads from one program, so holt killed it\\..* The command: .*yes ${tag}`,
+        ),
+      );
+      return true;
+    });
+    assert.ok(Date.now() - started < 30_000, "not the timeout");
+  }
+  const left = await exec.run({ argv: ["pgrep", "-f", `yes ${tag}`] });
+  assert.equal(left.code, 1, `still running: ${left.stdout}`);
+});
+
+test("start: a program's stderr is kept to its end, within the cap", async () => {
+  const program = await exec.start({
+    argv: ["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' x >&2; echo the-end >&2"],
+  });
+  await new Response(program.stdout).arrayBuffer();
+  const { stderr } = await program.done;
+  assert.ok(stderr.length <= 8 * 1024 * 1024 + 100, `${stderr.length} characters kept`);
+  assert.match(stderr, /^\[… earlier output dropped …\]\n/);
+  assert.match(stderr, /xthe-end\n$/);
+});

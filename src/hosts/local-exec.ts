@@ -2,11 +2,19 @@ import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { HoltError } from "../errors.ts";
+import { childEnv } from "./child-env.ts";
 import { childProgram } from "./child-program.ts";
 import { canDieWithHolt, dyingWithHolt } from "./die-with-holt.ts";
 import type { Exec, ExecRequest, ExecResult, RunningProgram, WiredProgram } from "./exec.ts";
 import { sendHttp } from "./http.ts";
-import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
+import {
+  DEFAULT_TIMEOUT_MS,
+  type ExecOutcome,
+  MAX_STDERR_BYTES,
+  MAX_STDOUT_BYTES,
+  outputLimitError,
+  stderrTail,
+} from "./run-checked.ts";
 
 // After the program exits its pipes normally drain within milliseconds; if
 // they do not, a background child inherited them and would hold us forever.
@@ -31,7 +39,7 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
   }
   const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv() });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -56,13 +64,22 @@ function runLocal(request: ExecRequest): Promise<ExecOutcome> {
         : undefined;
 
     const onOutput = request.onOutput;
+    const kept = { stdout: 0, stderr: 0 };
+    // Past the cap the program is killed and the run fails (run-checked.ts says why).
+    const tooMuch = (stream: "stdout" | "stderr", chunk: string): boolean => {
+      kept[stream] += Buffer.byteLength(chunk);
+      if (kept[stream] <= (stream === "stdout" ? MAX_STDOUT_BYTES : MAX_STDERR_BYTES)) return false;
+      child.kill("SIGKILL");
+      finish(outputLimitError("local", request.argv, stream));
+      return true;
+    };
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      if (onOutput === undefined) stdout += chunk;
-      else onOutput("stdout", chunk);
+      if (onOutput !== undefined) onOutput("stdout", chunk);
+      else if (!tooMuch("stdout", chunk)) stdout += chunk;
     });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      if (onOutput === undefined) stderr += chunk;
-      else onOutput("stderr", chunk);
+      if (onOutput !== undefined) onOutput("stderr", chunk);
+      else if (!tooMuch("stderr", chunk)) stderr += chunk;
     });
     // A program may exit without reading its input; that is its business.
     child.stdin.on("error", () => {});
@@ -94,7 +111,7 @@ function startLocal(request: { readonly argv: readonly string[] }): Promise<Runn
   if (program === undefined || program === "") {
     return Promise.reject(new HoltError("HOLT_E_INTERNAL", "Exec.start was given an empty argv."));
   }
-  const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv() });
   const running = childProgram(child, outcomeOf(child, program), () => {
     child.kill("SIGKILL");
   });
@@ -125,6 +142,7 @@ function startWired(request: {
   }
   const child = spawn(wrapped[0], wrapped.slice(1), {
     stdio: ["pipe", request.stdout, "pipe"],
+    env: childEnv(),
   }) as unknown as PipedChild;
   child.stdin.on("error", () => {});
   const wired: WiredProgram = {
@@ -166,7 +184,7 @@ function outcomeOf(child: PipedChild, program: string): Promise<ExecResult> {
   return new Promise((resolve) => {
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
+      stderr = stderrTail(stderr, chunk);
     });
     // 'error' comes before 'close' when the program could not be started.
     child.on("error", (error: NodeJS.ErrnoException) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,22 +64,29 @@ test("a port nobody listens on: done says the program could not start, with ssh'
   });
 });
 
-test("openMaster removes the socket folders of holt processes that are gone, and only those", async () => {
+test("openMaster: its folder is in the private root, never /tmp; it removes gone holts' folders, and only those", async () => {
+  const root = join(mkdtempSync(join(tmpdir(), "holt-openssh-")), "ssh");
+  mkdirSync(root, { mode: 0o700 });
   const gone = spawnSync("true").pid;
   const alive = spawn("sleep", ["30"]);
-  const left = join(tmpdir(), `holt-ssh-${gone}-test`);
-  const kept = join(tmpdir(), `holt-ssh-${alive.pid}-test`);
+  const left = join(root, `${gone}-aaaaaa`);
+  const kept = join(root, `${alive.pid}-bbbbbb`);
+  const inTmp = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`holt-ssh-${process.pid}-`));
   try {
-    mkdirSync(left, { recursive: true });
-    mkdirSync(kept, { recursive: true });
-    const master = openMaster(await nobodyListening());
+    for (const dir of [left, kept]) {
+      mkdirSync(dir, { mode: 0o700 });
+      writeFileSync(join(dir, ".holt-ssh"), "marker\n");
+    }
+    const master = openMaster(await nobodyListening(), root);
     assert.ok(master !== null, "this machine has ssh and setpriv");
+    const own = readdirSync(root).filter((n) => n.startsWith(`${process.pid}-`));
+    assert.equal(own.length, 1, "its own folder, in the root");
+    assert.deepEqual(inTmp(), []);
     assert.equal(await master.ready, null);
     master.close();
-    assert.equal(existsSync(left), false);
-    assert.equal(existsSync(kept), true);
+    assert.deepEqual(readdirSync(root).sort(), [`${alive.pid}-bbbbbb`]);
   } finally {
     alive.kill();
-    rmSync(kept, { recursive: true, force: true });
+    rmSync(join(root, ".."), { recursive: true, force: true });
   }
 });

@@ -15,15 +15,23 @@
  * without a handshake of its own, which costs about 250 ms here.
  */
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { HoltError } from "../errors.ts";
 import { processIsRunning } from "../util/process-alive.ts";
+import { childEnv } from "./child-env.ts";
 import { childProgram } from "./child-program.ts";
+import {
+  CONTROL_SOCKET,
+  controlRoot,
+  createControlFolder,
+  removeControlFolder,
+  removeLeftBehind,
+} from "./control-folder.ts";
 import { dyingWithHolt } from "./die-with-holt.ts";
 import type { ExecResult, RunningProgram } from "./exec.ts";
 import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
+import { stderrTail } from "./run-checked.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 export interface OpenSshTarget {
@@ -58,9 +66,10 @@ export function hasOpenSsh(): boolean {
 /** How often `openMaster` looks for its control socket while it logs in. */
 const MASTER_POLL_MS = 10;
 
-export function openSshArgs(to: OpenSshTarget, command: string, controlPath?: string): string[] {
-  const shared = controlPath === undefined ? [] : ["-S", controlPath, "-o", "ControlMaster=no"];
-  return [...shared, ...openSshOptions(to), to.host, command];
+/** ssh's arguments for a command; `shared`: over the connection opened ahead (run in its folder). */
+export function openSshArgs(to: OpenSshTarget, command: string, shared = false): string[] {
+  const control = shared ? ["-S", CONTROL_SOCKET, "-o", "ControlMaster=no"] : [];
+  return [...control, ...openSshOptions(to), to.host, command];
 }
 
 function openSshOptions(to: OpenSshTarget): string[] {
@@ -98,58 +107,43 @@ function openSshOptions(to: OpenSshTarget): string[] {
 /** An OpenSSH connection opened ahead of a stream, from `openMaster`. */
 export interface OpenSshMaster {
   /**
-   * Its control socket once logged in, for `startWithOpenSsh`; null when it
-   * could not connect (the stream then connects by itself and reports why).
+   * The folder of its control socket once logged in, for `startWithOpenSsh`;
+   * null when it could not connect (the stream then connects by itself and
+   * reports why).
    */
   readonly ready: Promise<string | null>;
   /** Ends the connection (streams still running over it end too). */
   close(): void;
 }
 
-/** The private folders of control sockets: `holt-ssh-<pid of holt>-<random>`. */
-const FOLDER_PREFIX = "holt-ssh-";
 let swept = false;
 
 /**
- * Removes the socket folders of holt processes that are gone (killed before
- * `close()`), once per process. Their ssh died with them, so only the empty
- * folder is left.
+ * Logs in now (`ssh -M -N`, its socket in a private folder: control-folder.ts),
+ * killed with holt. null where that cannot be done (no `ssh`, no `setpriv`,
+ * no private folder).
  */
-function removeLeftFolders(): void {
-  if (swept) return;
-  swept = true;
-  let names: string[];
-  try {
-    names = readdirSync(tmpdir());
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(/^holt-ssh-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || processIsRunning(pid)) continue;
-    try {
-      rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    } catch {
-      // Another user's, or going away as we look: not ours to worry about.
-    }
-  }
-}
-
-/**
- * Logs in now (`ssh -M -N`, in a private folder for its socket), killed with
- * holt. null where that cannot be done (no `ssh`, no `setpriv`).
- */
-export function openMaster(to: OpenSshTarget): OpenSshMaster | null {
+export function openMaster(to: OpenSshTarget, root: string = controlRoot()): OpenSshMaster | null {
   if (!hasOpenSsh()) return null;
-  removeLeftFolders();
-  const dir = mkdtempSync(join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
-  const socket = join(dir, "control");
-  const argv = dyingWithHolt(["ssh", "-M", "-S", socket, "-N", ...openSshOptions(to), to.host]);
-  if (argv === null) {
-    rmSync(dir, { recursive: true, force: true });
-    return null;
+  // Once per process: the folders of holt processes killed before close().
+  if (!swept) {
+    swept = true;
+    removeLeftBehind(root, processIsRunning);
   }
-  const child = spawn(argv[0], argv.slice(1), { stdio: "ignore" });
+  const argv = dyingWithHolt([
+    "ssh",
+    "-M",
+    "-S",
+    CONTROL_SOCKET,
+    "-N",
+    ...openSshOptions(to),
+    to.host,
+  ]);
+  if (argv === null) return null;
+  const dir = createControlFolder(root);
+  if (dir === null) return null;
+  const socket = join(dir, CONTROL_SOCKET);
+  const child = spawn(argv[0], argv.slice(1), { stdio: "ignore", cwd: dir, env: childEnv() });
   // Never what keeps holt running; setpriv ends it with holt.
   child.unref();
   const ready = new Promise<string | null>((resolve) => {
@@ -159,7 +153,7 @@ export function openMaster(to: OpenSshTarget): OpenSshMaster | null {
       resolve(value);
     };
     const poll = setInterval(() => {
-      if (existsSync(socket)) finish(socket);
+      if (existsSync(socket)) finish(dir);
       else if (Date.now() > deadline) finish(null);
     }, MASTER_POLL_MS);
     child.once("exit", () => finish(null));
@@ -169,7 +163,7 @@ export function openMaster(to: OpenSshTarget): OpenSshMaster | null {
     ready,
     close() {
       child.kill("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
+      removeControlFolder(dir);
     },
   };
 }
@@ -196,11 +190,13 @@ export function startWithOpenSsh(
   to: OpenSshTarget,
   argv: readonly string[],
   killGroup: (pgid: number) => void,
-  controlPath?: string,
+  controlFolder?: string,
 ): Promise<RunningProgram> {
   const { marker, command } = markedCommand(argv);
-  const child = spawn("ssh", openSshArgs(to, command, controlPath), {
+  const child = spawn("ssh", openSshArgs(to, command, controlFolder !== undefined), {
     stdio: ["pipe", "pipe", "pipe"],
+    env: childEnv(),
+    ...(controlFolder === undefined ? {} : { cwd: controlFolder }),
   });
   let stderr = "";
   let pgid: number | undefined;
@@ -212,7 +208,8 @@ export function startWithOpenSsh(
     child.kill("SIGKILL");
   };
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
+    // Read whole until the marker (the shell's first words), then only its end is kept.
+    stderr = pgid === undefined ? stderr + chunk : stderrTail(stderr, chunk);
     if (pgid !== undefined) return;
     const found = takeMarker(stderr, marker);
     if (found === undefined) return;

@@ -5,6 +5,45 @@ import { shellQuote } from "./shell-quote.ts";
 export const DEFAULT_TIMEOUT_MS = 120_000;
 
 /**
+ * The most output `Exec.run` keeps from one program. The largest holt reads
+ * on a healthy host is a few tens of MB: `zfs get` of the properties it
+ * needs is about 1.5 KB per dataset (15 MB for 10,000), one line of
+ * `zfs get -r` per snapshot property is about 60 bytes (25 MB for 100,000
+ * snapshots), `podman ps --format json` a few KB per container. Past the cap
+ * the program is killed and the run fails: holding more would let one
+ * runaway program take holt's memory.
+ */
+export const MAX_STDOUT_BYTES = 64 * 1024 * 1024;
+/** stderr carries messages, not data; its end is what errors show. */
+export const MAX_STDERR_BYTES = 8 * 1024 * 1024;
+
+/**
+ * stderr of a started program (`Exec.start`) with `chunk` added, kept to its
+ * end: such a program runs as long as a transfer takes, and only the end of
+ * its stderr says why it stopped. Past the cap the older half is dropped.
+ */
+export function stderrTail(stderr: string, chunk: string): string {
+  const text = stderr + chunk;
+  if (text.length <= MAX_STDERR_BYTES) return text;
+  return `[… earlier output dropped …]\n${text.slice(-MAX_STDERR_BYTES / 2)}`;
+}
+
+/** The error for a program killed because it printed more than `Exec.run` keeps. */
+export function outputLimitError(
+  target: string,
+  argv: readonly string[],
+  stream: "stdout" | "stderr",
+): HoltError {
+  let command = shellQuote(argv);
+  if (command.length > 200) command = `${command.slice(0, 200)}…`;
+  const cap = stream === "stdout" ? MAX_STDOUT_BYTES : MAX_STDERR_BYTES;
+  return new HoltError(
+    "HOLT_E_EXEC",
+    `A program on ${target} printed more than ${cap / 1024 / 1024} MiB on ${stream}, the most holt reads from one program, so holt killed it. Nothing holt runs prints that much on a healthy host: run it there by hand to see why. The command: ${command}`,
+  );
+}
+
+/**
  * What the execs in this folder actually return. `timedOut` is extra because a
  * bare SIGKILL does not tell the user whether holt or something else killed it.
  */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -17,6 +17,8 @@ const opened: Exec[] = [];
 
 before(async () => {
   peer = await startSshHost();
+  // OpenSSH's control sockets go here rather than into the machine's state directory.
+  process.env.XDG_RUNTIME_DIR = scratch("runtime");
 });
 
 after(async () => {
@@ -150,6 +152,53 @@ test("reconnects on the next run after the connection drops", async () => {
   const second = await exec.run({ argv: ["sh", "-c", "echo $SSH_CONNECTION"] });
   assert.equal(second.code, 0);
   assert.notEqual(second.stdout, first.stdout);
+});
+
+test("http: a path Node refuses to send is a HOLT_E_HTTP rejection, not an unhandled one", async () => {
+  // sshd listens on the peer's address, so the forwarded channel opens and the request
+  // is built in the channel's callback: where Node's throw used to escape every handler.
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    await assert.rejects(
+      open().http({
+        address: peer.address,
+        port: peer.port,
+        method: "GET",
+        path: "/he alth",
+        timeoutMs: 5000,
+      }),
+      holtError("HOLT_E_HTTP", /the request could not be sent: .*unescaped characters/),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+});
+
+test("output past the cap kills the remote program and fails the run, naming it, the host and the cap", async () => {
+  const exec = open();
+  // Host and test machine share one pid namespace: make the program ours alone.
+  const tag = `holt-cap-${process.pid}`;
+  await assert.rejects(
+    exec.run({ argv: ["yes", tag], timeoutMs: 120_000 }),
+    holtError(
+      "HOLT_E_EXEC",
+      new RegExp(
+        `^A program on ${exec.target.replace(/\./g, "\\.")} printed more than 64 MiB on stdout, the most holt reads from one program, so holt killed it\\..* The command: yes ${tag}$`,
+      ),
+    ),
+  );
+  const deadline = Date.now() + 10_000;
+  let left = await exec.run({ argv: ["pgrep", "-f", `yes ${tag}`] });
+  while (left.code === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = await exec.run({ argv: ["pgrep", "-f", `yes ${tag}`] });
+  }
+  assert.equal(left.code, 1, `still running: ${left.stdout}`);
+  assert.equal((await exec.run({ argv: ["echo", "still usable"] })).stdout, "still usable\n");
 });
 
 test("run after close is refused; close twice is fine", async () => {
@@ -420,6 +469,33 @@ test("prepareStart: streams share the connection opened ahead; close() ends it",
   assert.equal(connectionsToPeer(), baseline, "both connections closed");
 });
 
+test("prepareStart: the shared connection works from a folder deeper than a socket path may be", async () => {
+  // A Unix socket's path has at most 107 bytes; this folder alone is longer.
+  const deep = join(scratch("deep"), "d".repeat(100), "e".repeat(60));
+  mkdirSync(deep, { recursive: true, mode: 0o700 });
+  const saved = process.env.XDG_RUNTIME_DIR;
+  process.env.XDG_RUNTIME_DIR = deep;
+  try {
+    const baseline = connectionsToPeer();
+    const exec = open({ streams: "openssh" });
+    exec.prepareStart?.();
+    const program = await exec.start({ argv: ["echo", "through the shared connection"] });
+    assert.equal(await new Response(program.stdout).text(), "through the shared connection\n");
+    assert.equal((await program.done).code, 0);
+    assert.equal(connectionsToPeer() - baseline, 2, "ssh2's and the shared one, no third");
+    const root = join(deep, "holt-ssh");
+    const folders = readdirSync(root);
+    assert.equal(folders.length, 1);
+    assert.ok(join(root, folders[0] ?? "", "control").length > 107);
+    assert.ok(lstatSync(join(root, folders[0] ?? "", "control")).isSocket());
+    assert.equal(lstatSync(root).mode & 0o777, 0o700);
+    await exec.close();
+    assert.deepEqual(readdirSync(root), [], "close() removes its folder");
+  } finally {
+    process.env.XDG_RUNTIME_DIR = saved;
+  }
+});
+
 test("prepareStart: both connections log in before any command", async () => {
   const baseline = connectionsToPeer();
   const exec = open({ streams: "openssh" });
@@ -459,5 +535,40 @@ test("prepareStart: when the connection ahead fails, a stream connects by itself
     assert.equal((await program.done).code, 0);
   } finally {
     process.env.PATH = path;
+  }
+});
+
+test("OpenSSH's client (the connection ahead and a stream) never sees HOLT_AGE_KEY", async () => {
+  // The real client, behind a wrapper that records the environment it was given.
+  const real = execFileSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).trim();
+  const bin = scratch("env-recording-bin");
+  const records = scratch("env-records");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(records, { recursive: true });
+  writeFileSync(join(bin, "ssh"), `#!/bin/sh\nenv > "${records}/$$"\nexec ${real} "$@"\n`, {
+    mode: 0o755,
+  });
+  const key = "AGE-SECRET-KEY-1TESTONLYNOTAREALKEYQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+  const saved = { path: process.env.PATH, key: process.env.HOLT_AGE_KEY };
+  process.env.PATH = `${bin}:${saved.path}`;
+  process.env.HOLT_AGE_KEY = key;
+  try {
+    const exec = open({ streams: "openssh" });
+    exec.prepareStart?.();
+    const program = await exec.start({ argv: ["echo", "streamed"] });
+    assert.equal(await new Response(program.stdout).text(), "streamed\n");
+    assert.equal((await program.done).code, 0);
+    await exec.close();
+  } finally {
+    process.env.PATH = saved.path;
+    if (saved.key === undefined) delete process.env.HOLT_AGE_KEY;
+    else process.env.HOLT_AGE_KEY = saved.key;
+  }
+  const seen = readdirSync(records).map((name) => readFileSync(join(records, name), "utf8"));
+  assert.equal(seen.length, 2, "the master and the stream's client");
+  for (const env of seen) {
+    assert.match(env, /^PATH=/m);
+    assert.doesNotMatch(env, /HOLT_AGE_KEY/);
+    assert.ok(!env.includes(key));
   }
 });

@@ -24,7 +24,14 @@ import {
 } from "./known-hosts.ts";
 import { hasOpenSsh, type OpenSshMaster, openMaster, startWithOpenSsh } from "./openssh-stream.ts";
 import { lostError, markedCommand, takeMarker } from "./remote-command.ts";
-import { DEFAULT_TIMEOUT_MS, type ExecOutcome } from "./run-checked.ts";
+import {
+  DEFAULT_TIMEOUT_MS,
+  type ExecOutcome,
+  MAX_STDERR_BYTES,
+  MAX_STDOUT_BYTES,
+  outputLimitError,
+  stderrTail,
+} from "./run-checked.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 type Ssh2 = typeof import("ssh2");
@@ -392,14 +399,32 @@ function collect(
     const onOutput = request.onOutput;
 
     let settled = false;
+    let overflow: "stdout" | "stderr" | undefined;
     const done = () => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearTimeout(graceTimer);
-      if (timedOut) resolve({ stdout, stderr, code: null, signal: "SIGKILL", timedOut });
+      if (overflow !== undefined) reject(outputLimitError(target, request.argv, overflow));
+      else if (timedOut) resolve({ stdout, stderr, code: null, signal: "SIGKILL", timedOut });
       else if (exit !== undefined) resolve({ stdout, stderr, ...exit, timedOut });
       else reject(lostError(target, shellQuote(request.argv)));
+    };
+    const kept = { stdout: 0, stderr: 0 };
+    // Past the cap the program's group is killed (at once, or when the marker names it) and
+    // the run fails; output is no longer kept. run-checked.ts says why.
+    const tooMuch = (stream: "stdout" | "stderr", chunk: string): boolean => {
+      if (overflow !== undefined) return true;
+      kept[stream] += Buffer.byteLength(chunk);
+      if (kept[stream] <= (stream === "stdout" ? MAX_STDOUT_BYTES : MAX_STDERR_BYTES)) return false;
+      overflow = stream;
+      stdout = "";
+      // The channel stays open (its output dropped) until the kill ends the program, so a
+      // marker still on its way is read and the group killed.
+      if (pgid !== undefined) kill(pgid);
+      setTimeout(() => channel.close(), KILL_GRACE_MS).unref();
+      done();
+      return true;
     };
     const closedOne = () => {
       open -= 1;
@@ -407,21 +432,22 @@ function collect(
     };
 
     channel.setEncoding("utf8").on("data", (chunk: string) => {
-      if (onOutput === undefined) stdout += chunk;
-      else onOutput("stdout", chunk);
+      if (onOutput !== undefined) onOutput("stdout", chunk);
+      else if (!tooMuch("stdout", chunk)) stdout += chunk;
     });
     channel.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      if (pgid !== undefined && onOutput !== undefined) {
-        onOutput("stderr", chunk);
+      if (pgid !== undefined) {
+        if (onOutput !== undefined) onOutput("stderr", chunk);
+        else if (!tooMuch("stderr", chunk)) stderr += chunk;
         return;
       }
       stderr += chunk;
-      if (pgid !== undefined) return;
       const found = takeMarker(stderr, marker);
       if (found === undefined) return;
       pgid = found.pgid;
       stderr = found.rest;
-      if (timedOut) kill(pgid);
+      if (timedOut || overflow !== undefined) kill(pgid);
+      if (onOutput === undefined && tooMuch("stderr", stderr)) stderr = "";
       if (onOutput !== undefined && stderr !== "") {
         onOutput("stderr", stderr);
         stderr = "";
@@ -504,7 +530,8 @@ function trackProgram(
     killGroup(pgid);
   };
   channel.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
+    // Read whole until the marker (the shell's first words), then only its end is kept.
+    stderr = pgid === undefined ? stderr + chunk : stderrTail(stderr, chunk);
     if (pgid !== undefined) return;
     const found = takeMarker(stderr, marker);
     if (found === undefined) return;

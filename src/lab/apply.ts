@@ -53,6 +53,14 @@ export function lockLab(stateDir: string, lab: string, command: string): Lock {
 }
 
 /**
+ * The lab's backup lock: one backup run, replication, offsite copy, drill,
+ * repository init or restore at a time. Independent of the apply lock.
+ */
+export function lockBackups(stateDir: string, lab: string, command: string): Lock {
+  return acquireLock(labStateDir(stateDir, lab), command, "backup");
+}
+
+/**
  * Applies `plan` after reading the systems again and checking that every
  * fingerprint still matches (a binding plan). The caller holds the lock.
  */

@@ -251,6 +251,37 @@ describe("validate: exposure", () => {
     ]);
   });
 
+  test("a Cloudflare zone takes a TTL of 1 or 60 to 86400, and says so; other providers take any", () => {
+    const zones = (ttl: number) => ({
+      "lab.example.com": { provider: "cloudflare", apiToken: secret("cf"), ttl },
+      "other.example.com": { ...rfc2136, ttl },
+    });
+    for (const ttl of [30, 59, 86401, 604800]) {
+      const problems = problemsOf({ ...BASE, dns: { zones: zones(ttl) }, services: {} });
+      assert.deepEqual(problems, [
+        `dns.zones["lab.example.com"].ttl: ${ttl} is not a TTL Cloudflare accepts: it takes 1 (automatic, 300 seconds) or 60 to 86400 seconds. Use ttl: 60 for the shortest, or 1 for automatic.`,
+      ]);
+    }
+    for (const ttl of [1, 60, 300, 86400]) {
+      assert.deepEqual(problemsOf({ ...BASE, dns: { zones: zones(ttl) }, services: {} }), []);
+    }
+  });
+
+  test("on Cloudflare, ttl 1 (automatic) is the 300 s it reads back as", () => {
+    const { recs } = records(
+      lab({
+        ...BASE,
+        dns: {
+          zones: { "lab.example.com": { provider: "cloudflare", apiToken: secret("cf"), ttl: 1 } },
+        },
+        services: { media: svc("media") },
+      }),
+    );
+    assert.deepEqual(recs, [
+      "dns.record:@edge/public/media.lab.example.com/A 192.168.1.10 ttl=300",
+    ]);
+  });
+
   test("zone, server and provider mistakes name the key and the fix", () => {
     const problems = problemsOf({
       domain: "lab.example.com",

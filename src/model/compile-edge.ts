@@ -53,6 +53,19 @@ function zoneIn(
   );
 }
 
+/** What Cloudflare's "automatic" TTL is for a record that is not proxied, and every proxied record's. */
+const CLOUDFLARE_AUTO_TTL = 300;
+
+/**
+ * The TTL a record is written and read back with. On Cloudflare a proxied
+ * record always has the automatic TTL, and `ttl: 1` (automatic) reads back
+ * as 300 s, so both are 300 here, or the plan would never settle.
+ */
+function recordTtl(zone: ResolvedDnsZone, proxied: boolean): number {
+  if (zone.provider.kind !== "cloudflare") return zone.ttl;
+  return proxied || zone.ttl === 1 ? CLOUDFLARE_AUTO_TTL : zone.ttl;
+}
+
 /** The CNAME target of a Cloudflare Tunnel. */
 export function tunnelTarget(tunnelId: string): string {
   return `${tunnelId}.cfargotunnel.com`;
@@ -156,8 +169,7 @@ export function compileEdge(input: EdgeCompileInput): {
               zone: zoneRef(zone),
               name: hostname,
               type,
-              // Cloudflare serves proxied records with its automatic TTL (300 s), whatever was asked.
-              ttl: target.proxied && zone.provider.kind === "cloudflare" ? 300 : zone.ttl,
+              ttl: recordTtl(zone, target.proxied),
               values: [target.value.toLowerCase()],
               proxied: target.proxied && zone.provider.kind === "cloudflare",
             };

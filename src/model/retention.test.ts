@@ -115,6 +115,33 @@ const TABLE: {
     },
   },
   {
+    name: "weekly: Monday 30 December 2024 starts ISO week 1 of 2025, apart from the Sunday before",
+    times: ["2024-12-29T23:30:00Z", "2024-12-30T00:30:00Z", "2025-01-05T23:30:00Z"],
+    policy: { weekly: 2 },
+    keep: {
+      "2025-01-05T23:30:00Z": ["newest", "weekly"],
+      "2024-12-29T23:30:00Z": ["weekly"],
+    },
+  },
+  {
+    name: "weekly: ISO week 53 of 2020 runs to Sunday 3 January 2021",
+    times: ["2020-12-28T00:00:00Z", "2021-01-03T23:59:59Z", "2021-01-04T00:00:00Z"],
+    policy: { weekly: 3 },
+    keep: {
+      "2021-01-04T00:00:00Z": ["newest", "weekly"],
+      "2021-01-03T23:59:59Z": ["weekly"],
+    },
+  },
+  {
+    name: "a snapshot in the future is simply the newest: no clock decides",
+    times: ["2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z", "2099-01-01T00:00:00Z"],
+    policy: { hourly: 2 },
+    keep: {
+      "2099-01-01T00:00:00Z": ["newest", "hourly"],
+      "2026-01-01T11:00:00Z": ["hourly"],
+    },
+  },
+  {
     name: "last: the N newest, whatever their times",
     times: ["2026-01-01T00:00:00Z", "2026-01-01T00:10:00Z", "2026-01-01T00:20:00Z"],
     policy: { last: 2 },
@@ -140,10 +167,14 @@ const TABLE: {
     },
   },
   {
-    name: "every count zero keeps only the newest (the config refuses such a policy)",
-    times: ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"],
-    policy: {},
-    keep: { "2026-01-02T00:00:00Z": ["newest"] },
+    name: "every count 0 keeps everything, as restic forget with no policy (the config refuses it)",
+    times: ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-02T00:10:00Z"],
+    policy: { hourly: 0 },
+    keep: {
+      "2026-01-02T00:10:00Z": ["newest", "empty policy"],
+      "2026-01-02T00:00:00Z": ["empty policy"],
+      "2026-01-01T00:00:00Z": ["empty policy"],
+    },
   },
 ];
 
@@ -159,6 +190,24 @@ for (const row of TABLE) {
     );
   });
 }
+
+test("equal times: the name decides which is newer, whatever the input order", () => {
+  const same = Date.parse("2026-05-05T05:05:05Z");
+  const snaps: SnapshotInfo[] = ["holt-a", "holt-c", "holt-b"].map((name) => ({
+    name,
+    createdMs: same,
+    holt: true,
+    held: false,
+  }));
+  for (const order of [snaps, [...snaps].reverse()]) {
+    const d = decideRetention(order, policy({ daily: 1, last: 2 }));
+    assert.deepEqual(Object.fromEntries(d.keep), {
+      "holt-c": ["newest", "last", "daily"],
+      "holt-b": ["last"],
+    });
+    assert.deepEqual(d.prune, ["holt-a"]);
+  }
+});
 
 test("a stalled snapshotter never makes the policy keep fewer", () => {
   const p = policy({ hourly: 24, daily: 7, weekly: 4, monthly: 2 });
@@ -232,7 +281,7 @@ test("random histories over years: each kind keeps min(policy, periods with a sn
   }
 });
 
-test("resticKeepFlags: a flag per count above 0, and --keep-last at least 1 for the newest", () => {
+test("resticKeepFlags: a flag per count above 0, --keep-last at least 1 for the newest, none for an empty policy", () => {
   for (const [counts, flags] of [
     [{ hourly: 2 }, ["--keep-last", "1", "--keep-hourly", "2"]],
     [
@@ -253,7 +302,8 @@ test("resticKeepFlags: a flag per count above 0, and --keep-last at least 1 for 
       ],
     ],
     [{ last: 3, yearly: 1 }, ["--keep-last", "3", "--keep-yearly", "1"]],
-    [{}, ["--keep-last", "1"]],
+    // No flag at all: restic keeps every copy, as decideRetention does.
+    [{}, []],
   ] as const) {
     assert.deepEqual(resticKeepFlags(policy(counts)), flags, JSON.stringify(counts));
   }

@@ -14,9 +14,10 @@
  *
  * On top of the policy, a snapshot is always kept when it is the newest one,
  * when something holds it (a replication base), or when holt did not make it.
- * A policy whose counts are all zero therefore keeps only the newest, where
- * `restic forget` reads an empty policy as "keep everything": the config
- * refuses such a policy, so neither reading ever applies.
+ * A policy whose counts are all zero keeps everything, as `restic forget`
+ * with no policy does (the counts alone would leave only the newest). The
+ * config refuses such a policy, so the user says what they mean; this is
+ * the reading that destroys nothing when one gets here some other way.
  *
  * restic 0.16 and later also keep the oldest snapshot while a kind has
  * counts left; restic 0.14 and 0.15 (Debian 12 ships 0.14) do not, nor does
@@ -47,7 +48,7 @@ export interface SnapshotInfo {
 
 export type RetentionKind = keyof RetentionPolicy;
 
-export type KeepReason = RetentionKind | "newest" | "held" | "not holt's";
+export type KeepReason = RetentionKind | "newest" | "held" | "not holt's" | "empty policy";
 
 export interface RetentionDecision {
   readonly keep: ReadonlyMap<string, readonly KeepReason[]>;
@@ -110,6 +111,10 @@ export function decideRetention(
   const ours = sorted.filter((s) => s.holt);
   const newest = ours[0];
   if (newest !== undefined) add(newest.name, "newest");
+  if (isEmptyPolicy(policy)) {
+    for (const s of ours) add(s.name, "empty policy");
+    return { keep, prune: [] };
+  }
   for (const kind of RETENTION_KINDS) {
     const limit = Math.max(0, Math.floor(policy[kind]));
     let lastPeriod: number | undefined;
@@ -130,11 +135,18 @@ export function decideRetention(
   return { keep, prune };
 }
 
+/** Every count is 0 (or below): restic reads such a policy as "keep everything". */
+export function isEmptyPolicy(policy: RetentionPolicy): boolean {
+  return RETENTION_KINDS.every((kind) => !(Math.floor(policy[kind]) > 0));
+}
+
 /**
  * The `restic forget` flags that keep what `decideRetention` keeps of the
  * same copies: a flag per kind, and `--keep-last` at least 1 for the newest.
+ * None for an empty policy, which restic reads as "keep everything".
  */
 export function resticKeepFlags(policy: RetentionPolicy): string[] {
+  if (isEmptyPolicy(policy)) return [];
   return RETENTION_KINDS.flatMap((kind) => {
     const count = Math.max(0, Math.floor(policy[kind]));
     const n = kind === "last" ? Math.max(1, count) : count;

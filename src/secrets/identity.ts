@@ -17,10 +17,11 @@ import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { HoltError } from "../errors.ts";
+import { AGE_KEY_ENV } from "../util/age-key-env.ts";
 import { generateIdentity, recipientOf } from "./age.ts";
 import { createFileExclusive } from "./write-file.ts";
 
-export const KEY_ENV = "HOLT_AGE_KEY";
+export const KEY_ENV = AGE_KEY_ENV;
 export const KEY_FILE_ENV = "HOLT_AGE_KEY_FILE";
 
 export interface Identities {

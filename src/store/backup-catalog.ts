@@ -1,6 +1,8 @@
 /**
  * The backup catalog: one row per backup step (snapshot, replica, offsite,
- * check, verify) with its outcome, in SQLite beside the journal. Like the
+ * check, verify) with its outcome, in SQLite beside the journal; the
+ * checksum manifests; and where each offsite repository was created or
+ * first found. Like the
  * journal it is history, not truth: the copies themselves are on the
  * systems. `holt backup status` reads the newest row of each kind per
  * dataset for ages and failures; the alerting work reads failures from it.
@@ -54,7 +56,30 @@ CREATE TABLE IF NOT EXISTS manifest_bodies (
   digest TEXT PRIMARY KEY,
   body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS repositories (
+  host TEXT NOT NULL,
+  location TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  filesystem TEXT,
+  since TEXT NOT NULL,
+  how TEXT NOT NULL,
+  PRIMARY KEY (host, location)
+);
 `;
+
+/**
+ * An offsite repository as one host uses it: created by holt (`init`) or
+ * first found there (`found`), and for a local path the file system it was
+ * on then (JSON). `location` is a digest of restic's repository string.
+ */
+export interface RepositoryRow {
+  readonly host: string;
+  readonly location: string;
+  readonly repository: string;
+  readonly filesystem: string | null;
+  readonly since: string;
+  readonly how: string;
+}
 
 export class BackupCatalog {
   readonly #db: DatabaseSync;
@@ -158,6 +183,30 @@ export class BackupCatalog {
     this.#db.exec(
       "DELETE FROM manifest_bodies WHERE digest NOT IN (SELECT DISTINCT digest FROM manifests)",
     );
+  }
+
+  /** What was recorded about a repository on a host, or null. */
+  loadRepository(host: string, location: string): RepositoryRow | null {
+    const row = this.#db
+      .prepare("SELECT * FROM repositories WHERE host = ? AND location = ?")
+      .get(host, location) as Record<string, unknown> | undefined;
+    if (row === undefined) return null;
+    return {
+      host: String(row.host),
+      location: String(row.location),
+      repository: String(row.repository),
+      filesystem: (row.filesystem as string | null) ?? null,
+      since: String(row.since),
+      how: String(row.how),
+    };
+  }
+
+  saveRepository(row: RepositoryRow): void {
+    this.#db
+      .prepare(
+        "INSERT OR REPLACE INTO repositories (host, location, repository, filesystem, since, how) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(row.host, row.location, row.repository, row.filesystem, row.since, row.how);
   }
 
   close(): void {

@@ -4,20 +4,10 @@
  * for everyone else. Each lab gets its own folder inside.
  */
 import { chmodSync, mkdirSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { HoltError } from "../errors.ts";
 
-export function resolveStateDir(
-  explicit: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): string {
-  if (explicit !== undefined && explicit !== "") return explicit;
-  if (env.HOLT_STATE_DIR !== undefined && env.HOLT_STATE_DIR !== "") return env.HOLT_STATE_DIR;
-  if (process.getuid?.() === 0) return "/var/lib/holt";
-  const xdg = env.XDG_STATE_HOME;
-  return join(xdg !== undefined && xdg !== "" ? xdg : join(homedir(), ".local", "state"), "holt");
-}
+export { resolveStateDir } from "../util/state-dir.ts";
 
 /** Where the lab's own folder is, without creating it. */
 export function labStateDirPath(stateDir: string, lab: string): string {

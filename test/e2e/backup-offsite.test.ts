@@ -1,25 +1,48 @@
 /**
  * Offsite copies with a real restic (a folder repository) from a zfs-fuse
- * pool, through the CLI under a test clock: the repository is created on
- * first use, each run copies the newest snapshot from a read-only clone,
- * a repeat is "up to date", forget follows the policy, the copy restores to
- * the snapshot's checksums, a wrong password fails clearly without copying,
- * and a lost pack is found by the check. Then, in another time zone (holt
- * under TZ=Europe/Berlin, and an SSH host whose sessions are in Berlin
- * time), across both of its DST nights: each copy carries its snapshot's
- * UTC time, and restic's forget groups the copies by holt's UTC days.
+ * pool, through the CLI under a test clock. The repository's folder is on a
+ * dataset of its own, mounted as a NAS share would be: a run never creates
+ * the repository (it fails, naming where it looked, and creates nothing),
+ * `holt backup init-offsite` does; each run copies the newest snapshot from
+ * a read-only clone, a repeat is "up to date", forget follows the policy,
+ * the copy restores to the snapshot's checksums, a wrong password fails
+ * clearly without copying, an unmounted share or a repository on another
+ * file system at its path is refused, and a lost pack is found by the
+ * check. Then two services whose names joined with "-" were the same
+ * (`web` + `db-data`, `web-db` + `data`) are copied and drilled without
+ * touching each other's scratch datasets, and a foreign dataset at a
+ * scratch name is refused, never destroyed. Then, in another time zone
+ * (holt under TZ=Europe/Berlin, and an SSH host whose sessions are in Berlin
+ * time), across both of its DST nights: each copy carries its snapshot's UTC
+ * time, and restic's forget groups the copies by holt's UTC days.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { decideRetention } from "../../src/model/retention.ts";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
-import { checksums, createLabFolder, type LabFolder, zfs, zfsGet } from "./harness.ts";
+import {
+  checksums,
+  createLabFolder,
+  destroyWhenFree,
+  type LabFolder,
+  zfs,
+  zfsGet,
+} from "./harness.ts";
 
 const lab = `os${process.pid}`;
 const HOUR = 3_600_000;
@@ -28,8 +51,14 @@ const PASSWORD = `restic-${randomBytes(8).toString("hex")}`;
 
 let pool: TestPool;
 let folder: LabFolder;
+/** A folder with the share's mount point in it, and nothing else. */
+let base: string;
+/** The share's mount point, and the repository's folder on the share. */
+let share: string;
 let repo: string;
 let hour = 0;
+
+const shareDataset = () => `${pool.name}/nas`;
 
 const data = () => `${pool.name}/holt/app/data`;
 const keyEnv = (): NodeJS.ProcessEnv => ({ HOLT_AGE_KEY_FILE: join(folder.dir, "age.key") });
@@ -89,8 +118,10 @@ function mountpoint(): string {
 describe("offsite copies with restic (zfs-fuse + a restic folder repository)", () => {
   before(async () => {
     pool = await createTestPool({ sizeMb: 256 });
-    repo = mkdtempSync(join(tmpdir(), "holt-restic-"));
-    rmSync(repo, { recursive: true });
+    base = mkdtempSync(join(tmpdir(), "holt-restic-"));
+    share = join(base, "nas");
+    repo = join(share, "restic");
+    zfs("create", "-o", `mountpoint=${share}`, shareDataset());
     folder = createLabFolder();
     folder.write(config());
     assert.equal(folder.holt(["secrets", "init"], keyEnv()).code, 0);
@@ -102,15 +133,48 @@ describe("offsite copies with restic (zfs-fuse + a restic folder repository)", (
   after(async () => {
     await pool?.destroy();
     folder?.remove();
-    if (repo !== undefined) rmSync(repo, { recursive: true, force: true });
+    if (base !== undefined) rmSync(base, { recursive: true, force: true });
   });
 
-  test("the first run creates the repository and copies the snapshot; it restores byte for byte", () => {
+  let expected: Record<string, string> = {};
+
+  test("a run never creates the repository: the copy fails, says where holt looked, and nothing is made", () => {
     writeFileSync(join(mountpoint(), "a.bin"), randomBytes(500_000));
     writeFileSync(join(mountpoint(), "notes.txt"), "hello\n");
-    const expected = checksums(mountpoint());
+    expected = checksums(mountpoint());
     hour += 1;
     const r = backup(["run"]);
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.equal(r.copies[0]?.status, "failed");
+    assert.match(
+      r.copies[0]?.error ?? "",
+      new RegExp(
+        `Repository "vault": holt looked for it at ${repo} on box, and that path does not exist \\(the nearest folder that does is on fuse\\.zfs ${shareDataset()} mounted at ${share}\\)\\. holt does not create a repository by itself\\..*run \`holt backup init-offsite vault\`\\. Nothing was copied\\.`,
+      ),
+    );
+    assert.deepEqual(r.checks, [], "no check of a repository that is not there");
+    assert.ok(!existsSync(repo), "the path was not created");
+    assert.deepEqual(readdirSync(share), [], "nothing on the share");
+    assert.deepEqual(readdirSync(base), ["nas"], "nothing beside it");
+  });
+
+  test("init-offsite creates it and records its file system; a run copies the snapshot, which restores byte for byte", () => {
+    const init = folder.holt(["backup", "init-offsite", "vault", "--json"], keyEnv());
+    assert.equal(init.code, 0, init.stderr);
+    assert.deepEqual(JSON.parse(init.stdout).repositories, [
+      {
+        repository: "vault",
+        host: "box",
+        where: repo,
+        action: "created",
+        fileSystem: `fuse.zfs ${shareDataset()} mounted at ${share}`,
+      },
+    ]);
+    assert.ok(existsSync(join(repo, "config")), "a restic repository");
+    const again = folder.holt(["backup", "init-offsite", "vault"], keyEnv());
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /vault at .* from box: already there, as recorded/);
+    const r = backup(["offsite"]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     const [copy] = r.copies;
     assert.equal(copy?.status, "copied", JSON.stringify(r.copies));
@@ -136,7 +200,7 @@ describe("offsite copies with restic (zfs-fuse + a restic folder repository)", (
       rmSync(out, { recursive: true, force: true });
     }
     assert.equal(
-      zfsGet(`${pool.name}/holt-offsite/${lab}-app-data`, "type"),
+      zfsGet(`${pool.name}/holt-offsite/${lab}/app/data`, "type"),
       null,
       "the clone is gone",
     );
@@ -182,6 +246,44 @@ describe("offsite copies with restic (zfs-fuse + a restic folder repository)", (
     assert.equal(fixed.copies[0]?.status, "copied");
   });
 
+  test("the share unmounted, or a repository on the root disk at its path: refused, nothing copied or created", () => {
+    writeFileSync(join(mountpoint(), "e.txt"), "e\n");
+    hour += 1;
+    assert.equal(backup(["run"]).code, 0);
+    zfs("unmount", shareDataset());
+    try {
+      hour += 1;
+      const unmounted = backup(["run"]);
+      assert.equal(unmounted.code, 1);
+      assert.equal(unmounted.copies[0]?.status, "failed");
+      assert.match(
+        unmounted.copies[0]?.error ?? "",
+        new RegExp(
+          `holt looked for it at ${repo} on box, and that path does not exist \\(the nearest folder that does is on ext4 .*\\)\\. holt created it there on \\d{4}-\\d{2}-\\d{2}, on fuse\\.zfs ${shareDataset()} mounted at ${share}\\. Mount what holds it`,
+        ),
+      );
+      assert.deepEqual(readdirSync(share), [], "nothing under the empty mount point");
+      // Someone makes a repository at the path, on the root disk.
+      mkdirSync(repo);
+      assert.equal(restic("init").status, 0);
+      const rogue = backup(["offsite"]);
+      assert.equal(rogue.code, 1);
+      assert.match(
+        rogue.copies[0]?.error ?? "",
+        new RegExp(
+          `${repo} on box is on ext4 .*, but holt created it there on .*, on fuse\\.zfs ${shareDataset()} mounted at ${share}: what is at that path now is not that repository`,
+        ),
+      );
+      assert.deepEqual(JSON.parse(restic("snapshots", "--json").stdout), [], "nothing copied");
+      rmSync(repo, { recursive: true });
+    } finally {
+      zfs("mount", shareDataset());
+    }
+    const back = backup(["offsite"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(back.copies[0]?.status, "copied", "the newest snapshot, once mounted again");
+  });
+
   test("a lost pack is found by the check, which fails the run", () => {
     const packs = spawnSync("find", [join(repo, "data"), "-type", "f"], { encoding: "utf8" })
       .stdout.split("\n")
@@ -196,6 +298,155 @@ describe("offsite copies with restic (zfs-fuse + a restic folder repository)", (
     assert.equal(r.checks[0]?.ok, false);
     assert.match(r.checks[0]?.error ?? "", /the check found damage/);
     assert.equal(zfs("list", "-H", "-o", "name", data()).trim(), data(), "the source is untouched");
+  });
+});
+
+describe("services whose scratch names once collided (web + db-data, web-db + data)", () => {
+  const other = `oc${process.pid}`;
+  let pool2: TestPool;
+  let lab2: LabFolder;
+  let repo2: string;
+  let at = 0;
+  const env = (): NodeJS.ProcessEnv => ({
+    HOLT_AGE_KEY_FILE: join(lab2.dir, "age.key"),
+    HOLT_TEST_NOW: new Date(START + at * HOUR).toISOString(),
+  });
+  const dataset = (service: string, entry: string) => `${pool2.name}/holt/${service}/${entry}`;
+  const dirOf = (service: string, entry: string) =>
+    zfsGet(dataset(service, entry), "mountpoint")?.[0] ?? "";
+  const pairs = [
+    ["web", "db-data"],
+    ["web-db", "data"],
+  ] as const;
+
+  before(async () => {
+    pool2 = await createTestPool({ sizeMb: 256 });
+    repo2 = mkdtempSync(join(tmpdir(), "holt-restic-"));
+    rmSync(repo2, { recursive: true });
+    lab2 = createLabFolder();
+    lab2.write(`import { defineLab, secret } from "holt";
+export default defineLab({
+  domain: "lab.example.com",
+  name: "${other}",
+  hosts: { box: { connect: "local", stateRoot: "${pool2.name}/holt" } },
+  backups: {
+    policies: { default: { snapshots: { hourly: 5 }, offsite: { repository: "vault", keep: { hourly: 5 } } } },
+    repositories: { vault: { restic: "${repo2}", password: secret("restic-password") } },
+  },
+  services: {
+    web: { host: "box", state: { "db-data": { path: "/db" } } },
+    "web-db": { host: "box", state: { data: { path: "/data" } } },
+  },
+});
+`);
+    assert.equal(lab2.holt(["secrets", "init"], env()).code, 0);
+    lab2.setSecret("restic-password", PASSWORD, env());
+    const applied = lab2.holt(["apply", "--yes"], env());
+    assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+    const init = lab2.holt(["backup", "init-offsite", "vault"], env());
+    assert.equal(init.code, 0, init.stderr);
+  });
+
+  after(async () => {
+    await pool2?.destroy();
+    lab2?.remove();
+    if (repo2 !== undefined) rmSync(repo2, { recursive: true, force: true });
+  });
+
+  /** Datasets under the pool's scratch areas that carry holt's scratch mark, set on them. */
+  function scratchLeft(): string[] {
+    return zfs("get", "-r", "-H", "-o", "name,source", "holt:scratch", pool2.name)
+      .split("\n")
+      .filter((l) => l.endsWith("\tlocal"))
+      .map((l) => l.split("\t")[0] ?? "");
+  }
+
+  test("manifests (both services at once), offsite copies and drills each keep to their own data", () => {
+    const expected = new Map<string, Record<string, string>>();
+    for (let round = 1; round <= 3; round++) {
+      for (const [service, entry] of pairs) {
+        writeFileSync(join(dirOf(service, entry), `${service}-${round}.bin`), randomBytes(50_000));
+        expected.set(service, checksums(dirOf(service, entry)));
+      }
+      at += 1;
+      const r = lab2.holt(["backup", "run", "--json"], env());
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const body = JSON.parse(r.stdout) as {
+        services: { service: string; snapshot: string | null; error: string | null }[];
+        offsite: Copy[];
+      };
+      assert.deepEqual(
+        body.services.map((s) => [s.service, s.error]),
+        [
+          ["web", null],
+          ["web-db", null],
+        ],
+      );
+      assert.deepEqual(
+        body.offsite.map((c) => c.status),
+        ["copied", "copied"],
+      );
+    }
+    for (const [service, entry] of pairs) {
+      const out = mkdtempSync(join(tmpdir(), "holt-restore-"));
+      try {
+        const path = `/var/lib/holt/offsite/${other}/${service}/${entry}`;
+        const r = spawnSync(
+          "restic",
+          ["-r", repo2, "restore", "latest", "--path", path, "--target", out],
+          {
+            encoding: "utf8",
+            env: { ...process.env, RESTIC_PASSWORD: PASSWORD },
+          },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(checksums(join(out, path)), expected.get(service), service);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }
+    const drills = lab2.holt(["backup", "verify", "--json"], env());
+    assert.equal(drills.code, 0, `${drills.stdout}\n${drills.stderr}`);
+    const results = (
+      JSON.parse(drills.stdout) as { drills: { subject: string; ok: boolean; compared: string }[] }
+    ).drills;
+    assert.deepEqual(
+      results.map((d) => [d.subject, d.ok, d.compared]),
+      [
+        [`box:${dataset("web", "db-data")}`, true, "manifest"],
+        [`box:${dataset("web-db", "data")}`, true, "manifest"],
+      ],
+    );
+    assert.deepEqual(scratchLeft(), [], "every scratch dataset is gone");
+  });
+
+  test("a dataset of someone else's at a scratch name is refused and kept; the other service goes on", () => {
+    const foreign = `${pool2.name}/holt-verify/${other}/web/db-data`;
+    const dir = mkdtempSync(join(tmpdir(), "holt-foreign-"));
+    zfs("create", "-p", "-o", `mountpoint=${dir}`, foreign);
+    try {
+      writeFileSync(join(dir, "mine.txt"), "not holt's\n");
+      const r = lab2.holt(["backup", "verify", "--json"], env());
+      assert.equal(r.code, 1, r.stdout);
+      const [web, webDb] = (
+        JSON.parse(r.stdout) as { drills: { ok: boolean; error: string | null }[] }
+      ).drills;
+      assert.equal(web?.ok, false);
+      assert.match(
+        web?.error ?? "",
+        new RegExp(
+          `${foreign} on .* is where holt puts its verify scratch copy, but it is not holt's: it has no holt:scratch mark\\. holt leaves it alone`,
+        ),
+      );
+      assert.equal(webDb?.ok, true, "web-db's drill is not disturbed");
+      assert.equal(readFileSync(join(dir, "mine.txt"), "utf8"), "not holt's\n", "untouched");
+      assert.equal(zfsGet(foreign, "type")?.[0], "filesystem", "still there");
+    } finally {
+      destroyWhenFree(foreign);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const again = lab2.holt(["backup", "verify", "--json"], env());
+    assert.equal(again.code, 0, again.stdout);
   });
 });
 
@@ -244,6 +495,9 @@ export default defineLab({
     zoneFolder.setSecret("restic-password", PASSWORD, zoneKeyEnv());
     const r = zoneFolder.holt(["apply", "--yes"], zoneKeyEnv());
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    // holt never creates a repository by itself: once, by hand, as a user would.
+    const init = zoneFolder.holt(["backup", "init-offsite", "vault"], zoneKeyEnv());
+    assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
   });
 
   after(async () => {

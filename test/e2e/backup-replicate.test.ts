@@ -104,16 +104,24 @@ get)
     "$real" list -H -o name "$6" >/dev/null || exit 1
     echo -; exit 0
   fi
-  args=()
+  # As OpenZFS prints it: in each dataset's lines, where it was asked for, in the -o order.
+  # A user property holds its place (zfs-fuse prints every one asked for), then the token.
+  args=(); cols=""; prev=""
   for a in "$@"; do
-    a="\${a//,receive_resume_token/}"; args+=("\${a//receive_resume_token,/}")
+    [ "$prev" = -o ] && cols="$a"; prev="$a"
+    args+=("\${a//receive_resume_token/holt-test:token}")
   done
   out="$("$real" "\${args[@]}")" || exit $?
-  printf '%s\\n' "$out"
-  for name in $(printf '%s\\n' "$out" | cut -f1 | grep -v @ | sort -u); do
-    t="$(token_of "$name")"
-    printf '%s\\treceive_resume_token\\t%s\\t-\\n' "$name" "$(cat "$t" 2>/dev/null || echo -)"
-  done ;;
+  while IFS= read -r line; do
+    IFS=$'\\t' read -r name property _ <<< "$line"
+    if [ "$property" != holt-test:token ]; then printf '%s\\n' "$line"; continue; fi
+    t="$(cat "$(token_of "$name")" 2>/dev/null || echo -)"
+    if [ "$cols" = name,property,source,value ]; then
+      printf '%s\\treceive_resume_token\\t-\\t%s\\n' "$name" "$t"
+    else
+      printf '%s\\treceive_resume_token\\t%s\\t-\\n' "$name" "$t"
+    fi
+  done <<< "$out" ;;
 send)
   if [ "$2" != -t ]; then
     printf '%s' "\${*:2}" > "$flags/last-send"; exec "$real" "$@"

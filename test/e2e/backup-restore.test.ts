@@ -6,7 +6,10 @@
  * (local, replica, offsite), checked against the checksums taken when each
  * was current, healthy afterwards, with the state before kept as a safety
  * snapshot and replication carrying on. A restore killed half-way is
- * finished by the rerun, keeping the first safety snapshot. Last, the
+ * finished by the rerun, keeping the first safety snapshot; a restore and a
+ * backup run started together never leave a snapshot of half-restored data
+ * (the lab's backup lock lets one of them run, the other fails at once
+ * naming it). Last, the
  * disaster drill: the source pool is destroyed and made again empty, and
  * `holt restore --all --from offsite` plus `holt apply` (with an empty state
  * folder, as on a new machine) bring the service back with the same data.
@@ -18,6 +21,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isDeepStrictEqual } from "node:util";
 import { ensureTestImages, podman, removeLabResources, testLab } from "../peers/podman.ts";
 import { freePort } from "../peers/ports.ts";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
@@ -240,6 +245,8 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     const r = holt(["apply", "--yes"]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.ok(healthy());
+    const init = holt(["backup", "init-offsite", "vault"]);
+    assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
   });
 
   after(async () => {
@@ -390,6 +397,58 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     );
   });
 
+  test("a restore and a backup run started together: no holt snapshot ever holds half-restored data", async (t) => {
+    // The backup run starts with the restore, or while it verifies, or while it replaces the data.
+    const rounds: [string, number][] = [
+      [t1, 0],
+      [t2, 300],
+      [t1, 1500],
+      [t2, 4000],
+    ];
+    for (const [snapshot, offset] of rounds) {
+      writeFileSync(join(live(), "round.txt"), `before ${snapshot} +${offset} ms\n`);
+      const before = checksums(live());
+      const expected = points.get(snapshot);
+      const earlier = new Set(snapshots(data()));
+      hour += 1;
+      const env = { ...keyEnv(), HOLT_TEST_NOW: new Date(START + hour * HOUR).toISOString() };
+      const restore = folder.holtAsync(
+        ["restore", service, "--snapshot", snapshot, "--from", "local", "--yes"],
+        env,
+      );
+      await sleep(offset);
+      const run = folder.holtAsync(["backup", "run", "--json"], env);
+      const [restored, backedUp] = await Promise.all([restore.done, run.done]);
+      const what = `+${offset} ms:\n${restored.stderr}\n${backedUp.stdout}\n${backedUp.stderr}`;
+      // Each did its work, or failed at once naming the other.
+      for (const [r, other] of [
+        [restored, run],
+        [backedUp, restore],
+      ] as const) {
+        if (r.code === 0) continue;
+        assert.match(r.stderr, /HOLT_E_LOCKED/, what);
+        assert.match(r.stderr, new RegExp(`pid ${other.child.pid} `), what);
+      }
+      assert.ok(restored.code === 0 || backedUp.code === 0, what);
+      t.diagnostic(
+        `+${offset} ms: restore ${restored.code === 0 ? "ran" : "locked out"}, backup run ${backedUp.code === 0 ? "ran" : "locked out"}`,
+      );
+      for (const name of snapshots(data()).filter((n) => !earlier.has(n))) {
+        if (!name.startsWith("holt-")) continue;
+        const files = filesOf(`${data()}@${name}`);
+        assert.ok(
+          isDeepStrictEqual(files, before) || isDeepStrictEqual(files, expected),
+          `${name} holds the data before the restore or after it, nothing between (${what})`,
+        );
+      }
+      assert.deepEqual(checksums(live()), restored.code === 0 ? expected : before, what);
+      assert.equal(zfsGet(data(), "holt:restoring")?.[0], "-", what);
+      assert.ok(healthy(), what);
+    }
+    rmSync(join(live(), "round.txt"), { force: true });
+    backupNextHour();
+  });
+
   test("a drill restores the newest offsite copy into scratch and finds it equal to its checksums; status shows every copy", () => {
     const newest = snapshotName(hour);
     const r = holt(["backup", "verify", "--json"]);
@@ -401,9 +460,9 @@ describe("restore from local, replica and offsite; disaster recovery (zfs-fuse, 
     assert.equal(d?.compared, "manifest");
     assert.ok((d?.files ?? 0) >= 3);
     assert.deepEqual(
-      zfs("list", "-H", "-o", "name", "-r", source.name)
+      zfs("get", "-r", "-H", "-o", "name,source", "holt:scratch", source.name)
         .split("\n")
-        .filter((n) => n.includes("holt-verify/")),
+        .filter((l) => l.endsWith("\tlocal")),
       [],
       "the scratch copy is gone",
     );

@@ -2,11 +2,14 @@
  * `holt backup run` through the CLI on a real zfs-fuse pool, under a test
  * clock (HOLT_TEST_NOW): one snapshot per service across its datasets each
  * run, pruning by each entry's policy, `backup: false` entries keeping none,
- * a stalled schedule never leaving fewer than the policy keeps, and
- * snapshots made by hand never touched.
+ * a stalled schedule never leaving fewer than the policy keeps,
+ * snapshots made by hand never touched, and one run of a lab at a time.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createTestPool, type TestPool } from "../peers/zfs.ts";
 import { createLabFolder, type LabFolder, zfs } from "./harness.ts";
 
@@ -149,7 +152,9 @@ test("holt plan names the datasets short of 3-2-1 on stderr, and those left out 
 });
 
 test("services backed up at once on a pool holt has not used yet share one scratch parent", () => {
-  // Four services, backed up four at a time, each needing <pool>/holt-manifest on its first run.
+  // Four services, backed up four at a time, each needing <pool>/holt-manifest and
+  // <pool>/holt-manifest/<lab> (made with `zfs create -p`, which fails for the one that finds the
+  // other's level made half-way) on its first run. Three times, to meet that.
   const services = ["s1", "s2", "s3", "s4"];
   folder.write(
     config().replace(
@@ -159,10 +164,64 @@ test("services backed up at once on a pool holt has not used yet share one scrat
   );
   const applied = folder.holt(["apply", "--yes"]);
   assert.equal(applied.code, 0, applied.stderr);
-  zfs("destroy", "-r", `${pool.name}/holt-manifest`);
-  const r = runAt(START + 2000 * HOUR);
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.doesNotMatch(r.stdout + r.stderr, /no checksum manifest/);
-  const json = JSON.parse(r.stdout) as { services: { service: string }[] };
-  assert.deepEqual(json.services.map((s) => s.service).sort(), ["app", ...services]);
+  for (let round = 0; round < 3; round++) {
+    zfs("destroy", "-r", `${pool.name}/holt-manifest`);
+    const r = runAt(START + (2000 + round) * HOUR);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.doesNotMatch(r.stdout + r.stderr, /no checksum manifest/);
+    const json = JSON.parse(r.stdout) as { services: { service: string }[] };
+    assert.deepEqual(json.services.map((s) => s.service).sort(), ["app", ...services]);
+  }
+});
+
+test("two backup runs at once: the second fails at once, naming the first, which goes on", async () => {
+  const lock = join(folder.stateDir, lab, "backup.lock");
+  const first = folder.holtAsync(["backup", "run", "--json"], {
+    HOLT_TEST_NOW: new Date(START + 3000 * HOUR).toISOString(),
+  });
+  const pid = first.child.pid ?? 0;
+  // Frozen once it holds the lock, so the second surely starts while the first runs.
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(lock) && first.child.exitCode === null && Date.now() < deadline) {
+    await sleep(2);
+  }
+  assert.ok(existsSync(lock), `the first run took the lock\n${first.stderr()}`);
+  process.kill(pid, "SIGSTOP");
+  try {
+    const started = Date.now();
+    const second = runAt(START + 3000 * HOUR);
+    assert.equal(second.code, 1, second.stdout + second.stderr);
+    assert.match(second.stderr, /HOLT_E_LOCKED/);
+    assert.match(second.stderr, /Another backup operation is running for this lab/);
+    assert.match(second.stderr, new RegExp(`\`holt backup run --json\` \\(pid ${pid} on `));
+    assert.ok(Date.now() - started < 10_000, "it did not wait");
+    assert.equal(second.stdout, "", "and did nothing");
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+  const done = await first.done;
+  assert.equal(done.code, 0, done.stderr);
+  const json = JSON.parse(done.stdout) as { services: { snapshot: string | null }[] };
+  assert.ok(json.services.every((s) => s.snapshot === "holt-20270306T000000Z"));
+  assert.ok(!existsSync(lock), "released");
+});
+
+test("two backup runs started together: one snapshot each time, never two runs at once", async () => {
+  for (let round = 1; round <= 3; round++) {
+    const env = { HOLT_TEST_NOW: new Date(START + (3000 + round) * HOUR).toISOString() };
+    const both = [
+      folder.holtAsync(["backup", "run", "--json"], env),
+      folder.holtAsync(["backup", "run", "--json"], env),
+    ];
+    const results = await Promise.all(both.map((b) => b.done));
+    const ok = results.filter((r) => r.code === 0);
+    assert.ok(ok.length >= 1, results.map((r) => r.stderr).join("\n"));
+    for (const [i, r] of results.entries()) {
+      if (r.code === 0) continue;
+      // The loser names the winner; otherwise the winner had finished before it looked.
+      assert.match(r.stderr, /HOLT_E_LOCKED/, r.stderr);
+      assert.match(r.stderr, new RegExp(`pid ${both[1 - i]?.child.pid} `));
+    }
+    assert.ok(!existsSync(join(folder.stateDir, lab, "backup.lock")));
+  }
 });

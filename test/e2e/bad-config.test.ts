@@ -306,6 +306,33 @@ const CASES: readonly BadConfig[] = [
     hint: '"atime" is set twice, here and as the "atime" field. Keep one.',
   },
   {
+    name: "a health path with a space (it crashed holt on SSH hosts)",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", port: 8096, health: { http: "/health check" } } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.health.http",
+    hint: 'Write them percent-encoded: "/health%20check".',
+  },
+  {
+    name: "a lab name that is not a DNS label",
+    config: (p) => localLab(p, { top: `name: "My Lab",` }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "name",
+    hint: '"My Lab" is not a valid lab name. Use a DNS label',
+  },
+  {
+    name: "a newline in an env value",
+    config: (p) =>
+      localLab(p, {
+        services: `{ jelly: { host: "odroid", image: "${IMAGE}", env: { GREETING: "hello\\nExecStartPre=/bin/false" } } }`,
+      }),
+    code: "HOLT_E_CONFIG_INVALID",
+    path: () => "services.jelly.env.GREETING",
+    hint: '"hello\\nExecStartPre=/bin/false" has a newline (U+000A) at character 6.',
+  },
+  {
     name: "relative state path",
     config: (p) =>
       localLab(p, {

@@ -203,7 +203,7 @@ export default defineLab({
       refused.stderr,
       [
         "Error [HOLT_E_CONFIG_INVALID] holt.config.ts has 1 problem:",
-        '  holt.config.ts: backups.policies.default.snapshots: {"hourly":0} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }.',
+        '  holt.config.ts: backups.policies.default.snapshots: {"hourly":0} keeps no snapshot by count: every count is 0 (a count left out is 0). Write { last: 1 } to keep only the newest, or counts such as { hourly: 24, daily: 7 }, or leave it out for the default { hourly: 24, daily: 30, weekly: 8, monthly: 12 }.',
         "  How to fix HOLT_E_CONFIG_INVALID: docs/errors.md#holt_e_config_invalid",
         "",
       ].join("\n"),
@@ -211,6 +211,31 @@ export default defineLab({
     write("{ last: 1 }");
     const accepted = holt(["validate"], dir);
     assert.equal(accepted.code, 0, accepted.stderr);
+  });
+
+  test("validate warns when a PowerDNS API key would cross the network over plain http", () => {
+    const dir = emptyDir();
+    const config = (url: string) => `import { defineLab, secret } from "holt";
+export default defineLab({
+  domain: "lab.example.com",
+  hosts: { box: { connect: "local" } },
+  dns: { zones: { "lab.example.com": { provider: "powerdns", url: "${url}", apiKey: secret("pdns") } } },
+  services: {},
+});
+`;
+    writeFileSync(join(dir, "holt.config.ts"), config("http://192.168.1.2:8081"));
+    const lan = holt(["validate"], dir);
+    assert.equal(lan.code, 0, lan.stderr);
+    assert.equal(
+      lan.stderr,
+      'Warning: dns.zones["lab.example.com"].url is "http://192.168.1.2:8081": plain http to another machine, so the PowerDNS API key travels in clear text on every request. Put TLS in front of the API (a reverse proxy) and use an https:// URL, or reach it over loopback (an SSH tunnel).\n',
+    );
+    for (const url of ["http://127.0.0.1:8081", "https://pdns.lan:8443"]) {
+      writeFileSync(join(dir, "holt.config.ts"), config(url));
+      const quiet = holt(["validate"], dir);
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.equal(quiet.stderr, "", url);
+    }
   });
 
   test("init DIR writes into that folder", () => {

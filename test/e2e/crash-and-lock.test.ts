@@ -31,7 +31,7 @@ after(async () => {
 const baseline = (p: string) => `import { defineLab } from "holt";
 export default defineLab({
   domain: "crash.example.com",
-  name: "${p}",
+  name: "${p.replaceAll("_", "-")}",
   hosts: { box: { connect: "local", stateRoot: "${p}/holt", datasets: {
     "${p}/a": { recordsize: "128K" },
     "${p}/a/b": { quota: "100M" },
@@ -46,7 +46,7 @@ export default defineLab({
 const target = (p: string) => `import { defineLab } from "holt";
 export default defineLab({
   domain: "crash.example.com",
-  name: "${p}",
+  name: "${p.replaceAll("_", "-")}",
   hosts: { box: { connect: "local", stateRoot: "${p}/holt", datasets: {
     "${p}/a": { recordsize: "64K" },
     "${p}/a/b": { quota: "200M" },
@@ -155,7 +155,7 @@ test("a second concurrent apply fails at once, naming the first", async () => {
     "\n",
   );
   lab.write(`import { defineLab } from "holt";
-export default defineLab({ domain: "crash.example.com", name: "${p}", hosts: { box: { connect: "local", datasets: { ${many} } } } });
+export default defineLab({ domain: "crash.example.com", name: "${p.replaceAll("_", "-")}", hosts: { box: { connect: "local", datasets: { ${many} } } } });
 `);
   const first = lab.holtAsync(["apply", "--yes", "--parallelism", "1"]);
   const deadline = Date.now() + 30_000;

@@ -29,6 +29,9 @@ interface Datasets {
   extra?: string;
 }
 
+/** The lab named after its pool, as a lab name must be: a DNS label ("_" becomes "-"). */
+const labName = (pool: string) => pool.replaceAll("_", "-");
+
 export function datasetSuite(label: string, startHost: () => Promise<SuiteHost>): void {
   let pool: TestPool;
   let lab: LabFolder;
@@ -38,7 +41,7 @@ export function datasetSuite(label: string, startHost: () => Promise<SuiteHost>)
 export default defineLab({
   domain: "lab.example.com",
   // Tests share one zfs-fuse: a lab name per pool keeps parallel files apart.
-  name: "${p}",
+  name: "${labName(p)}",
   hosts: {
     box: {
       ${host.connection},
@@ -98,11 +101,46 @@ export default defineLab({
       "holt/jellyfin/config",
       "holt/jellyfin/cache",
     ]) {
-      assert.deepEqual(zfsGet(`${p}/${d}`, "holt:managed"), [p, "local"], d);
+      assert.deepEqual(zfsGet(`${p}/${d}`, "holt:managed"), [labName(p), "local"], d);
     }
     const again = lab.holt(["plan", "--detailed-exitcode"]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /No changes\./);
+  });
+
+  test(`${label}: a property value with tabs and line breaks on a dataset that is not holt's does not break the plan`, () => {
+    const p = pool.name;
+    // The user property the config sets on photos, so holt asks for it of every dataset.
+    zfs("set", "com.example:owner=first line\n\tsecond line\twith a tab\n", `${p}/handmade`);
+    // One holt does not ask for, holding a line made to look like zfs get output.
+    zfs(
+      "set",
+      `org.example:note=x\n${p}/handmade\tholt:managed\tlocal\t${labName(p)}`,
+      `${p}/handmade`,
+    );
+    const plan = lab.holt(["plan", "--detailed-exitcode"]);
+    assert.equal(plan.code, 0, `${plan.stderr}${plan.stdout}`);
+    assert.match(plan.stdout, /No changes\./);
+    // And still right: a change to the same property on holt's dataset is exactly that.
+    lab.write(config(p, { photos: 'properties: { "com.example:owner": "someone else" }' }));
+    const changed = lab.holt(["plan", "--json"]);
+    assert.equal(changed.code, 0, changed.stderr);
+    const body = JSON.parse(changed.stdout) as {
+      changes: { address: string; action: string; fields: unknown[] }[];
+    };
+    assert.deepEqual(
+      body.changes.map((c) => [c.action, c.address, c.fields]),
+      [
+        [
+          "update",
+          `zfs.dataset:box/${p}/media/photos`,
+          [{ path: "com.example:owner", before: "ciaran", after: "someone else" }],
+        ],
+      ],
+    );
+    lab.write(config(p));
+    zfs("inherit", "com.example:owner", `${p}/handmade`);
+    zfs("inherit", "org.example:note", `${p}/handmade`);
   });
 
   test(`${label}: changing one property shows exactly one ~ line with old → new`, () => {
@@ -193,7 +231,7 @@ export default defineLab({
     assert.match(plan.stdout, new RegExp(`holt adopt zfs\\.dataset:box/${p}/media/new`));
     const adopt = lab.holt(["adopt", `zfs.dataset:box/${p}/media/new`, "--yes"]);
     assert.equal(adopt.code, 0, adopt.stderr);
-    assert.deepEqual(zfsGet(`${p}/media/new`, "holt:managed"), [p, "local"]);
+    assert.deepEqual(zfsGet(`${p}/media/new`, "holt:managed"), [labName(p), "local"]);
   });
 
   test(`${label}: a dataset removed from the config is released with its data`, () => {
@@ -240,7 +278,7 @@ export default defineLab({
       1,
       "not declared any more, so not adoptable",
     );
-    zfs("set", `holt:managed=${p}`, `${p}/media/photos`);
+    zfs("set", `holt:managed=${labName(p)}`, `${p}/media/photos`);
     const destroy = lab.holt(["apply", "--yes", "--allow-data-loss"]);
     assert.equal(destroy.code, 0, destroy.stderr);
     assert.ok(!datasetsUnder(p).includes(`${p}/media/photos`));

@@ -7,7 +7,10 @@
  * conflict and stays as it was; a wrong key fails naming provider, zone and
  * fix, and changes nothing. The Knot zone's service is public on a host
  * with `public: "auto"`: its record gets the address a local stand-in for a
- * "what is my IP" service answers (`dns.publicIpUrl`).
+ * "what is my IP" service answers (`dns.publicIpUrl`). When the host's
+ * address becomes a DNS name, every service's name moves from an A record to
+ * a CNAME, and back: each server refuses the two side by side, so the plan
+ * must delete the old set first.
  */
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -30,6 +33,8 @@ interface Knobs {
   ttl?: number;
   /** Services to leave out of the config, by zone label. */
   without?: readonly string[];
+  /** The host's address as a DNS name: every service's record becomes a CNAME to it (all private). */
+  alias?: string;
 }
 
 let caddy: CaddyPeer;
@@ -63,7 +68,7 @@ function config(knobs: Knobs = {}): string {
     ${label}${suffix}: {
       host: "box",
       image: "${images.v1}",
-      hostname: "app.${label}",${label === "knot" ? '\n      expose: "public",' : ""}
+      hostname: "app.${label}",${label === "knot" && knobs.alias === undefined ? '\n      expose: "public",' : ""}
       port: 8080,
       hostPort: ${ports[i]},
       command: ["sh", "-c", "exec httpd -f -p 8080 -h /www"],
@@ -77,7 +82,7 @@ export default defineLab({
   name: "${lab}",
   hosts: {
     box: {
-      connect: "local",
+      connect: "local",${knobs.alias === undefined ? "" : `\n      address: "${knobs.alias}",`}
       // The knot zone's service is public: its record gets this network's public address.
       public: "auto",
       proxy: { admin: "127.0.0.1:${caddy.adminPort}", httpsPort: ${caddy.httpsPort}, httpPort: ${caddy.httpPort} },
@@ -273,6 +278,37 @@ describe("DNS providers through the CLI (real Knot, BIND and PowerDNS)", () => {
       answer.answers.map((a) => a.ttl),
       [900],
     );
+  });
+
+  test("a name moving from an A record to a CNAME and back applies on every server, the old set deleted first", async () => {
+    const GATEWAY = `gw.${DOMAIN}`;
+    folder.write(config({ ttl: 600, alias: GATEWAY }));
+    const plan = await run(["plan", "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const order = (
+      JSON.parse(plan.stdout) as { changes: { address: string; action: string }[] }
+    ).changes.map((c) => `${c.action} ${c.address}`);
+    for (const label of LABELS) {
+      const a = order.indexOf(`delete dns.record:@edge/public/${app(label)}/A`);
+      const cname = order.indexOf(`create dns.record:@edge/public/${app(label)}/CNAME`);
+      assert.ok(a >= 0 && cname > a, `${label}: ${order.join(", ")}`);
+    }
+    const r = await run(["apply", "--yes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    for (const label of LABELS) {
+      assert.deepEqual(peerOf(label).dig(app(label), "CNAME"), [GATEWAY], `${label}: a CNAME now`);
+      assert.deepEqual(await peerOf(label).served(app(label), "A"), [], `${label}: no A beside it`);
+    }
+    assert.equal((await run(["plan", "--detailed-exitcode"])).code, 0);
+
+    folder.write(config({ ttl: 600 }));
+    const back = await run(["apply", "--yes"]);
+    assert.equal(back.code, 0, `${back.stdout}\n${back.stderr}`);
+    for (const label of LABELS) {
+      assert.deepEqual(peerOf(label).dig(app(label), "A"), [addressOf(label)], `${label}: A again`);
+      assert.deepEqual(await peerOf(label).served(app(label), "CNAME"), [], `${label}: CNAME gone`);
+    }
+    assert.equal((await run(["plan", "--detailed-exitcode"])).code, 0);
   });
 
   test("removing a service deletes its record; hand-made records are all untouched", async () => {

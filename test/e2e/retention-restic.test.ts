@@ -3,8 +3,8 @@
  * spanning four years: for each timeline and policy (counts of last, hourly,
  * daily, weekly, monthly and yearly, at least one above 0), restic given the
  * flags holt passes it offsite (`resticKeepFlags`) keeps exactly what
- * `decideRetention` keeps. restic runs in UTC, as holt runs it. And why
- * holt refuses a keep of zeros: restic with no counts keeps everything.
+ * `decideRetention` keeps. restic runs in UTC, as holt runs it. A keep of
+ * zeros (which the config refuses) keeps everything in both.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -38,6 +38,22 @@ async function restic(...args: string[]): Promise<string> {
     maxBuffer: 64 * 1024 * 1024,
   });
   return stdout;
+}
+
+/** What `restic forget` would do to one timeline (all its snapshots one group), given holt's flags. */
+function forgetDryRun(tag: string, keep: RetentionPolicy): Promise<string> {
+  const flags = resticKeepFlags(keep);
+  return restic(
+    "forget",
+    "--no-lock",
+    "--dry-run",
+    "--json",
+    "--tag",
+    tag,
+    "--group-by",
+    "",
+    ...flags,
+  );
 }
 
 async function inParallel<T>(items: readonly T[], work: (item: T) => Promise<void>) {
@@ -178,17 +194,7 @@ describe("retention agrees with a real restic forget (restic in UTC)", () => {
         const [alone] = only;
         if (only.length === 1 && alone !== undefined) decisive[alone] = (decisive[alone] ?? 0) + 1;
       }
-      const out = await restic(
-        "forget",
-        "--no-lock",
-        "--dry-run",
-        "--json",
-        "--tag",
-        timeline.tag,
-        "--group-by",
-        "",
-        ...resticKeepFlags(timeline.policy),
-      );
+      const out = await forgetDryRun(timeline.tag, timeline.policy);
       const line = out.split("\n").find((l) => l.startsWith("["));
       const groups = JSON.parse(line ?? "null") as {
         keep: { tags: string[] }[] | null;
@@ -215,17 +221,19 @@ describe("retention agrees with a real restic forget (restic in UTC)", () => {
     }
   });
 
-  test("restic with no counts keeps everything, where a keep of zeros would leave holt the newest", async () => {
-    const out = await restic("forget", "--no-lock", "--dry-run", "--json", "--tag", "timeline-0");
+  test("a keep of zeros: restic given holt's flags keeps everything, and so does holt", async () => {
+    const zeros = policy({ hourly: 0 });
+    const out = await forgetDryRun("timeline-0", zeros);
     assert.equal(out.trim(), "", "nothing to remove: restic reads no policy as keep all");
-    const holt = decideRetention(
-      times.map((ms, i) => ({ name: `u${i}`, createdMs: ms, holt: true, held: false })),
-      policy({}),
-    );
-    assert.equal(holt.keep.size, 1);
     const listed = JSON.parse(
       await restic("snapshots", "--json", "--tag", "timeline-0"),
     ) as unknown[];
     assert.equal(listed.length, times.length);
+    const holt = decideRetention(
+      times.map((ms, i) => ({ name: `u${i}`, createdMs: ms, holt: true, held: false })),
+      zeros,
+    );
+    assert.deepEqual(holt.prune, []);
+    assert.equal(holt.keep.size, times.length);
   });
 });

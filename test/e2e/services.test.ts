@@ -57,7 +57,7 @@ function config(knobs: Knobs = {}): string {
       hostname: "web",
       port: 8080,
       hostPort: ${webPort},
-      command: ["sh", "-c", "date > /data/written-by-container; echo ok > /data/healthz; printf %s \\"$API_TOKEN\\" | wc -c > /data/token-length; wc -c < /run/secrets/pw > /data/pw-length; exec httpd -f -p 8080 -h /data"],
+      command: ["sh", "-c", "echo api token is $API_TOKEN; date > /data/written-by-container; echo ok > /data/healthz; printf %s \\"$API_TOKEN\\" | wc -c > /data/token-length; wc -c < /run/secrets/pw > /data/pw-length; exec httpd -f -p 8080 -h /data"],
       state: { data: { path: "/data", quota: "50M" } },
       env: { TZ: "${knobs.tz ?? "UTC"}" },
       secrets: { API_TOKEN: secret("api-token"), "/run/secrets/pw": secret("db-password") },
@@ -183,6 +183,19 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     assert.ok(apiContainer < container, "dependsOn orders the api container first");
     assert.ok(plan.changes.every((c) => c.action === "create"));
     assert.match(r.stderr, /\(secret\)/, "the human plan shows secrets masked");
+    // Podman 4.3 shows environment secrets in `podman inspect`: said once for the host.
+    const warnings = (JSON.parse(r.stdout) as { warnings: { host: string; message: string }[] })
+      .warnings;
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.equal(warnings[0]?.host, "box");
+    assert.match(
+      warnings[0]?.message ?? "",
+      new RegExp(
+        `^Podman 4\\.\\d+\\.\\d+ on host "box" shows the values of secrets given as environment variables in \`podman inspect\` \\(Podman 5\\.3 and later hide them\\): ${web}: API_TOKEN\\. Give them as files instead`,
+      ),
+    );
+    assert.equal(r.stderr.split("shows the values of secrets").length - 1, 1, r.stderr);
+    assert.match(r.stderr, /^Warnings:\n {2}! Podman 4\./m);
   });
 
   test("apply brings both services up behind HTTPS, serving files from their dataset", () => {
@@ -259,6 +272,13 @@ describe("services end to end (zfs-fuse + Podman + Caddy)", () => {
     const unknown = run(["restart", "nope"]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /HOLT_E_USAGE.*"nope" is not a service/);
+  });
+
+  test("logs hides the service's secret values", () => {
+    const logs = run(["logs", web]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^api token is \(secret\)$/m);
+    assert.ok(!logs.stdout.includes(SECRET_TOKEN));
   });
 
   test("logs -f follows the container's output until interrupted", async () => {

@@ -9,7 +9,9 @@
  * fake-cloudflared, which prints what it was started with), Caddy serves
  * the routes. The lab: one public service through the tunnel (proxied CNAME
  * to the tunnel, an ingress rule to the service on the lab network) and one
- * private service (an unproxied A record).
+ * private service (an unproxied A record), which is then made public through
+ * the tunnel and private again: its name moves between an A record and a
+ * CNAME, which the stand-in, like Cloudflare, refuses to hold side by side.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -67,7 +69,7 @@ function buildFakeCloudflared(): void {
   }
 }
 
-function config(): string {
+function config(knobs: { homePublic?: boolean } = {}): string {
   const [webPort, homePort] = ports;
   return `import { defineLab, secret } from "holt";
 
@@ -105,7 +107,7 @@ export default defineLab({
     ${home}: {
       host: "box",
       image: "${images.v1}",
-      hostname: "home",
+      hostname: "home",${knobs.homePublic === true ? '\n      expose: "public",' : ""}
       port: 8080,
       hostPort: ${homePort},
       command: ["sh", "-c", "mkdir -p /srv && echo private > /srv/index.html && exec httpd -f -p 8080 -h /srv"],
@@ -221,6 +223,64 @@ describe("contract: Cloudflare DNS and Tunnel through the CLI (documented API sh
     const r = await run(["plan"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /No changes\./);
+  });
+
+  test("contract: a private service made public through the tunnel: its A record goes, then the CNAME comes", async () => {
+    folder.write(config({ homePublic: true }));
+    const plan = await run(["plan", "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const changes = (JSON.parse(plan.stdout) as { changes: { address: string; action: string }[] })
+      .changes;
+    const a = `dns.record:@edge/public/home.${ZONE}/A`;
+    const cname = `dns.record:@edge/public/home.${ZONE}/CNAME`;
+    assert.ok(
+      changes.findIndex((c) => c.address === a && c.action === "delete") <
+        changes.findIndex((c) => c.address === cname && c.action === "create"),
+      JSON.stringify(changes),
+    );
+    const r = await run(["apply", "--yes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(
+      zoneRecords().filter((rec) => rec.name === `home.${ZONE}`),
+      [
+        {
+          name: `home.${ZONE}`,
+          type: "CNAME",
+          content: `${tunnelId}.cfargotunnel.com`,
+          proxied: true,
+          comment: `holt:lab=${lab}`,
+        },
+      ],
+    );
+    const tunnel = server.tunnels[0]?.config as { ingress: { hostname?: string }[] } | undefined;
+    assert.deepEqual(
+      tunnel?.ingress.map((rule) => rule.hostname),
+      [`home.${ZONE}`, `www.${ZONE}`, undefined],
+    );
+    assert.match((await run(["plan"])).stdout, /No changes\./);
+  });
+
+  test("contract: and private again: the CNAME goes, then the A record comes back", async () => {
+    folder.write(config());
+    const r = await run(["apply", "--yes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(
+      zoneRecords().filter((rec) => rec.name === `home.${ZONE}`),
+      [
+        {
+          name: `home.${ZONE}`,
+          type: "A",
+          content: "127.0.0.1",
+          proxied: false,
+          comment: `holt:lab=${lab}`,
+        },
+      ],
+    );
+    assert.match((await run(["plan"])).stdout, /No changes\./);
+  });
+
+  test("contract: every request holt sent and every answer the stand-in gave matched Cloudflare's published schema", () => {
+    assert.deepEqual(server.violations, []);
   });
 
   test("contract: neither the API token nor the tunnel token is ever printed", () => {

@@ -5,7 +5,13 @@
  */
 
 import { factsFor } from "../../backup/datasets.ts";
-import { type CheckResult, copyOffsite, type OffsiteResult } from "../../backup/offsite.ts";
+import {
+  type CheckResult,
+  copyOffsite,
+  type InitResult,
+  initOffsite,
+  type OffsiteResult,
+} from "../../backup/offsite.ts";
 import type { ReplicationResult, TransferProgress } from "../../backup/replicate.ts";
 import { prepareReplication, replicate } from "../../backup/replicate.ts";
 import { drill, RESTORE_SOURCES, type RestoreSource } from "../../backup/restore.ts";
@@ -13,10 +19,11 @@ import { runBackups } from "../../backup/run.ts";
 import { backupStatus } from "../../backup/status.ts";
 import type { ResolvedLab } from "../../config/types.ts";
 import { HoltError } from "../../errors.ts";
+import { lockBackups } from "../../lab/apply.ts";
 import { openLabSecrets } from "../../lab/secrets.ts";
 import type { BackupCatalog } from "../../store/backup-catalog.ts";
 import { formatSize } from "../../util/sizes.ts";
-import { manifestStore, openCatalog } from "../catalog.ts";
+import { manifestStore, openCatalog, repositoryStore } from "../catalog.ts";
 import {
   CONFIG_FLAG,
   CONFIG_HELP,
@@ -26,21 +33,23 @@ import {
   openLab,
   parseFlags,
   STATE_FLAG,
+  stateDirFor,
 } from "../context.ts";
 
 const SUBCOMMANDS =
-  "`holt backup run [SERVICE...]`, `holt backup replicate [SERVICE...]`, `holt backup offsite [SERVICE...]`, `holt backup verify [SERVICE...]` or `holt backup status`";
+  "`holt backup run [SERVICE...]`, `holt backup replicate [SERVICE...]`, `holt backup offsite [SERVICE...]`, `holt backup verify [SERVICE...]`, `holt backup init-offsite REPO` or `holt backup status`";
 
 export const backupCommand: Command = {
   name: "backup",
   summary: "Snapshot, replicate and copy offsite the services' state; show every copy",
   usage:
-    "holt backup run|replicate|offsite|verify [SERVICE...] [--reseed] [--from SOURCE] [--json] | holt backup status [--json]",
+    "holt backup run|replicate|offsite|verify [SERVICE...] [--reseed] [--from SOURCE] [--json] | holt backup init-offsite REPO [--json] | holt backup status [--json]",
   flags: [
     "run [SERVICE...]       one snapshot per service now (pre/post hooks around it), prune, replicate, copy offsite",
     "replicate [SERVICE...] send new snapshots to each policy's replica host",
     "offsite [SERVICE...]   copy the newest snapshots to each policy's restic repository, prune it, check part of it",
     "verify [SERVICE...]    restore drill: the newest copy into scratch, compared with its recorded checksums, hooks.verify",
+    "init-offsite REPO      create the restic repository REPO (holt never does so by itself), or record an existing one, and the file system a local one is on",
     "status                 per dataset: newest snapshot, replica and offsite copy with ages, last verified, 3-2-1 verdict",
     "--reseed               (replicate) move a diverged replica aside, kept, and send a full copy",
     "--from SOURCE          (verify) local, replica or offsite (default: the copy furthest away)",
@@ -66,6 +75,7 @@ export const backupCommand: Command = {
       sub !== "replicate" &&
       sub !== "offsite" &&
       sub !== "verify" &&
+      sub !== "init-offsite" &&
       sub !== "status"
     ) {
       throw new HoltError(
@@ -86,13 +96,33 @@ export const backupCommand: Command = {
     if (sub === "status" && names.length > 0) {
       throw new HoltError("HOLT_E_USAGE", `Unexpected argument "${names[0]}".`);
     }
+    if (sub === "init-offsite" && names.length !== 1) {
+      throw new HoltError(
+        "HOLT_E_USAGE",
+        "holt backup init-offsite takes one repository name (a key of backups.repositories), like `holt backup init-offsite nas`.",
+      );
+    }
     const lab = await openLab(ctx, values.config);
-    checkServices(lab, names);
-    const connections = connectionsFor(lab);
+    if (sub !== "init-offsite") checkServices(lab, names);
     const json = values.json === true;
-    try {
-      if (sub === "status") {
+    if (sub === "status") {
+      const connections = connectionsFor(lab);
+      try {
         return await status(lab, connections, json, ctx, values["state-dir"]);
+      } finally {
+        await connections.closeAll();
+      }
+    }
+    // One backup operation of the lab at a time; a second fails at once, naming the first.
+    const lock = lockBackups(
+      stateDirFor(ctx, values["state-dir"]),
+      lab.name,
+      `holt backup ${args.join(" ")}`,
+    );
+    const connections = connectionsFor(lab);
+    try {
+      if (sub === "init-offsite") {
+        return await initRepository(lab, connections, json, ctx, values["state-dir"], names[0]);
       }
       if (sub === "verify") {
         return await verify(lab, connections, json, ctx, values["state-dir"], names, from);
@@ -135,6 +165,7 @@ export const backupCommand: Command = {
             : await copyOffsite(lab, {
                 ...common,
                 secretValue: await secretsFor(lab, ctx),
+                repositories: repositoryStore(catalog),
               });
         recordInCatalog(catalog, {
           at: (now ?? (() => new Date()))().toISOString(),
@@ -165,6 +196,7 @@ export const backupCommand: Command = {
       }
     } finally {
       await connections.closeAll();
+      lock.release();
     }
   },
 };
@@ -262,7 +294,12 @@ async function verify(
         ...(names.length === 0 ? {} : { services: names }),
         ...(from === undefined ? {} : { from }),
       },
-      { connections, manifests: manifestStore(catalog), secretValue: secrets },
+      {
+        connections,
+        manifests: manifestStore(catalog),
+        repositories: repositoryStore(catalog),
+        secretValue: secrets,
+      },
     );
     const at = new Date().toISOString();
     for (const r of results) {
@@ -300,6 +337,45 @@ async function verify(
   } finally {
     catalog.close();
   }
+}
+
+/** `holt backup init-offsite REPOSITORY`: create it, or record it, on each host that copies to it. */
+async function initRepository(
+  lab: ResolvedLab,
+  connections: ReturnType<typeof connectionsFor>,
+  json: boolean,
+  ctx: CommandContext,
+  stateFlag: string | undefined,
+  name: string | undefined,
+): Promise<number> {
+  const catalog = openCatalog(ctx, stateFlag, lab.name);
+  let results: InitResult[];
+  try {
+    results = await initOffsite(lab, name ?? "", {
+      connections,
+      secretValue: await secretsFor(lab, ctx),
+      repositories: repositoryStore(catalog),
+    });
+  } finally {
+    catalog.close();
+  }
+  if (json) {
+    ctx.output.out(JSON.stringify({ formatVersion: "1", lab: lab.name, repositories: results }));
+    return 0;
+  }
+  const said: Record<InitResult["action"], string> = {
+    created: "created",
+    found: "found a repository there; recorded it",
+    already: "already there, as recorded",
+    moved: "found it on another file system than recorded; recorded the new one",
+  };
+  for (const r of results) {
+    const fs = r.fileSystem === null ? "" : ` (file system: ${r.fileSystem})`;
+    ctx.output.out(
+      `${ctx.output.style.bold(r.repository)} at ${r.where} from ${r.host}: ${said[r.action]}${fs}`,
+    );
+  }
+  return 0;
 }
 
 export function parseSource(value: string | undefined): RestoreSource | undefined {

@@ -1,6 +1,8 @@
 import { HoltError } from "../../errors.ts";
+import { openLabSecrets } from "../../lab/secrets.ts";
 import { containerName } from "../../model/container.ts";
 import { containerLogs } from "../../providers/podman/logs.ts";
+import { createRedactor } from "../../util/redact.ts";
 import {
   CONFIG_FLAG,
   CONFIG_HELP,
@@ -47,14 +49,25 @@ export const logsCommand: Command = {
     }
     const lab = await openLab(ctx, values.config);
     const service = serviceWithContainer(lab, names[0] ?? "");
+    // The service's own secrets are what its output may show: hidden line by line, each
+    // stream on its own (their chunks interleave).
+    const uses = service.container?.secrets ?? [];
+    const secrets = uses.length === 0 ? null : await openLabSecrets(lab, ctx.env);
+    const hidden = uses.map((s) => secrets?.value(s.secret) ?? "");
+    const redacted = {
+      stdout: createRedactor(hidden).stream((text) => ctx.output.write("stdout", text)),
+      stderr: createRedactor(hidden).stream((text) => ctx.output.write("stderr", text)),
+    };
     const connections = connectionsFor(lab);
     try {
       const exec = await connections.execFor(service.host);
       const result = await containerLogs(exec, containerName(service.name), {
         follow: values.follow === true,
         tail: tail === 0 ? null : tail,
-        onOutput: (stream, chunk) => ctx.output.write(stream, chunk),
+        onOutput: (stream, chunk) => redacted[stream].write(chunk),
       });
+      redacted.stdout.end();
+      redacted.stderr.end();
       if (result.code !== 0) {
         throw new HoltError(
           "HOLT_E_EXEC",

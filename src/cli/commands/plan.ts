@@ -1,4 +1,5 @@
 import { backupGaps } from "../../backup/status.ts";
+import { cleartextWarnings } from "../../config/cleartext.ts";
 import { proposalOf } from "../../engine/proposal.ts";
 import { shellQuote } from "../../hosts/shell-quote.ts";
 import { planLab } from "../../lab/plan.ts";
@@ -78,6 +79,9 @@ export const planCommand: Command = {
       }
       if (gaps.optedOut.length > 0) {
         ctx.output.err(`Not backed up, by choice (backup: false): ${gaps.optedOut.join(", ")}.`);
+      }
+      for (const warning of cleartextWarnings(lab)) {
+        ctx.output.err(ctx.output.style.yellow(`Warning: ${warning}`));
       }
       if (values.out !== undefined) {
         writeSavedPlan(values.out, {

@@ -17,7 +17,7 @@ import type { ProviderStore } from "../../engine/provider.ts";
 import { HoltError } from "../../errors.ts";
 import type { Connections } from "../../hosts/connect.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
-import { applyBoundPlan, lockLab } from "../../lab/apply.ts";
+import { applyBoundPlan, lockBackups, lockLab } from "../../lab/apply.ts";
 import { hostConnections, planGraph, readLabFacts } from "../../lab/plan.ts";
 import { type LabSecrets, openLabSecrets } from "../../lab/secrets.ts";
 import { compileLab } from "../../model/compile.ts";
@@ -27,7 +27,7 @@ import { defaultProviders } from "../../providers/index.ts";
 import { installedBootUnits, serviceName } from "../../providers/podman/systemd.ts";
 import type { BackupCatalog } from "../../store/backup-catalog.ts";
 import { formatSize } from "../../util/sizes.ts";
-import { manifestStore, openCatalog } from "../catalog.ts";
+import { manifestStore, openCatalog, repositoryStore } from "../catalog.ts";
 import {
   CONFIG_FLAG,
   CONFIG_HELP,
@@ -113,7 +113,18 @@ export const restoreCommand: Command = {
     const stateDir = stateDirFor(ctx, values["state-dir"]);
     const secrets = await openLabSecrets(lab, ctx.env);
     const connections = connectionsFor(lab);
-    const lock = lockLab(stateDir, lab.name, `holt restore ${args.join(" ")}`);
+    // Both locks: no backup may snapshot the data half-restored, and no apply may change the
+    // service or its datasets while the restore stops, fills and starts them. The backup lock
+    // first; neither waits, so two commands can never hold one each and wait for the other.
+    const command = `holt restore ${args.join(" ")}`;
+    const backupLock = lockBackups(stateDir, lab.name, command);
+    let lock: ReturnType<typeof lockLab>;
+    try {
+      lock = lockLab(stateDir, lab.name, command);
+    } catch (error) {
+      backupLock.release();
+      throw error;
+    }
     const catalog = openCatalog(ctx, values["state-dir"], lab.name);
     try {
       const facts = await readLabFacts(lab, connections);
@@ -121,6 +132,7 @@ export const restoreCommand: Command = {
         connections,
         facts,
         manifests: manifestStore(catalog),
+        repositories: repositoryStore(catalog),
         secretValue: (name: string) => secrets.value(name),
       };
       const plans: RestorePlan[] = [];
@@ -183,6 +195,7 @@ export const restoreCommand: Command = {
     } finally {
       catalog.close();
       lock.release();
+      backupLock.release();
       await connections.closeAll();
     }
   },

@@ -1,3 +1,4 @@
+import { cleartextWarnings } from "../../config/cleartext.ts";
 import { configInvalid, displayPath, findConfig, loadLab } from "../../config/load.ts";
 import { compileLab } from "../../model/compile.ts";
 import { CONFIG_FLAG, CONFIG_HELP, type Command, parseFlags } from "../context.ts";
@@ -18,6 +19,9 @@ export const validateCommand: Command = {
     ctx.output.out(
       `${displayPath(path)} is valid: lab ${lab.name}, ${hosts} ${hosts === 1 ? "host" : "hosts"}, ${services} ${services === 1 ? "service" : "services"}, ${graph.resources.length} resources.`,
     );
+    for (const warning of cleartextWarnings(lab)) {
+      ctx.output.err(ctx.output.style.yellow(`Warning: ${warning}`));
+    }
     return 0;
   },
 };

@@ -41,6 +41,7 @@ import {
   zoneConnection,
 } from "../../model/dns-record.ts";
 import { EDGE_HOST } from "../../util/edge-host.ts";
+import { cannotCoexist } from "./conflicts.ts";
 
 export interface DnsRecordState {
   readonly zone: string;
@@ -256,6 +257,17 @@ export function createDnsRecordProvider(): Provider<DnsRecordInputs, DnsRecordSt
       await updateLedger(ctx.store, desired.inputs.zone, desired.inputs, true);
       await put(ctx, desired, setOf(observed.state));
     },
+
+    // A name that moves between a CNAME and other types: the old set goes first.
+    conflictsWith: (desired, removed) =>
+      removed
+        .filter((o) =>
+          cannotCoexist(
+            { ...desired.inputs, view: desired.inputs.zone.view, zone: desired.inputs.zone.zone },
+            o.observed.state,
+          ),
+        )
+        .map((o) => o.address),
   };
   return provider;
 }

@@ -297,6 +297,60 @@ test("gate: passes on the first 2xx without waiting longer", async () => {
   );
 });
 
+test("gate: a PEM key secret is hidden line by line, even when the log shows only part of it", async () => {
+  // Made up for this test: the shape of an ed25519 PKCS#8 key.
+  const pem =
+    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHq0rhD8Vd2m3v0Yc2QJt6p9L5sWm1xk0nE8Z3aR7bQe\n-----END PRIVATE KEY-----\n";
+  const body = pem.split("\n")[1] ?? "";
+  const i = inputs("web", {
+    health,
+    secrets: [
+      { target: "/run/secrets/tls.key", kind: "file", secret: "tls", digest: "b".repeat(32) },
+    ],
+  });
+  const exec = fakeExec(
+    (command) => {
+      if (command.startsWith("podman container inspect")) {
+        return {
+          stdout: JSON.stringify([
+            { State: { Status: "running", Running: true }, RestartCount: 0 },
+          ]),
+        };
+      }
+      // The tail starts inside the key: its first line is not in the excerpt.
+      if (command.startsWith("sh -c")) {
+        return { stdout: `  ${body}\n-----END PRIVATE KEY-----\nerror: key rejected\n` };
+      }
+      return undefined;
+    },
+    async () => ({ status: 503, headers: {}, body: "" }),
+  );
+  const provider = createPodmanContainerProvider({ clock: fakeClock(), startAllowanceMs: 1000 });
+  const error = await provider
+    .update(
+      ctx(exec, () => pem),
+      resource(i),
+      {
+        state: {
+          spec: i,
+          owner: "lab",
+          image: i.image,
+          status: "running",
+          running: true,
+          health: "failing",
+          bootUnit: null,
+        },
+        managed: true,
+      },
+    )
+    .then(
+      () => assert.fail("the gate passed"),
+      (e: unknown) => e,
+    );
+  assert.ok(error instanceof HoltError);
+  assert.deepEqual(error.details, ["  (secret)", "(secret)", "error: key rejected"]);
+});
+
 test("gate: a health check that never passes fails with HOLT_E_HEALTH and redacted log lines", async () => {
   const i = inputs("web", {
     health,

@@ -19,6 +19,7 @@ import {
 } from "../../model/container.ts";
 import { stableJson } from "../../util/stable-json.ts";
 import type { ContainerState } from "./container-state.ts";
+import { envSecretWarning } from "./env-secrets.ts";
 import { containerDescribe, containerDiff } from "./fields.ts";
 import {
   type Clock,
@@ -223,6 +224,16 @@ export function createPodmanContainerProvider(
         const services = desired.map((r) => r.inputs.service).join(", ");
         throw podmanMissing(ctx.host, ctx.exec.target, `runs services ${services}`);
       }
+      // Only asked when a service has an environment secret: the version is what decides.
+      const usesEnvSecrets = desired.some((r) => r.inputs.secrets.some((s) => s.kind === "env"));
+      const warning = usesEnvSecrets
+        ? envSecretWarning(
+            ctx.host,
+            await podmanVersion(ctx.exec),
+            desired.map((r) => r.inputs),
+          )
+        : null;
+      const warnings = warning === null ? [] : [warning];
       const byName = new Map(containers.map((c) => [c.name, c]));
       const ours = (c: PsContainer): boolean => c.labels[LABELS.lab] === ctx.lab;
 
@@ -279,7 +290,7 @@ export function createPodmanContainerProvider(
           observed: o,
         });
       }
-      return { observed, owned, problems };
+      return { observed, owned, problems, warnings };
     },
 
     diff(desired, observed) {

@@ -15,6 +15,7 @@ import type { ProviderContext } from "../../engine/provider.ts";
 import { HoltError, isHoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
 import type { ContainerInputs, HealthCheck } from "../../model/container.ts";
+import { createRedactor } from "../../util/redact.ts";
 import { type ContainerStatus, parseContainerStatus } from "./podman-json.ts";
 
 export interface Clock {
@@ -87,13 +88,11 @@ async function inspect(exec: Exec, name: string): Promise<ContainerStatus | null
   return parseContainerStatus(result.stdout, exec.target);
 }
 
-/** Replaces every occurrence of a secret value with "(secret)". */
-export function redact(lines: readonly string[], secrets: readonly string[]): string[] {
-  const values = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  return lines.map((line) => values.reduce((l, v) => l.split(v).join("(secret)"), line));
-}
-
-/** The container's last log lines, stdout and stderr in the order they were written. */
+/**
+ * The container's last log lines, stdout and stderr in the order they were
+ * written, with the service's secret values hidden (`util/redact.ts`: line by
+ * line, so a key of which the log shows only some lines is hidden too).
+ */
 export async function lastLogLines(
   exec: Exec,
   name: string,
@@ -106,7 +105,8 @@ export async function lastLogLines(
   });
   const lines = result.stdout.split(/\r?\n/).filter((l) => l.trim() !== "");
   const shown = lines.length === 0 ? ["(the container wrote no log lines)"] : lines;
-  return redact(shown.slice(-LOG_LINES), secrets);
+  const redactor = createRedactor(secrets);
+  return shown.slice(-LOG_LINES).map((line) => redactor.line(line));
 }
 
 function seconds(ms: number): string {

@@ -10,6 +10,7 @@ import { HoltError } from "../../errors.ts";
 import type { Exec } from "../../hosts/exec.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
 import { type ContainerInputs, LABELS } from "../../model/container.ts";
+import { createRedactor } from "../../util/redact.ts";
 import { parseSecrets } from "./podman-json.ts";
 import { secretName, secretPrefix } from "./run-args.ts";
 
@@ -71,7 +72,12 @@ export async function ensureSecrets(
       throw new HoltError(
         "HOLT_E_EXEC",
         `Could not create Podman secret "${name}" for service "${inputs.service}" on ${ctx.exec.target}.`,
-        { details: result.stderr.split("\n").filter((l) => l.trim() !== "" && !l.includes(value)) },
+        {
+          details: createRedactor([value])
+            .text(result.stderr)
+            .split("\n")
+            .filter((l) => l.trim() !== ""),
+        },
       );
     }
   }

@@ -8,11 +8,26 @@ import { parseZfsGet, parseZpoolGet } from "./parse.ts";
 const fixture = (name: string) =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 
-// zfs-fuse files were captured on this project's test machine (pool version 23);
-// the OpenZFS 2.2 files follow its output format (feature-flag pool, version "-").
-test("parseZfsGet reads captured zfs-fuse output and skips snapshots", () => {
-  const datasets = parseZfsGet(fixture("zfs-fuse-0.7-zfs-get.txt"));
-  assert.deepEqual([...datasets.keys()], ["tank/media", "tank/media/photos"]);
+/** What the provider asks for (READ_PROPERTIES), with the one user property the fixtures set. */
+const PROPS = [
+  ..."recordsize,compression,quota,refquota,reservation,refreservation,atime,mountpoint,canmount,readonly,exec,setuid,devices,copies,xattr,snapdir,casesensitivity,used,mounted".split(
+    ",",
+  ),
+  "holt:managed",
+  "holt:service",
+  "holt:props",
+  "com.example:owner",
+];
+
+/** A value another tool set on a dataset that is not holt's: a tab and line breaks in it. */
+const FOREIGN = "first line\n\tsecond line\twith a tab\n";
+
+// The zfs-fuse file was captured on this project's test machine (pool version 23) from
+// `zfs get -H -p -o name,property,source,value PROPS` on a test pool renamed "tank";
+// the OpenZFS 2.2 file follows its output format (every property asked for, "-" when unset).
+test("parseZfsGet reads captured zfs-fuse output, skips snapshots, and keeps a value's tabs and line breaks", () => {
+  const datasets = parseZfsGet(fixture("zfs-fuse-0.7-zfs-get.txt"), PROPS, "box");
+  assert.deepEqual([...datasets.keys()], ["tank", "tank/media", "tank/media/photos", "tank/other"]);
   assert.deepEqual(datasets.get("tank/media")?.get("holt:managed"), {
     value: "home",
     source: "local",
@@ -25,11 +40,15 @@ test("parseZfsGet reads captured zfs-fuse output and skips snapshots", () => {
     value: "gzip",
     source: "local",
   });
-  assert.equal(datasets.get("tank/media")?.get("used")?.value, "237568");
+  assert.deepEqual(datasets.get("tank/other")?.get("com.example:owner"), {
+    value: FOREIGN,
+    source: "local",
+  });
+  assert.deepEqual(datasets.get("tank/other")?.get("holt:managed"), { value: "-", source: "-" });
 });
 
 test("parseZfsGet reads OpenZFS 2.x output", () => {
-  const datasets = parseZfsGet(fixture("openzfs-2.2-zfs-get.txt"));
+  const datasets = parseZfsGet(fixture("openzfs-2.2-zfs-get.txt"), PROPS, "box");
   const media = datasets.get("tank/media");
   assert.deepEqual(media?.get("recordsize"), { value: "1048576", source: "local" });
   assert.deepEqual(media?.get("compression"), { value: "zstd", source: "local" });
@@ -39,13 +58,53 @@ test("parseZfsGet reads OpenZFS 2.x output", () => {
     datasets.get("tank/media/photos")?.get("holt:managed")?.source,
     "inherited from tank/media",
   );
+  assert.equal(datasets.get("tank/other")?.get("com.example:owner")?.value, FOREIGN);
+  assert.equal(datasets.get("tank/other")?.get("mounted")?.value, "yes");
 });
 
-test("parseZfsGet rejects output it does not understand, saying where", () => {
-  assert.throws(
-    () => parseZfsGet("tank\tused\t1\t-\ntank used 1 -\n"),
-    (error: unknown) =>
-      error instanceof HoltError && error.code === "HOLT_E_ZFS" && /line 2/.test(error.message),
+test("parseZfsGet refuses output it cannot read unambiguously, saying where", () => {
+  const rejects = (output: string, pattern: RegExp) =>
+    assert.throws(
+      () => parseZfsGet(output, ["used", "holt:managed", "com.x:y"], "root@nas:22"),
+      (error: unknown) =>
+        error instanceof HoltError &&
+        error.code === "HOLT_E_ZFS" &&
+        error.message.includes("on root@nas:22") &&
+        pattern.test(error.message),
+    );
+  // A first line that is no record.
+  rejects("tank used 1 -\n", /line 1 is not a record/);
+  const block = (name: string, y = "-\t-") =>
+    `${name}\tused\t-\t1\n${name}\tholt:managed\t-\t-\n${name}\tcom.x:y\t${y}\n`;
+  // A value made to hold a record of the dataset it belongs to (holt:managed, forged).
+  rejects(
+    block("tank/a", "local\tx\ntank/a\tholt:managed\tlocal\tlab") + block("tank/b"),
+    /line 4 gives "holt:managed" of "tank\/a" out of order or twice/,
+  );
+  // A value made to hold a record of a dataset printed after it.
+  rejects(
+    block("tank/a", "local\tx\ntank/b\tholt:managed\tlocal\tlab") + block("tank/b"),
+    /line 5 gives "used" of "tank\/b" out of order or twice/,
+  );
+  rejects(
+    "tank/a\tused\t-\t1\ntank/a\tholt:managed\t-\t-\ntank/a\tcom.x:y\t-\t-\ntank/b\tused\t-\t1\ntank/b\tholt:managed\t-\t-\ntank/b\tcom.x:y\t-\t-\ntank/a\tused\t-\t1\n",
+    /line 7 is about "tank\/a" again/,
+  );
+  // A made-up dataset needs every property, in order: one forged line is not enough.
+  rejects(
+    "tank/a\tused\t-\t1\ntank/a\tholt:managed\t-\t-\ntank/a\tcom.x:y\tlocal\tx\ntank/ghost\tholt:managed\tlocal\tlab\n",
+    /"tank\/ghost" has 1 of the 3 properties asked for/,
+  );
+  // A line break in a value alone is no problem.
+  assert.deepEqual(
+    parseZfsGet(
+      "tank/a\tused\t-\t1\ntank/a\tholt:managed\t-\t-\ntank/a\tcom.x:y\tlocal\tx\n\ty\n\n",
+      ["used", "holt:managed", "com.x:y"],
+      "box",
+    )
+      .get("tank/a")
+      ?.get("com.x:y"),
+    { value: "x\n\ty\n", source: "local" },
   );
 });
 

@@ -3,40 +3,33 @@
  * and OpenZFS 2.x output; tests run them on captured samples of each.
  */
 import { HoltError } from "../../errors.ts";
+import { parseZfsGet as parseZfsGetOutput, type ZfsValue } from "../../util/zfs-get.ts";
 
-export interface PropertyValue {
-  readonly value: string;
-  /** "local", "default", "inherited from X", "received", "temporary" or "-". */
-  readonly source: string;
-}
+export type PropertyValue = ZfsValue;
 
 export type DatasetProperties = Map<string, PropertyValue>;
 
 /**
- * Parses `zfs get -H -p -o name,property,value,source ...`: one tab-separated
- * line per dataset and property. Snapshots (names with "@") are skipped.
+ * Parses `zfs get -H -p -o name,property,source,value PROPERTIES` (see
+ * `util/zfs-get.ts`: a value may hold tabs and line breaks). Snapshots
+ * (names with "@") and bookmarks are skipped. Throws HOLT_E_ZFS, saying
+ * where, for output it cannot read unambiguously.
  */
-export function parseZfsGet(output: string): Map<string, DatasetProperties> {
+export function parseZfsGet(
+  output: string,
+  properties: readonly string[],
+  where: string,
+): Map<string, DatasetProperties> {
+  const parsed = parseZfsGetOutput(output, properties);
+  if (!parsed.ok) {
+    throw new HoltError(
+      "HOLT_E_ZFS",
+      `Could not read \`zfs get\` output on ${where}: ${parsed.reason}. holt reads no further and changes nothing; look at the datasets' properties on that host (zfs get -H ${properties.join(",")}).`,
+    );
+  }
   const datasets = new Map<string, DatasetProperties>();
-  let lineNumber = 0;
-  for (const line of output.split("\n")) {
-    lineNumber++;
-    if (line === "") continue;
-    const fields = line.split("\t");
-    if (fields.length !== 4) {
-      throw new HoltError(
-        "HOLT_E_ZFS",
-        `Unexpected \`zfs get\` output on line ${lineNumber}: expected 4 tab-separated fields (name, property, value, source), got ${fields.length}: ${JSON.stringify(line.slice(0, 120))}.`,
-      );
-    }
-    const [name, property, value, source] = fields as [string, string, string, string];
-    if (name.includes("@") || name.includes("#")) continue;
-    let properties = datasets.get(name);
-    if (properties === undefined) {
-      properties = new Map();
-      datasets.set(name, properties);
-    }
-    properties.set(property, { value, source });
+  for (const [name, values] of parsed.datasets) {
+    if (!name.includes("@") && !name.includes("#")) datasets.set(name, values);
   }
   return datasets;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Observed } from "../../engine/provider.ts";
 import type { Resource } from "../../engine/resource.ts";
+import { HoltError } from "../../errors.ts";
 import type { Exec, ExecRequest } from "../../hosts/exec.ts";
 import { type DatasetInputs, datasetAddress } from "../../model/dataset.ts";
 import { createZfsDatasetProvider, type DatasetState } from "./provider.ts";
@@ -136,4 +137,82 @@ test("release drops the ownership mark last, so a crash leaves it owned and retr
     "zfs inherit holt:props tank/media",
     "zfs inherit holt:managed tank/media",
   ]);
+});
+
+/** Answers `zfs get` and `zfs list` from a script, recording what was asked. */
+function scriptedExec(answer: (argv: readonly string[]) => string): Exec & { calls: string[] } {
+  const exec = recordingExec();
+  return {
+    ...exec,
+    async run(request: ExecRequest) {
+      exec.calls.push(request.argv.join(" "));
+      return { stdout: answer(request.argv), stderr: "", code: 0, signal: null };
+    },
+  };
+}
+
+/** `zfs get -o name,property,source,value` lines: every property asked for, "-" when not given. */
+function zfsGetOutput(
+  argv: readonly string[],
+  datasets: Record<string, Record<string, [string, string]>>,
+): string {
+  const properties = (argv.find((a) => a.includes("holt:") || a.includes(":")) ?? "").split(",");
+  const asked = argv.filter((a) => Object.hasOwn(datasets, a));
+  const names = asked.length > 0 ? asked : Object.keys(datasets);
+  return names
+    .flatMap((name) =>
+      properties.map((p) => {
+        const [source, value] = datasets[name]?.[p] ?? ["-", "-"];
+        return `${name}\t${p}\t${source}\t${value}\n`;
+      }),
+    )
+    .join("");
+}
+
+test("read: asks only for the properties holt needs, then for those holt:props lists and the config no longer sets", async () => {
+  const datasets: Record<string, Record<string, [string, string]>> = {
+    "tank/media": {
+      "holt:managed": ["local", "lab"],
+      "holt:props": ["local", "com.example:owner,com.example:gone"],
+      "com.example:owner": ["local", "c"],
+      "com.example:gone": ["local", "old"],
+    },
+    "tank/other": { "com.example:owner": ["local", "a\tb\nc\n\td"] },
+  };
+  const exec = scriptedExec((argv) => zfsGetOutput(argv, datasets));
+  const result = await provider.read({ host: "box", exec, lab: "lab" }, [
+    resource({ "com.example:owner": "c" }),
+  ]);
+  assert.equal(exec.calls.length, 2, exec.calls.join("\n"));
+  assert.match(
+    exec.calls[0] ?? "",
+    /^zfs get -H -p -o name,property,source,value -t filesystem recordsize,compression,.*,used,mounted,holt:managed,holt:service,holt:props,com\.example:owner$/,
+  );
+  assert.equal(
+    exec.calls[1],
+    "zfs get -H -p -o name,property,source,value com.example:gone tank/media",
+  );
+  const o = result.observed.get(datasetAddress("box", "tank/media")) as Observed<DatasetState>;
+  assert.deepEqual(o.state.local, { "com.example:gone": "old", "com.example:owner": "c" });
+  assert.deepEqual(provider.diff(resource({ "com.example:owner": "c" }), o), [
+    { path: "com.example:gone", before: "old", after: null },
+  ]);
+});
+
+test("read: a property value holding a record of a holt dataset is refused, not believed", async () => {
+  // A foreign dataset printed first, whose last property forges tank/media's owner.
+  const forged = "x\ntank/media\tholt:managed\tlocal\tlab";
+  const exec = scriptedExec((argv) =>
+    zfsGetOutput(argv, {
+      "tank/a": { "holt:props": ["local", forged] },
+      "tank/media": {},
+    }),
+  );
+  await assert.rejects(
+    provider.read({ host: "box", exec, lab: "lab" }, []),
+    (error: unknown) =>
+      error instanceof HoltError &&
+      error.code === "HOLT_E_ZFS" &&
+      /gives "recordsize" of "tank\/media" out of order or twice/.test(error.message),
+  );
 });

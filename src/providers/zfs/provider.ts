@@ -20,6 +20,7 @@ import type { Exec } from "../../hosts/exec.ts";
 import { oneMountAtATime } from "../../hosts/mount-lock.ts";
 import { runChecked, runRetrying } from "../../hosts/run-checked.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "../../model/dataset.ts";
+import { ZFS_GET_COLUMNS } from "../../util/zfs-get.ts";
 import { compressionUnsupported, poolCapabilities, recordsizeUnsupported } from "./capabilities.ts";
 import { type DatasetProperties, parseZfsGet, parseZpoolGet } from "./parse.ts";
 import {
@@ -28,6 +29,7 @@ import {
   isManagedNative,
   isUserProperty,
   LIMITS,
+  MANAGED_NATIVE,
   MANAGED_PROPS,
   OWNER,
   SERVICE,
@@ -96,21 +98,80 @@ function userPropsOf(inputs: DatasetInputs): string[] {
   return Object.keys(inputs.properties).filter(isUserProperty).sort();
 }
 
-/** `zfs get` over every filesystem; `-t filesystem` where supported (not zfs-fuse). */
 /** Hosts whose `zfs get` has no `-t` (zfs-fuse), so the probe runs once per connection. */
 const WITHOUT_TYPE_FILTER = new WeakSet<Exec>();
 
-async function readAll(exec: Exec): Promise<string> {
-  const base = ["zfs", "get", "-H", "-p", "-o", "name,property,value,source"];
-  if (WITHOUT_TYPE_FILTER.has(exec))
-    return (await runChecked(exec, { argv: [...base, "all"] })).stdout;
-  const typed = await exec.run({ argv: [...base, "-t", "filesystem", "all"] });
+/**
+ * The properties holt reads of every filesystem: those it manages, its own
+ * marks, and what plans show. Never "all": other tools' user properties are
+ * none of holt's business, and they may hold anything (util/zfs-get.ts).
+ */
+export const READ_PROPERTIES: readonly string[] = [
+  ...MANAGED_NATIVE,
+  "used",
+  "mounted",
+  OWNER,
+  SERVICE,
+  MANAGED_PROPS,
+];
+
+/** A user property name as ZFS accepts them; anything else in `holt:props` is not asked for. */
+const USER_PROPERTY = /^[a-z0-9][a-z0-9_.:-]{0,254}$/;
+
+/** `zfs get` of `properties` on `datasets`, or on every filesystem (`-t filesystem` where supported). */
+async function zfsGet(
+  exec: Exec,
+  properties: readonly string[],
+  datasets: readonly string[],
+): Promise<string> {
+  const base = ["zfs", "get", "-H", "-p", "-o", ZFS_GET_COLUMNS];
+  const list = properties.join(",");
+  if (datasets.length > 0 || WITHOUT_TYPE_FILTER.has(exec)) {
+    return (await runChecked(exec, { argv: [...base, list, ...datasets] })).stdout;
+  }
+  const typed = await exec.run({ argv: [...base, "-t", "filesystem", list] });
   if (typed.code === 0) return typed.stdout;
   if (/invalid option/.test(typed.stderr)) {
     WITHOUT_TYPE_FILTER.add(exec);
-    return (await runChecked(exec, { argv: [...base, "all"] })).stdout;
+    return (await runChecked(exec, { argv: [...base, list] })).stdout;
   }
-  return (await runChecked(exec, { argv: [...base, "-t", "filesystem", "all"] })).stdout;
+  return (await runChecked(exec, { argv: [...base, "-t", "filesystem", list] })).stdout;
+}
+
+/**
+ * Every filesystem with the properties holt reads, plus the user
+ * properties the desired datasets set and those `holt:props` says holt set
+ * on the lab's datasets (asked again, of those datasets only, when a
+ * property left the config).
+ */
+async function readAll(
+  exec: Exec,
+  lab: string,
+  userProps: readonly string[],
+): Promise<Map<string, DatasetProperties>> {
+  const properties = [...new Set([...READ_PROPERTIES, ...userProps])];
+  const all = parseZfsGet(await zfsGet(exec, properties, []), properties, exec.target);
+  const missing = new Set<string>();
+  const owners: string[] = [];
+  for (const [name, values] of all) {
+    const owner = values.get(OWNER);
+    if (owner?.source !== "local" || owner.value !== lab) continue;
+    const left = (values.get(MANAGED_PROPS)?.value ?? "")
+      .split(",")
+      .filter((p) => USER_PROPERTY.test(p) && p.includes(":") && !properties.includes(p));
+    if (left.length === 0) continue;
+    owners.push(name);
+    for (const p of left) missing.add(p);
+  }
+  if (missing.size > 0) {
+    const more = [...missing].sort();
+    const second = parseZfsGet(await zfsGet(exec, more, owners), more, exec.target);
+    for (const [name, values] of second) {
+      const known = all.get(name);
+      if (known !== undefined) for (const [p, v] of values) known.set(p, v);
+    }
+  }
+  return all;
 }
 
 function safetySnapshotName(label: string): string {
@@ -159,7 +220,8 @@ export function createZfsDatasetProvider(): Provider<DatasetInputs, DatasetState
     holdsData: true,
 
     async read(ctx, desired): Promise<ReadResult<DatasetState>> {
-      const all = parseZfsGet(await readAll(ctx.exec));
+      const userProps = [...new Set(desired.flatMap((r) => userPropsOf(r.inputs)))].sort();
+      const all = await readAll(ctx.exec, ctx.lab, userProps);
       const observed = new Map<string, Observed<DatasetState>>();
       const withOwner: { address: string; mountpoint: string }[] = [];
       for (const resource of desired) {
