@@ -20,10 +20,15 @@ export interface HostFileAccess {
 /**
  * Writes a file that may hold a secret (a private key), replacing it in one
  * step. The content travels on stdin, never on a command line. It goes to
- * `temporary` first (in the same folder, so the rename is atomic), created
- * under umask 077 so that no one else can read even part of it, flushed to
- * disk, then given its owner and mode and renamed over `path`. A crash leaves
- * the old file or the new one, and at worst the temporary file.
+ * `temporary` first (in the same folder, so the rename is atomic): whatever
+ * is there is removed, and the file is created afresh (`set -C`: O_EXCL, so
+ * neither a symbolic link planted there nor a file someone still holds open
+ * receives the secret) under umask 077, so no one else can read even part of
+ * it. Then, if it holds every byte (a connection cut mid-way ends the input
+ * early, and cat takes that for the end), it is flushed to disk, given its
+ * owner and mode, renamed over `path` (`-T`: never into a folder of that
+ * name), and the folder flushed so the rename survives a power cut. A crash
+ * leaves the old file or the new one, and at worst the temporary file.
  */
 export async function writePrivateHostFile(
   exec: Exec,
@@ -36,13 +41,28 @@ export async function writePrivateHostFile(
     argv: [
       "sh",
       "-c",
-      'umask 077 && cat > "$1" && sync -- "$1" && chown "$3" "$1" && chmod "$4" "$1" && mv -f -- "$1" "$2"',
+      PRIVATE_WRITE,
       "sh",
       temporary,
       path,
       access.owner,
       access.mode,
+      folderOf(path),
+      String(Buffer.byteLength(content)),
     ],
     stdin: content,
   });
+}
+
+const PRIVATE_WRITE = [
+  'umask 077 && rm -f -- "$1" && set -C && cat > "$1"',
+  // A cut connection ends stdin early, and cat exits 0: only the whole content goes on.
+  '{ [ "$(stat -c %s -- "$1")" = "$6" ] || { echo "$1: input cut short" >&2; exit 1; }; }',
+  'sync -- "$1" && chown -- "$3" "$1" && chmod -- "$4" "$1"',
+  'mv -f -T -- "$1" "$2" && sync -- "$5"',
+].join(" && ");
+
+function folderOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? "/" : path.slice(0, slash);
 }

@@ -2,7 +2,7 @@
  * Private keys out of Caddy's config, through the CLI on real Knot, Pebble,
  * Caddy and Podman (and a real sshd in a network namespace):
  *
- * - a Caddy that runs as an unprivileged user (as Debian's package runs it),
+ * - a Caddy that runs as Debian's package runs it (as the system user caddy),
  *   its admin API on a Unix socket: after an apply that issues a certificate,
  *   `GET /config/` holds no private key, the files are root's and Caddy's
  *   group's only, and Caddy serves the certificate from them; a config an
@@ -18,242 +18,38 @@
  *   through a stream-local channel, Caddy in the sshd's network namespace.
  */
 import assert from "node:assert/strict";
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { connect as connectSocket, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { connect } from "node:tls";
 import { type CaddyPeer, curlThrough, startCaddy } from "../peers/caddy.ts";
-import type { DnsPeer } from "../peers/dns-peer.ts";
-import { startKnot } from "../peers/knot.ts";
-import { type PebblePeer, startPebble } from "../peers/pebble.ts";
-import { ensureTestImages, removeLabResources, type TestImages, testLab } from "../peers/podman.ts";
 import { freePorts } from "../peers/ports.ts";
 import { type SshHost, startSshHost } from "../peers/sshd.ts";
-import { type CliResult, createLabFolder, type LabFolder } from "./harness.ts";
+import {
+  assertServedFromFiles,
+  CADDY_USER,
+  caddyConfig,
+  cleanupLab,
+  config,
+  env,
+  folderFiles,
+  type HostSpec,
+  handshake,
+  holt,
+  holtAsync,
+  initSecrets,
+  KEY_ROOT,
+  type Lab,
+  newLab,
+  ok,
+  suffix,
+  useKeysPeers,
+  ZONE,
+} from "./caddy-keys-harness.ts";
 
-const ZONE = "keys.test";
-const suffix = String(process.pid);
-/** Debian's `nobody`/`nogroup`: a Caddy that is not root, as the package's `caddy` user is not. */
-const NOBODY = { uid: 65534, gid: 65534 };
-const KEY_ROOT = "/var/lib/holt-caddy";
+useKeysPeers();
 
-let knot: DnsPeer;
-let pebble: PebblePeer;
-let images: TestImages;
-
-before(async () => {
-  images = await ensureTestImages();
-  knot = await startKnot({ zone: ZONE });
-  pebble = await startPebble({ dnsServer: knot.server });
-});
-
-after(async () => {
-  await pebble?.stop();
-  await knot?.stop();
-});
-
-interface Lab {
-  readonly name: string;
-  readonly folder: LabFolder;
-  readonly rootCa: string;
-}
-
-function newLab(tag: string): Lab {
-  const folder = createLabFolder();
-  writeFileSync(join(folder.dir, "pebble-https.pem"), pebble.httpsCaPem);
-  const rootCa = join(folder.dir, "pebble-root.pem");
-  writeFileSync(rootCa, pebble.rootCaPem);
-  return { name: testLab(tag), folder, rootCa };
-}
-
-const env = (lab: Lab): NodeJS.ProcessEnv => ({
-  HOLT_AGE_KEY_FILE: join(lab.folder.dir, "age.key"),
-});
-
-function holt(lab: Lab, args: string[]): CliResult {
-  return lab.folder.holt(args, env(lab));
-}
-
-/** holt without blocking this process, which serves the admin proxy below meanwhile. */
-function holtAsync(lab: Lab, args: string[]): Promise<CliResult> {
-  return lab.folder.holtAsync(args, env(lab)).done;
-}
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stdout}\n${result.stderr}`);
-  return result;
-}
-
-function initSecrets(lab: Lab): void {
-  ok(holt(lab, ["secrets", "init"]), "secrets init");
-  lab.folder.setSecret("tsig", knot.tsig.secret, env(lab));
-}
-
-interface HostSpec {
-  readonly name: string;
-  /** The host's `address` and `connect` lines. */
-  readonly reach: string;
-  readonly caddy: CaddyPeer;
-  /** Caddy's admin address in the lab's config. @default the Caddy's own */
-  readonly admin?: string;
-}
-
-function config(
-  lab: Lab,
-  host: HostSpec,
-  service: { name: string; port: number } | null,
-  acme = true,
-): string {
-  const svc =
-    service === null
-      ? ""
-      : `
-    ${service.name}: {
-      host: "${host.name}",
-      image: "${images.v1}",
-      hostname: "${service.name}",
-      port: 8080,
-      hostPort: ${service.port},
-      command: ["sh", "-c", "mkdir -p /srv && echo ${service.name} > /srv/index.html && exec httpd -f -p 8080 -h /srv"],
-    },`;
-  return `import { defineLab, secret } from "holt";
-
-export default defineLab({
-  domain: "${ZONE}",
-  name: "${lab.name}",
-  hosts: {
-    ${host.name}: {
-      ${host.reach}
-      proxy: { admin: "${host.admin ?? host.caddy.adminAddress}", httpsPort: ${host.caddy.httpsPort}, httpPort: ${host.caddy.httpPort} },
-    },
-  },
-  dns: {
-    zones: {
-      "${ZONE}": {
-        provider: "rfc2136",
-        server: "${knot.server}",
-        tsig: { name: "${knot.tsig.name}", algorithm: "${knot.tsig.algorithm}", secret: secret("tsig") },
-        nameservers: ["${knot.server}"],
-      },
-    },
-  },
-  ${acme ? `acme: { email: "admin@${ZONE}", directory: "${pebble.directoryUrl}", trust: "./pebble-https.pem", propagationTimeout: 30 },` : ""}
-  services: {${svc}
-  },
-});
-`;
-}
-
-interface CaddyView {
-  /** `GET /config/` as any process on the host can send it. */
-  readonly body: string;
-  /** Every load_files entry of the lab, by certificate name. */
-  readonly pairs: Map<string, { certificate: string; key: string }>;
-  /** Every path any load_files entry names. */
-  readonly named: string[];
-}
-
-async function caddyConfig(caddy: CaddyPeer, lab: Lab): Promise<CaddyView> {
-  const answer = await caddy.admin("GET", "/config/");
-  assert.equal(answer.status, 200, answer.body);
-  const parsed = JSON.parse(answer.body) as {
-    apps?: {
-      tls?: {
-        certificates?: { load_files?: { certificate: string; key: string; tags?: string[] }[] };
-      };
-    };
-  };
-  const pairs = new Map<string, { certificate: string; key: string }>();
-  const named: string[] = [];
-  const prefix = `holt:${lab.name}:cert:`;
-  for (const entry of parsed.apps?.tls?.certificates?.load_files ?? []) {
-    named.push(entry.certificate, entry.key);
-    const tag = entry.tags?.find((t) => t.startsWith(prefix));
-    if (tag !== undefined) {
-      pairs.set(tag.slice(prefix.length), { certificate: entry.certificate, key: entry.key });
-    }
-  }
-  return { body: answer.body, pairs, named };
-}
-
-/** Files in the lab's folder on the host, sorted. */
-function folderFiles(lab: Lab): string[] {
-  const dir = join(KEY_ROOT, lab.name);
-  return existsSync(dir) ? readdirSync(dir).sort() : [];
-}
-
-function assertAccess(path: string, mode: number, gid: number): void {
-  const stat = statSync(path);
-  assert.equal((stat.mode & 0o777).toString(8), mode.toString(8), `mode of ${path}`);
-  assert.equal(stat.uid, 0, `owner of ${path}`);
-  assert.equal(stat.gid, gid, `group of ${path}`);
-}
-
-/** One TLS handshake with SNI `hostname`, trusting only `ca`: the leaf's SHA-256 fingerprint. */
-function handshake(caddy: CaddyPeer, hostname: string, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(
-      { host: caddy.address, port: caddy.httpsPort, servername: hostname, ca, timeout: 5000 },
-      () => {
-        const cert = socket.getPeerX509Certificate();
-        socket.end();
-        if (cert === undefined) reject(new Error("no certificate"));
-        else resolve(cert.fingerprint256);
-      },
-    );
-    socket.on("error", reject);
-    socket.on("timeout", () => socket.destroy(new Error("handshake timed out")));
-  });
-}
-
-/** The leaf of a PEM chain file, and whether `keyFile` is its key. */
-function leafOf(chainFile: string, keyFile: string): { fingerprint: string; keyMatches: boolean } {
-  const leaf = new X509Certificate(readFileSync(chainFile));
-  const key = createPrivateKey(readFileSync(keyFile));
-  return { fingerprint: leaf.fingerprint256, keyMatches: leaf.checkPrivateKey(key) };
-}
-
-/**
- * The checks every test ends on: no key in what the admin API shows or Caddy
- * autosaved, every file Caddy's config names is there, readable by root and
- * `gid` only, and Caddy serves the certificate in them.
- */
-async function assertServedFromFiles(
-  caddy: CaddyPeer,
-  lab: Lab,
-  hostname: string,
-  gid: number,
-): Promise<{ certificate: string; key: string }> {
-  const view = await caddyConfig(caddy, lab);
-  assert.ok(!view.body.includes("PRIVATE KEY"), "GET /config/ holds no private key");
-  const autosave = join(caddy.dataDir, "config", "caddy", "autosave.json");
-  assert.ok(!readFileSync(autosave, "utf8").includes("PRIVATE KEY"), "nor does autosave.json");
-  const pair = view.pairs.get(hostname);
-  assert.ok(pair !== undefined, `a load_files entry for ${hostname}: ${view.body}`);
-  const folder = join(KEY_ROOT, lab.name);
-  assert.ok(pair.certificate.startsWith(`${folder}/`) && pair.key.startsWith(`${folder}/`));
-  for (const path of view.named)
-    assert.ok(existsSync(path), `${path}, named by Caddy's config, exists`);
-  const fileMode = gid === 0 ? 0o600 : 0o640;
-  assertAccess(pair.key, fileMode, gid);
-  assertAccess(pair.certificate, fileMode, gid);
-  assertAccess(folder, gid === 0 ? 0o700 : 0o750, gid);
-  assertAccess(KEY_ROOT, 0o711, 0);
-  const { fingerprint, keyMatches } = leafOf(pair.certificate, pair.key);
-  assert.ok(keyMatches, "the key file holds the certificate's key");
-  assert.equal(await handshake(caddy, hostname, pebble.rootCaPem), fingerprint, "served");
-  return pair;
-}
-
-function cleanupLab(lab: Lab): void {
-  removeLabResources(lab.name);
-  rmSync(join(KEY_ROOT, lab.name), { recursive: true, force: true });
-  lab.folder.remove();
-}
-
-describe("a local Caddy running as an unprivileged user, its admin API on a Unix socket", () => {
+describe("a local Caddy running as Debian's caddy user, its admin API on a Unix socket", () => {
   let caddy: CaddyPeer;
   let lab: Lab;
   let host: HostSpec;
@@ -262,7 +58,7 @@ describe("a local Caddy running as an unprivileged user, its admin API on a Unix
   const hostname = `${service}.${ZONE}`;
 
   before(async () => {
-    caddy = await startCaddy({ adminSocket: true, user: NOBODY });
+    caddy = await startCaddy({ adminSocket: true, user: CADDY_USER });
     [port = 0] = await freePorts(1);
     lab = newLab("keys");
     host = { name: "box", reach: `connect: "local",`, caddy };
@@ -277,7 +73,7 @@ describe("a local Caddy running as an unprivileged user, its admin API on a Unix
 
   test("apply: no private key in Caddy's config; files only root and Caddy's group read; served", async () => {
     ok(holt(lab, ["apply", "--yes"]), "apply");
-    const pair = await assertServedFromFiles(caddy, lab, hostname, NOBODY.gid);
+    const pair = await assertServedFromFiles(caddy, lab, hostname, CADDY_USER.gid);
     assert.deepEqual(
       folderFiles(lab),
       [pair.certificate, pair.key].map((p) => p.split("/").pop()).sort(),
@@ -311,7 +107,7 @@ describe("a local Caddy running as an unprivileged user, its admin API on a Unix
       (await caddyConfig(caddy, lab)).body.includes("PRIVATE KEY"),
       "the old way shows the key",
     );
-    const before = await handshake(caddy, hostname, pebble.rootCaPem);
+    const before = await handshake(caddy, hostname);
 
     const plan = ok(holt(lab, ["plan"]), "plan");
     assert.match(
@@ -319,12 +115,8 @@ describe("a local Caddy running as an unprivileged user, its admin API on a Unix
       /key: in Caddy's config \(load_pem\) → in a file only root and Caddy can read/,
     );
     ok(holt(lab, ["apply", "--yes"]), "apply");
-    await assertServedFromFiles(caddy, lab, hostname, NOBODY.gid);
-    assert.equal(
-      await handshake(caddy, hostname, pebble.rootCaPem),
-      before,
-      "the same certificate",
-    );
+    await assertServedFromFiles(caddy, lab, hostname, CADDY_USER.gid);
+    assert.equal(await handshake(caddy, hostname), before, "the same certificate");
     assert.match(holt(lab, ["plan"]).stdout, /No changes\./);
   });
 
@@ -348,7 +140,8 @@ type Cut = "before-write" | "after-write";
  * A Unix socket in front of Caddy's admin socket, passing everything on,
  * except once armed: then the first config write (a POST) whose body `when`
  * picks calls `kill` and is dropped before Caddy sees it ("before-write"),
- * or reaches Caddy and its answer is dropped after `kill` ("after-write").
+ * or reaches Caddy and, once Caddy answers 200, its answer is dropped after
+ * `kill` ("after-write").
  */
 interface AdminProxy {
   readonly address: string;
@@ -376,8 +169,13 @@ async function startAdminProxy(upstreamPath: string, path: string): Promise<Admi
   const forward = (client: Socket, request: Buffer, cut: Armed | undefined) => {
     const up = connectSocket(upstreamPath);
     track(up);
+    let first = true;
     up.on("data", (answer: Buffer) => {
-      if (cut !== undefined) {
+      // Only a write Caddy took: a 412 (a step of holt's changed the config meanwhile) is passed
+      // on, holt writes again, and the next write its body picks is cut instead.
+      const took = first && answer.subarray(0, 13).toString("latin1") === "HTTP/1.1 200 ";
+      first = false;
+      if (cut !== undefined && took && !fired) {
         fired = true;
         cut.kill();
         client.destroy();
@@ -485,7 +283,7 @@ describe("holt killed inside a certificate step, between its files and Caddy's c
 
   test("killed after writing the new files, before Caddy's config names them: the next apply switches", async () => {
     const before = await assertServedFromFiles(caddy, lab, hostname, 0);
-    const served = await handshake(caddy, hostname, pebble.rootCaPem);
+    const served = await handshake(caddy, hostname);
     await killedAt(["certs", "renew", hostname], "before-write");
 
     assert.deepEqual(
@@ -499,7 +297,7 @@ describe("holt killed inside a certificate step, between its files and Caddy's c
       `the new pair is beside the old one: ${folderFiles(lab)}`,
     );
     await assertSurvivesRestart();
-    assert.equal(await handshake(caddy, hostname, pebble.rootCaPem), served, "and serves it");
+    assert.equal(await handshake(caddy, hostname), served, "and serves it");
 
     const plan = ok(await holtAsync(lab, ["plan"]), "plan");
     assert.match(plan.stdout, /caddy: sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12}/);
@@ -507,7 +305,7 @@ describe("holt killed inside a certificate step, between its files and Caddy's c
     const after = await assertServedFromFiles(caddy, lab, hostname, 0);
     assert.notDeepEqual(after, before);
     assert.equal(folderFiles(lab).length, 2, "the old pair is gone");
-    assert.notEqual(await handshake(caddy, hostname, pebble.rootCaPem), served);
+    assert.notEqual(await handshake(caddy, hostname), served);
     assert.match((await holtAsync(lab, ["plan"])).stdout, /No changes\./);
   });
 
@@ -569,7 +367,7 @@ describe("another host over SSH: Caddy in its network namespace, admin API on a 
     ssh = await startSshHost();
     caddy = await startCaddy({
       adminSocket: true,
-      user: NOBODY,
+      user: CADDY_USER,
       netns: { name: ssh.namespace, address: ssh.address },
     });
     lab = newLab("far");
@@ -596,7 +394,7 @@ describe("another host over SSH: Caddy in its network namespace, admin API on a 
 
   test("apply over SSH: routes and certificates through the socket; no key in the config; served", async () => {
     ok(holt(lab, ["apply", "--yes"]), "apply");
-    await assertServedFromFiles(caddy, lab, hostname, NOBODY.gid);
+    await assertServedFromFiles(caddy, lab, hostname, CADDY_USER.gid);
     const page = curlThrough(caddy, hostname, "/index.html", lab.rootCa);
     assert.equal(page.body, `${service}\n`, page.stderr);
     assert.match(holt(lab, ["plan"]).stdout, /No changes\./);

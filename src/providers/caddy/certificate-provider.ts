@@ -52,8 +52,14 @@ import {
   readCaddyConfig,
 } from "./admin.ts";
 import type { Json } from "./caddy-json.ts";
+import type { CaddyUser } from "./caddy-user.ts";
 import { ChallengeLedger } from "./challenge-ledger.ts";
-import { caddyGroup, readKeyFolder, removeHostFiles, writeCertificatePair } from "./host-keys.ts";
+import {
+  findCaddyUser,
+  readKeyFolder,
+  removeHostFiles,
+  writeCertificatePair,
+} from "./host-keys.ts";
 import {
   isDue,
   issue,
@@ -177,21 +183,21 @@ function needStore(ctx: ProviderContext): ProviderStore {
 
 /**
  * A config change Caddy refused because it could not read holt's key file,
- * with what holt gave the file to and why.
+ * with who holt gave the file to and why.
  */
-function withAccessHint(error: unknown, gid: number | null, key: string): unknown {
+function withAccessHint(error: unknown, user: CaddyUser, key: string): unknown {
   if (!isHoltError(error) || error.code !== "HOLT_E_CADDY") return error;
   if (!/permission denied/i.test(error.message)) return error;
   const given =
-    gid === null
-      ? `holt could not tell which group Caddy runs as (no process found listening on its admin address with \`ss -lp\`), so the files are root's alone (mode 0600)`
-      : gid === 0
-        ? "Caddy listens as group 0 (root), so the files are root's alone (mode 0600)"
-        : `the files are root's with group ${gid}, the group Caddy listens as (mode 0640)`;
+    user.kind === "unknown"
+      ? `the files are root's alone (mode 0600), because ${user.why}`
+      : user.kind === "root"
+        ? "Caddy listens as root, so the files are root's alone (mode 0600)"
+        : `the files are root's with group ${user.gid}, the group Caddy listens as (mode 0640)`;
   return new HoltError("HOLT_E_CADDY", error.message, {
     details: [
       ...error.details,
-      `Caddy must read ${key}: ${given}. Check that Caddy runs as that user, and that \`ss\` is installed on the host. See docs/dns-and-certificates.md#in-caddy.`,
+      `Caddy must read ${key}: ${given}. Run Caddy as root or as a system user of its own (Debian's package: caddy), alone on its admin address, with \`ss\` (iproute2) on the host. See docs/dns-and-certificates.md#in-caddy.`,
     ],
     cause: error,
   });
@@ -201,19 +207,19 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
   const queue = createHostQueue();
   const issuing = new Map<string, Promise<StoredCertificate>>();
   let ledger: ChallengeLedger | undefined;
-  /** The group each host's Caddy runs as, found once per run. */
-  const groups = new WeakMap<Exec, Map<string, Promise<number | null>>>();
+  /** Who each host's Caddy runs as, found once per run. */
+  const users = new WeakMap<Exec, Map<string, Promise<CaddyUser>>>();
 
-  function groupOf(exec: Exec, endpoint: AdminEndpoint): Promise<number | null> {
-    let forExec = groups.get(exec);
+  function userOf(exec: Exec, endpoint: AdminEndpoint): Promise<CaddyUser> {
+    let forExec = users.get(exec);
     if (forExec === undefined) {
       forExec = new Map();
-      groups.set(exec, forExec);
+      users.set(exec, forExec);
     }
     const key = describeEndpoint(endpoint);
     let found = forExec.get(key);
     if (found === undefined) {
-      found = caddyGroup(exec, endpoint);
+      found = findCaddyUser(exec, endpoint);
       forExec.set(key, found);
     }
     return found;
@@ -264,9 +270,9 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
     const endpoint = adminEndpoint(desired.inputs.proxy);
     const files = certificateFiles(ctx.lab, certName, stored.sha256);
     await queue(ctx.exec, async () => {
-      const gid = await groupOf(ctx.exec, endpoint);
+      const user = await userOf(ctx.exec, endpoint);
       // The new pair goes beside the old one, which Caddy's config still names.
-      await writeCertificatePair(ctx.exec, ctx.lab, files, stored, keyAccess(gid ?? 0));
+      await writeCertificatePair(ctx.exec, ctx.lab, files, stored, keyAccess(user));
       try {
         // Caddy loads the new pair (keeping its previous config if it cannot), and
         // only then do the old files go.
@@ -279,7 +285,7 @@ export function createCertificateProvider(): Provider<CertificateInputs, Certifi
           return current ? config : withCertificateFiles(config, tag, files);
         });
       } catch (error) {
-        throw withAccessHint(error, gid, files.key);
+        throw withAccessHint(error, user, files.key);
       }
     });
   }

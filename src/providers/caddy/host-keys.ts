@@ -1,6 +1,6 @@
 /**
  * Caddy's certificate files on a host, through its Exec (key-files.ts decides
- * where they go and who may read them): find the group Caddy runs as, write
+ * where they go, caddy-user.ts who may read them): find who Caddy runs as, write
  * a pair, read a certificate back, list and remove files. The key reaches
  * the host on stdin only; no command line or message holds it.
  */
@@ -8,30 +8,40 @@ import type { Exec } from "../../hosts/exec.ts";
 import { writePrivateHostFile } from "../../hosts/host-file.ts";
 import { runChecked } from "../../hosts/run-checked.ts";
 import type { AdminEndpoint } from "./admin.ts";
+import { adminListener, type CaddyUser, caddyUser, listenerArgv } from "./caddy-user.ts";
 import {
   type CertificateFilePair,
-  effectiveGid,
   folderReadArgv,
-  KEY_FILES_ROOT,
   type KeyAccess,
   keyFolder,
-  listenerArgv,
-  listenerPid,
+  keyFolderArgv,
   parseFolderRead,
   temporaryPath,
 } from "./key-files.ts";
 
 /**
- * The effective group of the process that listens on Caddy's admin endpoint,
- * or null when it cannot be told (no `ss`, or no listener found): then only
- * root may read the files, which a Caddy running as root can.
+ * Who the process listening on Caddy's admin endpoint runs as, and so who
+ * may read the files besides root (caddy-user.ts decides; this runs `ss`
+ * and reads `/proc`).
  */
-export async function caddyGroup(exec: Exec, endpoint: AdminEndpoint): Promise<number | null> {
+export async function findCaddyUser(exec: Exec, endpoint: AdminEndpoint): Promise<CaddyUser> {
   const listed = await exec.run({ argv: listenerArgv(endpoint), timeoutMs: 10_000 });
-  const pid = listed.code === 0 ? listenerPid(listed.stdout) : undefined;
-  if (pid === undefined) return null;
-  const status = await exec.run({ argv: ["cat", `/proc/${pid}/status`], timeoutMs: 10_000 });
-  return status.code === 0 ? (effectiveGid(status.stdout) ?? null) : null;
+  if (listed.code !== 0) {
+    return {
+      kind: "unknown",
+      why: `\`${listenerArgv(endpoint).join(" ")}\` failed on the host (is iproute2 installed?)`,
+    };
+  }
+  const listener = adminListener(listed.stdout, endpoint);
+  if ("why" in listener) return { kind: "unknown", why: listener.why };
+  const status = await exec.run({
+    argv: ["cat", `/proc/${listener.pid}/status`],
+    timeoutMs: 10_000,
+  });
+  if (status.code !== 0) {
+    return { kind: "unknown", why: `process ${listener.pid} ended before holt could read its ids` };
+  }
+  return caddyUser(listener.pid, status.stdout);
 }
 
 /**
@@ -45,18 +55,7 @@ export async function writeCertificatePair(
   pems: { readonly chainPem: string; readonly keyPem: string },
   access: KeyAccess,
 ): Promise<void> {
-  await runChecked(exec, {
-    argv: [
-      "sh",
-      "-c",
-      'umask 077 && mkdir -p -- "$2" && chmod 0711 -- "$1" && chown -- "$3" "$2" && chmod -- "$4" "$2"',
-      "sh",
-      KEY_FILES_ROOT,
-      keyFolder(lab),
-      access.owner,
-      access.folderMode,
-    ],
-  });
+  await runChecked(exec, { argv: keyFolderArgv(lab, access) });
   const fileAccess = { mode: access.fileMode, owner: access.owner };
   await writePrivateHostFile(exec, files.key, temporaryPath(files.key), pems.keyPem, fileAccess);
   await writePrivateHostFile(

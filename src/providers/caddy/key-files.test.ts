@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
   certificateFiles,
-  effectiveGid,
   folderReadArgv,
   isOwnPair,
   keyAccess,
   keyFolder,
+  keyFolderArgv,
   leftoverFiles,
-  listenerArgv,
-  listenerPid,
   parseFileName,
   parseFolderRead,
   temporaryPath,
@@ -25,6 +23,11 @@ const FOLDER = "/var/lib/holt-caddy/home";
 test("a certificate's pair: named after the certificate and its SHA-256, in the lab's folder", () => {
   assert.equal(keyFolder("home"), FOLDER);
   assert.equal(keyFolder("my lab/x"), "/var/lib/holt-caddy/my_lab_x");
+  // Validate refuses such lab names; here they still stay inside the root.
+  assert.equal(keyFolder(".."), "/var/lib/holt-caddy/_.");
+  assert.equal(keyFolder("."), "/var/lib/holt-caddy/_");
+  assert.equal(keyFolder(""), "/var/lib/holt-caddy/_");
+  assert.equal(keyFolder("../etc"), "/var/lib/holt-caddy/_._etc");
   assert.deepEqual(certificateFiles("home", "media.lab.example.com", SHA), {
     certificate: `${FOLDER}/media.lab.example.com.3fa9c2d1e0b4a5f6.crt`,
     key: `${FOLDER}/media.lab.example.com.3fa9c2d1e0b4a5f6.key`,
@@ -135,44 +138,21 @@ test("leftover files: holt's names that Caddy's config does not name, by certifi
   assert.deepEqual([...leftoverFiles("home", [], new Set())], []);
 });
 
-test("who may read the files: root alone for a Caddy running as root, else root and Caddy's group", () => {
-  assert.deepEqual(keyAccess(0), { owner: "0:0", fileMode: "0600", folderMode: "0700" });
-  assert.deepEqual(keyAccess(997), { owner: "0:997", fileMode: "0640", folderMode: "0750" });
-});
-
-test("finding Caddy's process: ss for its port or socket, then its effective group", () => {
-  assert.deepEqual(listenerArgv({ address: "127.0.0.1", port: 2019 }), [
-    "ss",
-    "-Htlpn",
-    "sport",
-    "=",
-    ":2019",
-  ]);
-  assert.deepEqual(listenerArgv({ socketPath: "/run/caddy/admin.sock" }), [
-    "ss",
-    "-Hxlpn",
-    "src",
-    "/run/caddy/admin.sock",
-  ]);
-  // Captured from iproute2 6.1 (Debian 12).
-  assert.equal(
-    listenerPid(
-      'LISTEN 0      4096   127.0.0.1:2019 0.0.0.0:* users:(("caddy",pid=8676,fd=3))      \n',
-    ),
-    8676,
-  );
-  assert.equal(
-    listenerPid(
-      'u_str LISTEN 0      4096   /run/caddy/admin.sock 103224 * 0 users:(("caddy",pid=22418,fd=3),("caddy",pid=22419,fd=3))\n',
-    ),
-    22418,
-  );
-  assert.equal(listenerPid(""), undefined);
-  assert.equal(listenerPid("LISTEN 0 4096 127.0.0.1:2019 0.0.0.0:*\n"), undefined);
-  const status =
-    "Name:\tcaddy\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t997\t997\t997\t997\nGid:\t998\t996\t996\t996\nGroups:\t998 \n";
-  assert.equal(effectiveGid(status), 996);
-  assert.equal(effectiveGid("Name:\tcaddy\n"), undefined);
+test("who may read the files: root alone for a Caddy running as root or not trusted, else root and Caddy's group", () => {
+  const rootOnly = { owner: "0:0", fileMode: "0600", folderMode: "0700" };
+  assert.deepEqual(keyAccess({ kind: "root" }), rootOnly);
+  assert.deepEqual(keyAccess({ kind: "unknown", why: "no listener" }), rootOnly);
+  assert.deepEqual(keyAccess({ kind: "group", gid: 997 }), {
+    owner: "0:997",
+    fileMode: "0640",
+    folderMode: "0750",
+  });
+  // A Caddy user whose group is root's reads through the group, as any other.
+  assert.deepEqual(keyAccess({ kind: "group", gid: 0 }), {
+    owner: "0:0",
+    fileMode: "0640",
+    folderMode: "0750",
+  });
 });
 
 test("one command reads the folder and each pair's certificate, run by a real sh", () => {
@@ -209,4 +189,43 @@ test("reading the command's output: a count or marker that does not fit is no an
   assert.equal(parseFolderRead("a\n\0ok\nPEM", 2), undefined);
   assert.equal(parseFolderRead("a\n\0ok\nP\0EM", 1), undefined);
   assert.equal(parseFolderRead("a\n\0what\n", 1), undefined);
+});
+
+test("the lab's folder, made by a real sh: root's, with its mode, and never through a symbolic link", () => {
+  const dir = mkdtempSync(join(tmpdir(), "holt-key-folder-"));
+  const run = (root: string) => {
+    const [program = "", ...args] = keyFolderArgv("home", keyAccess({ kind: "root" }), root);
+    return spawnSync(program, args, { encoding: "utf8" });
+  };
+  const mode = (path: string) => (lstatSync(path).mode & 0o777).toString(8);
+  try {
+    const root = join(dir, "holt-caddy");
+    assert.equal(run(root).status, 0);
+    assert.equal(mode(root), "711");
+    assert.equal(mode(join(root, "home")), "700");
+    assert.equal(run(root).status, 0, "again: nothing changes");
+
+    // A link where the lab's folder goes: refused, and where it points is left as it was.
+    const elsewhere = join(dir, "elsewhere");
+    mkdirSync(elsewhere, { mode: 0o755 });
+    const linked = join(dir, "linked");
+    mkdirSync(linked);
+    symlinkSync(elsewhere, join(linked, "home"));
+    const refused = run(linked);
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /home is a symbolic link: holt keeps keys only in a folder of its own/,
+    );
+    assert.equal(mode(elsewhere), "755");
+
+    // A link in the root's place: refused before anything is made through it.
+    const rootLink = join(dir, "root-link");
+    symlinkSync(elsewhere, rootLink);
+    assert.equal(run(rootLink).status, 1);
+    assert.equal(mode(elsewhere), "755");
+    assert.throws(() => lstatSync(join(elsewhere, "home")), /ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

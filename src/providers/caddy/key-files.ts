@@ -10,7 +10,7 @@
  * 2.6 skips a reload whose config is unchanged, and only a reload reads the
  * files), and the old pair stays until the config no longer names it.
  */
-import type { AdminEndpoint } from "./admin.ts";
+import type { CaddyUser } from "./caddy-user.ts";
 
 /** The folder of every lab's files: mode 0711, so Caddy can pass through but not list it. */
 export const KEY_FILES_ROOT = "/var/lib/holt-caddy";
@@ -18,8 +18,37 @@ export const KEY_FILES_ROOT = "/var/lib/holt-caddy";
 const SHA_DIGITS = 16;
 const TEMPORARY_SUFFIX = ".holt-new";
 
-export function keyFolder(lab: string): string {
-  return `${KEY_FILES_ROOT}/${lab.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+/**
+ * The lab's folder. A lab name is a DNS name (validate checks it); should
+ * another reach this, it still cannot name a folder outside the root ("..")
+ * or the root itself (".").
+ */
+export function keyFolder(lab: string, root: string = KEY_FILES_ROOT): string {
+  return `${root}/${lab.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.|^$/, "_")}`;
+}
+
+/**
+ * Makes the lab's folder (and the root of every lab's folders) root's, with
+ * `access`'s owner and mode, refusing a symbolic link in their place: holt
+ * runs as root, and a link would have it write keys, or change the owner
+ * and mode, wherever the link points. The root is made root's first, so
+ * nobody else can replace the lab's folder after it is checked.
+ */
+export function keyFolderArgv(
+  lab: string,
+  access: KeyAccess,
+  root: string = KEY_FILES_ROOT,
+): string[] {
+  const script = [
+    "umask 077",
+    'for f in "$1" "$2"; do',
+    '  if [ -L "$f" ]; then echo "$f is a symbolic link: holt keeps keys only in a folder of its own; remove the link" >&2; exit 1; fi',
+    '  mkdir -p -- "$f" || exit 1',
+    '  if [ "$f" = "$1" ]; then chown -h 0:0 -- "$f" && chmod 0711 -- "$f" || exit 1; fi',
+    "done",
+    'chown -h -- "$3" "$2" && chmod -- "$4" "$2"',
+  ].join("\n");
+  return ["sh", "-c", script, "sh", root, keyFolder(lab, root), access.owner, access.folderMode];
 }
 
 /**
@@ -169,39 +198,13 @@ export interface KeyAccess {
 }
 
 /**
- * Caddy running as root needs no group: the files are root's alone (0600).
+ * Caddy running as root needs no group, and a Caddy holt cannot tell or
+ * trust (caddy-user.ts) gets none: the files are root's alone (0600).
  * Otherwise root owns them and Caddy's group may read them (0640), so Caddy
  * can load them and cannot change them.
  */
-export function keyAccess(caddyGid: number): KeyAccess {
-  return caddyGid === 0
-    ? { owner: "0:0", fileMode: "0600", folderMode: "0700" }
-    : { owner: `0:${caddyGid}`, fileMode: "0640", folderMode: "0750" };
-}
-
-/**
- * `ss` listing the process that listens on the admin endpoint: its TCP port
- * (in the host's network namespace), or its Unix socket.
- */
-export function listenerArgv(endpoint: AdminEndpoint): string[] {
-  return endpoint.socketPath !== undefined
-    ? ["ss", "-Hxlpn", "src", endpoint.socketPath]
-    : ["ss", "-Htlpn", "sport", "=", `:${endpoint.port}`];
-}
-
-/** The first process `ss -p` names: `users:(("caddy",pid=812,fd=3))`. */
-export function listenerPid(ssOutput: string): number | undefined {
-  const match = /\busers:\(\("[^"]*",pid=(\d+),/.exec(ssOutput);
-  return match === null ? undefined : Number(match[1]);
-}
-
-/**
- * The effective group of a process, from `/proc/<pid>/status` (`Gid:` lists
- * real, effective, saved and file-system ids). Not the owner of `/proc/<pid>`,
- * which is root for a process started from a binary with file capabilities,
- * as Caddy's packages often install it.
- */
-export function effectiveGid(status: string): number | undefined {
-  const match = /^Gid:\s+\d+\s+(\d+)\b/m.exec(status);
-  return match === null ? undefined : Number(match[1]);
+export function keyAccess(user: CaddyUser): KeyAccess {
+  return user.kind === "group"
+    ? { owner: `0:${user.gid}`, fileMode: "0640", folderMode: "0750" }
+    : { owner: "0:0", fileMode: "0600", folderMode: "0700" };
 }
