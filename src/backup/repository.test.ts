@@ -239,6 +239,16 @@ describe("parsePlace (findmnt -J)", () => {
       },
     );
   });
+  test("file systems stacked on one mount point: the top one, which the path is on", () => {
+    // As findmnt lists them (bottom first): a systemd automount's trigger, the share over it.
+    const stacked = JSON.stringify({
+      filesystems: [
+        { target: "/mnt/nas", source: "systemd-1", fstype: "autofs", uuid: null },
+        { target: "/mnt/nas", source: "nas:/export", fstype: "nfs4", uuid: null },
+      ],
+    });
+    assert.deepEqual(parsePlace(`yes\n${stacked}\n`)?.fileSystem, NAS);
+  });
   for (const [name, text] of [
     ["no first line", json({ target: "/", source: "x", fstype: "y" })],
     ["not JSON", "yes\nTARGET SOURCE\n/ /dev/sda1"],

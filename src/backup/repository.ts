@@ -230,6 +230,9 @@ export function probeOf(code: number | null, stderr: string): Probe {
 /**
  * `findmnt`'s answer for a path (or, when it does not exist, its nearest
  * existing parent): the first line says whether the path itself exists.
+ * Where file systems are stacked on one mount point, findmnt lists them
+ * from the bottom up; the last is the one a process sees (an NFS share an
+ * automount mounted over its `autofs` trigger, a disk mounted over another).
  */
 export function parsePlace(stdout: string): PlaceReading | null {
   const newline = stdout.indexOf("\n");
@@ -239,7 +242,7 @@ export function parsePlace(stdout: string): PlaceReading | null {
     const parsed = JSON.parse(stdout.slice(newline + 1)) as {
       filesystems?: { target?: unknown; source?: unknown; fstype?: unknown; uuid?: unknown }[];
     };
-    const fs = parsed.filesystems?.[0];
+    const fs = parsed.filesystems?.at(-1);
     if (
       fs === undefined ||
       typeof fs.target !== "string" ||
