@@ -270,15 +270,25 @@ describe("small rules", () => {
     assert.equal(sameFileSystem(NAS, { ...NAS, target: "/mnt/other" }), false);
     assert.equal(sameFileSystem(ROOT, { ...ROOT, uuid: null }), true);
   });
-  test("a location is shown without user and password", () => {
-    assert.equal(showLocation(remote.restic), "rest:https://…@backup.example.com:8000/lab");
-    assert.equal(
-      showLocation("s3:https://s3.example.com/bucket"),
-      "s3:https://s3.example.com/bucket",
-    );
-  });
-  test("the recorded key is a digest, not the location", () => {
-    assert.ok(!locationKey(remote.restic).includes("s3cret"));
+  const shown: [string, string, string][] = [
+    ["user and password", remote.restic, "rest:https://…@backup.example.com:8000/lab"],
+    ["no credentials", "s3:https://s3.example.com/bucket", "s3:https://s3.example.com/bucket"],
+    ["a password with @", "rest:https://u:p@ss@host:8000/", "rest:https://…@host:8000/"],
+    ["a password with an unescaped /", "rest:https://u:pa/ss@host/", "rest:https://…@host/"],
+    ["a local path", "/mnt/nas/restic", "/mnt/nas/restic"],
+    ["sftp names only a user", "sftp:backup@nas:/srv/restic", "sftp:backup@nas:/srv/restic"],
+  ];
+  for (const [name, restic, expected] of shown) {
+    test(`a location is shown without user and password: ${name}`, () => {
+      assert.equal(showLocation(restic), expected);
+    });
+  }
+  test("the recorded key is a digest of the location without credentials", () => {
+    const key = locationKey(remote.restic);
+    assert.ok(!key.includes("s3cret"));
+    assert.equal(key, locationKey("rest:https://backup.example.com:8000/lab"));
+    assert.equal(key, locationKey("rest:https://holt:new@password@backup.example.com:8000/lab"));
+    assert.notEqual(key, locationKey("rest:https://holt:s3cret@other.example.com:8000/lab"));
     assert.notEqual(locationKey("/a"), locationKey("/b"));
   });
 });

@@ -34,7 +34,7 @@ export interface RepositoryRecord {
   /** The repository's name in the config. */
   readonly repository: string;
   readonly host: string;
-  /** `locationKey()` of its restic string (which can hold credentials, so it is not kept). */
+  /** `locationKey()` of its restic string: a digest, without the credentials a URL can hold. */
   readonly location: string;
   /** The file system of a local repository's path; null for other backends. */
   readonly fileSystem: FileSystemId | null;
@@ -70,9 +70,16 @@ export interface RepositoryRef {
   readonly host: string;
 }
 
-/** The key a repository's location is recorded under. */
+/**
+ * The key a repository's location is recorded under: a digest of where it
+ * is, without the user and password a URL may carry (up to the last `@`
+ * before the path, where restic's URL parser ends them), so that neither
+ * reaches the catalog, and a changed password keeps the record.
+ */
 export function locationKey(restic: string): string {
-  return createHash("sha256").update(restic).digest("hex");
+  return createHash("sha256")
+    .update(restic.replace(/(\/\/)[^/]*@/, "$1"))
+    .digest("hex");
 }
 
 /** restic treats a string without a backend prefix as a local folder; the config allows only absolute ones. */
@@ -80,9 +87,13 @@ export function isLocalRepository(restic: string): boolean {
   return restic.startsWith("/");
 }
 
-/** The location for messages: user and password of a URL left out. */
+/**
+ * The location for messages: user and password of a URL left out, up to its
+ * last `@` (a password may hold `@`, and `/` where it is not escaped: more is
+ * hidden then, never less).
+ */
 export function showLocation(restic: string): string {
-  return restic.replace(/(\/\/)[^/@\s]*@/, "$1…@");
+  return restic.replace(/(\/\/).*@/s, "$1…@");
 }
 
 export function sameFileSystem(a: FileSystemId, b: FileSystemId): boolean {
