@@ -58,7 +58,7 @@ export interface PlaceReading {
 /** What `restic cat config` said about the repository. */
 export type Probe =
   | { readonly kind: "exists" }
-  | { readonly kind: "missing" }
+  | { readonly kind: "missing"; readonly why: string }
   | { readonly kind: "wrong password" }
   | { readonly kind: "failed"; readonly why: string };
 
@@ -165,7 +165,7 @@ export function decideUse(
       message: `Repository "${ref.name}": restic could not open ${where(ref)} (${probe.why}).`,
     };
   }
-  const base = `Repository "${ref.name}": there is no restic repository at ${where(ref)}.`;
+  const base = `Repository "${ref.name}": there is no restic repository at ${where(ref)} (restic: ${probe.why}).`;
   return {
     kind: "refuse",
     message:
@@ -223,6 +223,14 @@ export function decideInit(
   return { kind: "already" };
 }
 
+/**
+ * Failures to reach a backend, which restic also reports as "unable to open
+ * config file ... Is there a repository at the following location?": the
+ * repository may well be there.
+ */
+const UNREACHABLE =
+  /dial tcp|connection refused|connection reset|no such host|network is unreachable|no route to host|i\/o timeout|TLS handshake|x509:|certificate/i;
+
 /** `restic cat config`'s outcome as a probe. */
 export function probeOf(code: number | null, stderr: string): Probe {
   if (code === 0) return { kind: "exists" };
@@ -233,8 +241,14 @@ export function probeOf(code: number | null, stderr: string): Probe {
     };
   }
   if (/wrong password or no key found/.test(stderr)) return { kind: "wrong password" };
-  if (/Is there a repository at the following location\?/.test(stderr)) return { kind: "missing" };
-  const why = stderr.trim().split("\n").slice(-2).join(" | ") || `exit ${code}`;
+  const lines = stderr.trim().split("\n");
+  const asked = lines.findIndex((l) => /Is there a repository at the following location\?/.test(l));
+  if (asked >= 0) {
+    // The line before restic's question says why it found none.
+    const why = (lines[asked - 1] ?? "").replace(/^Fatal: /, "").trim() || `exit ${code}`;
+    return UNREACHABLE.test(why) ? { kind: "failed", why } : { kind: "missing", why };
+  }
+  const why = lines.slice(-2).join(" | ") || `exit ${code}`;
   return { kind: "failed", why };
 }
 
