@@ -51,6 +51,11 @@ function record(fileSystem: FileSystemId | null): RepositoryRecord {
   };
 }
 
+const GONE: Probe = {
+  kind: "missing",
+  why: "unable to open config file: <config/> does not exist",
+};
+
 const at = (fileSystem: FileSystemId, exists = true): PlaceReading => ({ exists, fileSystem });
 
 describe("decidePlace (a local repository's path, before restic touches it)", () => {
@@ -120,15 +125,15 @@ describe("decideUse (what restic found)", () => {
     [
       "not there, never recorded: only init-offsite creates it",
       remote,
-      { kind: "missing" },
+      GONE,
       null,
       "refuse",
-      /no restic repository at rest:https:\/\/…@backup\.example\.com:8000\/lab \(as seen from box\)\. holt does not create a repository by itself: to create it, run `holt backup init-offsite b2`/,
+      /no restic repository at rest:https:\/\/…@backup\.example\.com:8000\/lab \(as seen from box\) \(restic: unable to open config file: <config\/> does not exist\)\. holt does not create a repository by itself: to create it, run `holt backup init-offsite b2`/,
     ],
     [
       "not there any more though recorded",
       remote,
-      { kind: "missing" },
+      GONE,
       record(null),
       "refuse",
       /holt created it there on 2026-03-01\. Check that it is reachable/,
@@ -152,7 +157,7 @@ describe("decideUse (what restic found)", () => {
   }
 
   test("credentials in the location never reach a message", () => {
-    for (const probe of [{ kind: "missing" }, { kind: "failed", why: "x" }] as Probe[]) {
+    for (const probe of [GONE, { kind: "failed", why: "x" }] as Probe[]) {
       const d = decideUse(remote, probe, null);
       assert.ok(d.kind === "refuse" && !d.message.includes("s3cret"));
     }
@@ -161,14 +166,8 @@ describe("decideUse (what restic found)", () => {
 
 describe("decideInit (holt backup init-offsite)", () => {
   const cases: [string, Probe, PlaceReading | null, RepositoryRecord | null, string][] = [
-    ["nothing there: create it", { kind: "missing" }, at(NAS, false), null, "init"],
-    [
-      "lost, though recorded: create it (asked for)",
-      { kind: "missing" },
-      at(NAS),
-      record(NAS),
-      "init",
-    ],
+    ["nothing there: create it", GONE, at(NAS, false), null, "init"],
+    ["lost, though recorded: create it (asked for)", GONE, at(NAS), record(NAS), "init"],
     ["there, not recorded: record it", { kind: "exists" }, at(NAS), null, "found"],
     ["there and recorded: nothing to do", { kind: "exists" }, at(NAS), record(NAS), "already"],
     ["a remote one there and recorded", { kind: "exists" }, null, record(null), "already"],
@@ -194,20 +193,46 @@ describe("decideInit (holt backup init-offsite)", () => {
 });
 
 describe("probeOf (restic cat config)", () => {
-  const cases: [string, number | null, string, string][] = [
-    ["exit 0", 0, "", "exists"],
+  // What restic 0.14 prints, as it printed it.
+  const cases: [string, number | null, string, Probe][] = [
+    ["exit 0", 0, "", { kind: "exists" }],
     [
-      "no repository (restic 0.14)",
+      "no repository at a local path",
       1,
       "Fatal: unable to open config file: stat /x/config: no such file or directory\nIs there a repository at the following location?\n/x\n",
-      "missing",
+      {
+        kind: "missing",
+        why: "unable to open config file: stat /x/config: no such file or directory",
+      },
     ],
-    ["wrong password", 1, "Fatal: wrong password or no key found\n", "wrong password"],
-    ["anything else", 1, "Fatal: unable to open repository: connection refused\n", "failed"],
-    ["no restic on the host", 127, "sh: 1: exec: restic: not found\n", "failed"],
+    [
+      "no repository on a REST server",
+      1,
+      "Fatal: unable to open config file: <config/> does not exist\nIs there a repository at the following location?\nrest:http://u:***@127.0.0.1:8000/lab/\n",
+      { kind: "missing", why: "unable to open config file: <config/> does not exist" },
+    ],
+    [
+      "a REST server that is down is not a missing repository",
+      1,
+      'Fatal: unable to open config file: client.Head: Head "http://u:***@127.0.0.1:1/config": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?\nrest:http://u:***@127.0.0.1:1/\n',
+      {
+        kind: "failed",
+        why: 'unable to open config file: client.Head: Head "http://u:***@127.0.0.1:1/config": dial tcp 127.0.0.1:1: connect: connection refused',
+      },
+    ],
+    ["wrong password", 1, "Fatal: wrong password or no key found\n", { kind: "wrong password" }],
+    [
+      "an SFTP host that cannot be reached",
+      1,
+      "subprocess ssh: ssh: Could not resolve hostname nas: Name or service not known\nFatal: unable to open repository at sftp:nas:/r: unable to start the sftp session, error: EOF\n",
+      {
+        kind: "failed",
+        why: "subprocess ssh: ssh: Could not resolve hostname nas: Name or service not known | Fatal: unable to open repository at sftp:nas:/r: unable to start the sftp session, error: EOF",
+      },
+    ],
   ];
-  for (const [name, code, stderr, kind] of cases) {
-    test(name, () => assert.equal(probeOf(code, stderr).kind, kind));
+  for (const [name, code, stderr, probe] of cases) {
+    test(name, () => assert.deepEqual(probeOf(code, stderr), probe));
   }
   test("no restic says to install it", () => {
     assert.deepEqual(probeOf(127, ""), {
@@ -239,6 +264,16 @@ describe("parsePlace (findmnt -J)", () => {
       },
     );
   });
+  test("file systems stacked on one mount point: the top one, which the path is on", () => {
+    // As findmnt lists them (bottom first): a systemd automount's trigger, the share over it.
+    const stacked = JSON.stringify({
+      filesystems: [
+        { target: "/mnt/nas", source: "systemd-1", fstype: "autofs", uuid: null },
+        { target: "/mnt/nas", source: "nas:/export", fstype: "nfs4", uuid: null },
+      ],
+    });
+    assert.deepEqual(parsePlace(`yes\n${stacked}\n`)?.fileSystem, NAS);
+  });
   for (const [name, text] of [
     ["no first line", json({ target: "/", source: "x", fstype: "y" })],
     ["not JSON", "yes\nTARGET SOURCE\n/ /dev/sda1"],
@@ -260,15 +295,25 @@ describe("small rules", () => {
     assert.equal(sameFileSystem(NAS, { ...NAS, target: "/mnt/other" }), false);
     assert.equal(sameFileSystem(ROOT, { ...ROOT, uuid: null }), true);
   });
-  test("a location is shown without user and password", () => {
-    assert.equal(showLocation(remote.restic), "rest:https://…@backup.example.com:8000/lab");
-    assert.equal(
-      showLocation("s3:https://s3.example.com/bucket"),
-      "s3:https://s3.example.com/bucket",
-    );
-  });
-  test("the recorded key is a digest, not the location", () => {
-    assert.ok(!locationKey(remote.restic).includes("s3cret"));
+  const shown: [string, string, string][] = [
+    ["user and password", remote.restic, "rest:https://…@backup.example.com:8000/lab"],
+    ["no credentials", "s3:https://s3.example.com/bucket", "s3:https://s3.example.com/bucket"],
+    ["a password with @", "rest:https://u:p@ss@host:8000/", "rest:https://…@host:8000/"],
+    ["a password with an unescaped /", "rest:https://u:pa/ss@host/", "rest:https://…@host/"],
+    ["a local path", "/mnt/nas/restic", "/mnt/nas/restic"],
+    ["sftp names only a user", "sftp:backup@nas:/srv/restic", "sftp:backup@nas:/srv/restic"],
+  ];
+  for (const [name, restic, expected] of shown) {
+    test(`a location is shown without user and password: ${name}`, () => {
+      assert.equal(showLocation(restic), expected);
+    });
+  }
+  test("the recorded key is a digest of the location without credentials", () => {
+    const key = locationKey(remote.restic);
+    assert.ok(!key.includes("s3cret"));
+    assert.equal(key, locationKey("rest:https://backup.example.com:8000/lab"));
+    assert.equal(key, locationKey("rest:https://holt:new@password@backup.example.com:8000/lab"));
+    assert.notEqual(key, locationKey("rest:https://holt:s3cret@other.example.com:8000/lab"));
     assert.notEqual(locationKey("/a"), locationKey("/b"));
   });
 });

@@ -34,7 +34,7 @@ export interface RepositoryRecord {
   /** The repository's name in the config. */
   readonly repository: string;
   readonly host: string;
-  /** `locationKey()` of its restic string (which can hold credentials, so it is not kept). */
+  /** `locationKey()` of its restic string: a digest, without the credentials a URL can hold. */
   readonly location: string;
   /** The file system of a local repository's path; null for other backends. */
   readonly fileSystem: FileSystemId | null;
@@ -58,7 +58,7 @@ export interface PlaceReading {
 /** What `restic cat config` said about the repository. */
 export type Probe =
   | { readonly kind: "exists" }
-  | { readonly kind: "missing" }
+  | { readonly kind: "missing"; readonly why: string }
   | { readonly kind: "wrong password" }
   | { readonly kind: "failed"; readonly why: string };
 
@@ -70,9 +70,16 @@ export interface RepositoryRef {
   readonly host: string;
 }
 
-/** The key a repository's location is recorded under. */
+/**
+ * The key a repository's location is recorded under: a digest of where it
+ * is, without the user and password a URL may carry (up to the last `@`
+ * before the path, where restic's URL parser ends them), so that neither
+ * reaches the catalog, and a changed password keeps the record.
+ */
 export function locationKey(restic: string): string {
-  return createHash("sha256").update(restic).digest("hex");
+  return createHash("sha256")
+    .update(restic.replace(/(\/\/)[^/]*@/, "$1"))
+    .digest("hex");
 }
 
 /** restic treats a string without a backend prefix as a local folder; the config allows only absolute ones. */
@@ -80,9 +87,13 @@ export function isLocalRepository(restic: string): boolean {
   return restic.startsWith("/");
 }
 
-/** The location for messages: user and password of a URL left out. */
+/**
+ * The location for messages: user and password of a URL left out, up to its
+ * last `@` (a password may hold `@`, and `/` where it is not escaped: more is
+ * hidden then, never less).
+ */
 export function showLocation(restic: string): string {
-  return restic.replace(/(\/\/)[^/@\s]*@/, "$1…@");
+  return restic.replace(/(\/\/).*@/s, "$1…@");
 }
 
 export function sameFileSystem(a: FileSystemId, b: FileSystemId): boolean {
@@ -154,7 +165,7 @@ export function decideUse(
       message: `Repository "${ref.name}": restic could not open ${where(ref)} (${probe.why}).`,
     };
   }
-  const base = `Repository "${ref.name}": there is no restic repository at ${where(ref)}.`;
+  const base = `Repository "${ref.name}": there is no restic repository at ${where(ref)} (restic: ${probe.why}).`;
   return {
     kind: "refuse",
     message:
@@ -212,6 +223,14 @@ export function decideInit(
   return { kind: "already" };
 }
 
+/**
+ * Failures to reach a backend, which restic also reports as "unable to open
+ * config file ... Is there a repository at the following location?": the
+ * repository may well be there.
+ */
+const UNREACHABLE =
+  /dial tcp|connection refused|connection reset|no such host|network is unreachable|no route to host|i\/o timeout|TLS handshake|x509:|certificate/i;
+
 /** `restic cat config`'s outcome as a probe. */
 export function probeOf(code: number | null, stderr: string): Probe {
   if (code === 0) return { kind: "exists" };
@@ -222,14 +241,23 @@ export function probeOf(code: number | null, stderr: string): Probe {
     };
   }
   if (/wrong password or no key found/.test(stderr)) return { kind: "wrong password" };
-  if (/Is there a repository at the following location\?/.test(stderr)) return { kind: "missing" };
-  const why = stderr.trim().split("\n").slice(-2).join(" | ") || `exit ${code}`;
+  const lines = stderr.trim().split("\n");
+  const asked = lines.findIndex((l) => /Is there a repository at the following location\?/.test(l));
+  if (asked >= 0) {
+    // The line before restic's question says why it found none.
+    const why = (lines[asked - 1] ?? "").replace(/^Fatal: /, "").trim() || `exit ${code}`;
+    return UNREACHABLE.test(why) ? { kind: "failed", why } : { kind: "missing", why };
+  }
+  const why = lines.slice(-2).join(" | ") || `exit ${code}`;
   return { kind: "failed", why };
 }
 
 /**
  * `findmnt`'s answer for a path (or, when it does not exist, its nearest
  * existing parent): the first line says whether the path itself exists.
+ * Where file systems are stacked on one mount point, findmnt lists them
+ * from the bottom up; the last is the one a process sees (an NFS share an
+ * automount mounted over its `autofs` trigger, a disk mounted over another).
  */
 export function parsePlace(stdout: string): PlaceReading | null {
   const newline = stdout.indexOf("\n");
@@ -239,7 +267,7 @@ export function parsePlace(stdout: string): PlaceReading | null {
     const parsed = JSON.parse(stdout.slice(newline + 1)) as {
       filesystems?: { target?: unknown; source?: unknown; fstype?: unknown; uuid?: unknown }[];
     };
-    const fs = parsed.filesystems?.[0];
+    const fs = parsed.filesystems?.at(-1);
     if (
       fs === undefined ||
       typeof fs.target !== "string" ||

@@ -14,6 +14,7 @@ import type {
   ResolvedLab,
   ResolvedService,
 } from "../config/types.ts";
+import { HoltError } from "../errors.ts";
 import type { Connections } from "../hosts/connect.ts";
 import type { Exec } from "../hosts/exec.ts";
 import { type LabFacts, resolveStateRoot } from "../model/compile.ts";
@@ -168,17 +169,47 @@ async function backupService(
   return result;
 }
 
-/** A dataset under `root` that a restore cut short left marked, or null. */
+/** What `zfs get -r -H -o name,source holt:restoring ROOT` says about a restore's mark. */
+export type RestoreMark =
+  | { readonly kind: "none" }
+  | { readonly kind: "marked"; readonly dataset: string }
+  | { readonly kind: "unknown"; readonly why: string };
+
+/**
+ * Whether a dataset under the service's root carries a restore's mark (set
+ * on it, not inherited). A failed look is not "no mark": a snapshot then
+ * could hold half-restored data. Only a root that does not exist has none
+ * (taking the snapshot then fails on its own, saying so).
+ */
+export function judgeRestoreMark(code: number | null, stdout: string, stderr: string): RestoreMark {
+  if (code !== 0) {
+    if (/does not exist/.test(stderr)) return { kind: "none" };
+    return {
+      kind: "unknown",
+      why:
+        stderr.trim().split("\n").slice(-2).join(" | ") ||
+        (code === null ? "killed by a signal" : `exit ${code}`),
+    };
+  }
+  for (const line of stdout.split("\n")) {
+    const [name = "", source = ""] = line.split("\t");
+    if (source === "local" && !name.includes("@")) return { kind: "marked", dataset: name };
+  }
+  return { kind: "none" };
+}
+
+/** A dataset under `root` that a restore cut short left marked, or null; throws when zfs cannot tell. */
 async function restoreCutShort(exec: Exec, root: string): Promise<string | null> {
   const r = await exec.run({
     argv: ["zfs", "get", "-r", "-H", "-o", "name,source", RESTORING_PROPERTY, root],
   });
-  if (r.code !== 0) return null;
-  for (const line of r.stdout.split("\n")) {
-    const [name = "", source = ""] = line.split("\t");
-    if (source === "local" && !name.includes("@")) return name;
-  }
-  return null;
+  const mark = judgeRestoreMark(r.code, r.stdout, r.stderr);
+  if (mark.kind === "marked") return mark.dataset;
+  if (mark.kind === "none") return null;
+  throw new HoltError(
+    "HOLT_E_ZFS",
+    `Could not tell whether a restore of ${root} on ${exec.target} was cut short (zfs get ${RESTORING_PROPERTY}: ${mark.why}): no snapshot taken.`,
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   judgeScratch,
+  SCRATCH_NAME_MAX,
   type ScratchPurpose,
   type ScratchReading,
   scratchComponent,
@@ -61,10 +62,40 @@ describe("scratchFor", () => {
     }
   });
 
-  test("a component is always a valid ZFS name part", () => {
-    for (const name of ["x", "..", ".", "a b", "a/b", "@snap", "日本", "a%b"]) {
+  test("a component is always a valid ZFS name part, and never holds '::'", () => {
+    for (const name of [
+      "x",
+      "..",
+      ".",
+      "a b",
+      "a/b",
+      "@snap",
+      "日本",
+      "a%b",
+      "::",
+      ":a:",
+      "a::b",
+    ]) {
       assert.match(scratchComponent(name), /^[A-Za-z0-9_:-]+$/, name);
+      assert.ok(!scratchComponent(name).includes("::"), name);
     }
+  });
+
+  test("a name past ZFS's length limit is a digest of the three names, still one per entry", () => {
+    // A lab named by a long domain: 3 labels of 63, its dots escaped, with 63-character names.
+    const lab = ["a", "b", "c"].map((c) => c.repeat(63)).join(".");
+    const service = "s".repeat(63);
+    const names = ["d".repeat(63), `${"d".repeat(62)}e`].map(
+      (entry) => scratchFor(`tank/holt/${service}/${entry}`, "restore", lab, service, entry).name,
+    );
+    for (const name of names) {
+      assert.match(name, /^tank\/holt-restore\/::[0-9a-f]{32}$/);
+      assert.ok(`${name}/copy@restore-safety-20261126T080000Z`.length <= 255);
+    }
+    assert.notEqual(names[0], names[1]);
+    const short = scratchFor("tank/holt/web/db", "restore", lab.slice(0, 20), "web", "db").name;
+    assert.equal(short, `tank/holt-restore/${"a".repeat(20)}/web/db`, "a name that fits stays");
+    assert.ok(SCRATCH_NAME_MAX + "/copy@holt-20261126T080000Z".length <= 255);
   });
 });
 

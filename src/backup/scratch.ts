@@ -12,6 +12,7 @@
  * when that mark is set there (not inherited) and names this lab and
  * purpose: a leftover of a killed run is replaced, anything else is refused.
  */
+import { createHash } from "node:crypto";
 import { HoltError } from "../errors.ts";
 import type { Exec } from "../hosts/exec.ts";
 import { oneMountAtATime } from "../hosts/mount-lock.ts";
@@ -44,7 +45,19 @@ export function scratchComponent(name: string): string {
   return out;
 }
 
-/** The scratch dataset of this purpose for a service's state entry, on the pool of `dataset`. */
+/**
+ * The longest scratch name: ZFS takes 255 characters, and below a scratch
+ * dataset go a received `copy` and its snapshot (`/copy@holt-<time>`, or a
+ * longer restore-safety name).
+ */
+export const SCRATCH_NAME_MAX = 255 - 64;
+
+/**
+ * The scratch dataset of this purpose for a service's state entry, on the
+ * pool of `dataset`. A name longer than `SCRATCH_NAME_MAX` (a long lab
+ * name, which may be a whole domain) is `::` and a digest of the three
+ * names instead, one component: `scratchComponent` never writes `::`.
+ */
 export function scratchFor(
   dataset: string,
   purpose: ScratchPurpose,
@@ -53,9 +66,14 @@ export function scratchFor(
   entry: string,
 ): Scratch {
   const pool = dataset.split("/")[0];
-  const parts = [lab, service, entry].map(scratchComponent);
+  const area = `${pool}/holt-${purpose}`;
+  const plain = `${area}/${[lab, service, entry].map(scratchComponent).join("/")}`;
+  const digest = createHash("sha256")
+    .update(JSON.stringify([lab, service, entry]))
+    .digest("hex")
+    .slice(0, 32);
   return {
-    name: `${pool}/holt-${purpose}/${parts.join("/")}`,
+    name: plain.length <= SCRATCH_NAME_MAX ? plain : `${area}/::${digest}`,
     path: scratchPath(purpose, lab, service, entry),
     mark: `${lab}:${purpose}`,
     purpose,

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS repositories (
 /**
  * An offsite repository as one host uses it: created by holt (`init`) or
  * first found there (`found`), and for a local path the file system it was
- * on then (JSON). `location` is a digest of restic's repository string.
+ * on then (JSON). `location` is a digest of restic's repository string,
+ * without the credentials a URL can hold.
  */
 export interface RepositoryRow {
   readonly host: string;

@@ -6,7 +6,14 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { HoltError } from "../errors.ts";
-import { acquireLock, judgeHolder, type LockHolder, lockedMessage } from "./lock.ts";
+import {
+  acquireLock,
+  judgeHolder,
+  type LockHolder,
+  lockedMessage,
+  type Machine,
+  thisMachine,
+} from "./lock.ts";
 
 const dirs: string[] = [];
 after(() => {
@@ -44,19 +51,69 @@ function lockedBy(fn: () => unknown): string {
 describe("judgeHolder", () => {
   const alive = new Set([100]);
   const isRunning = (pid: number) => alive.has(pid);
+  const here: Machine = { host: "here", machine: "m1", boot: "b2" };
+  const unknown: Machine = { host: "here", machine: null, boot: null };
   const holder = (over: Partial<LockHolder>): string =>
     JSON.stringify({ host: "here", pid: 100, since: "t", command: "holt apply", ...over });
-  const cases: [string, string, string][] = [
-    ["a live holder on this machine", holder({}), "held"],
-    ["a dead holder on this machine", holder({ pid: 200 }), "stale"],
-    ["a holder on another machine, whatever its pid", holder({ host: "there", pid: 200 }), "held"],
-    ["a record that is not JSON", "{half", "held"],
-    ["an empty file", "", "held"],
-    ["a record without a pid", JSON.stringify({ host: "here", since: "t", command: "x" }), "held"],
-    ["a pid that is not a process id", holder({ pid: -1 }), "held"],
+  const cases: [string, string, Machine, string][] = [
+    ["a live holder on this machine", holder({}), here, "held"],
+    ["a dead holder on this machine", holder({ pid: 200 }), here, "stale"],
+    [
+      "a holder on another machine, whatever its pid",
+      holder({ host: "there", pid: 200 }),
+      here,
+      "held",
+    ],
+    ["a record that is not JSON", "{half", here, "held"],
+    ["an empty file", "", here, "held"],
+    [
+      "a record without a pid",
+      JSON.stringify({ host: "here", since: "t", command: "x" }),
+      here,
+      "held",
+    ],
+    ["a pid that is not a process id", holder({ pid: -1 }), here, "held"],
+    ["this machine, this boot, alive", holder({ machine: "m1", boot: "b2" }), here, "held"],
+    [
+      "this machine, this boot, dead",
+      holder({ pid: 200, machine: "m1", boot: "b2" }),
+      here,
+      "stale",
+    ],
+    [
+      "an earlier boot of this machine, though its pid runs something now",
+      holder({ machine: "m1", boot: "b1" }),
+      here,
+      "stale",
+    ],
+    [
+      "an earlier boot, the record from before machine ids were kept",
+      holder({ boot: "b1" }),
+      here,
+      "stale",
+    ],
+    [
+      "another machine under the same host name, its pid free here",
+      holder({ pid: 200, machine: "m9", boot: "b9" }),
+      here,
+      "held",
+    ],
+    [
+      "another machine under the same host name, of another boot",
+      holder({ machine: "m9", boot: "b1" }),
+      here,
+      "held",
+    ],
+    [
+      "no boot id known here: the pid decides",
+      holder({ machine: "m1", boot: "b1" }),
+      unknown,
+      "held",
+    ],
+    ["a record without a boot: the pid decides", holder({ machine: "m1" }), here, "held"],
   ];
-  for (const [name, text, verdict] of cases) {
-    test(name, () => assert.equal(judgeHolder(text, "here", isRunning).kind, verdict));
+  for (const [name, text, machine, verdict] of cases) {
+    test(name, () => assert.equal(judgeHolder(text, machine, isRunning).kind, verdict));
   }
 });
 
@@ -111,6 +168,33 @@ describe("acquireLock", () => {
     assert.equal((JSON.parse(readFileSync(lock.path, "utf8")) as LockHolder).pid, process.pid);
     lock.release();
     assert.deepEqual(readdirSync(dir), []);
+  });
+
+  test("a lock from before this machine restarted is taken over, though its pid runs again", () => {
+    // A power cut during a backup: after the restart the old pid belongs to another process.
+    const here = thisMachine();
+    assert.ok(here.boot !== null, "Linux names its boot");
+    const dir = folder();
+    const path = join(dir, "backup.lock");
+    const before = {
+      host: here.host,
+      pid: process.ppid,
+      since: "2026-01-01T00:00:00.000Z",
+      command: "holt backup run",
+      ...(here.machine === null ? {} : { machine: here.machine }),
+      boot: "00000000-0000-0000-0000-000000000000",
+    };
+    writeFileSync(path, `${JSON.stringify(before)}\n`);
+    const lock = acquireLock(dir, "holt backup run", "backup");
+    const now = JSON.parse(readFileSync(path, "utf8")) as LockHolder;
+    assert.deepEqual([now.pid, now.boot], [process.pid, here.boot]);
+    lock.release();
+    // The same record of this boot is a live holder.
+    writeFileSync(path, `${JSON.stringify({ ...before, boot: here.boot })}\n`);
+    assert.match(
+      lockedBy(() => acquireLock(dir, "holt backup run", "backup")),
+      new RegExp(`pid ${process.ppid}`),
+    );
   });
 
   test("a lock on another machine is never taken over, even when its pid is free here", () => {

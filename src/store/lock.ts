@@ -42,7 +42,14 @@
  * - A live holder's release reads its own record and removes it; nobody
  *   else may remove or replace it while it lives (a takeover needs it dead).
  * - A dead holder's pid was reused: it looks alive and stays in place; the
- *   message names it and says to delete the file. Never two winners.
+ *   message names it and says to delete the file. Never two winners. Except
+ *   after a restart, the likeliest way a holder dies without releasing
+ *   (a power cut, a crash): each record names the machine's boot (Linux's
+ *   boot_id), and a holder of an earlier boot of this machine is dead
+ *   whatever runs under its pid now. The machine is known by its host name
+ *   and, where both records have one, its machine-id, so a machine that
+ *   shares the state folder under the same host name is not mistaken for
+ *   this one restarted.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
@@ -59,6 +66,46 @@ export interface LockHolder {
   readonly pid: number;
   readonly since: string;
   readonly command: string;
+  /** A digest of the holder's machine's /etc/machine-id, when it has one. */
+  readonly machine?: string;
+  /** The holder's machine's boot (/proc/sys/kernel/random/boot_id), when known. */
+  readonly boot?: string;
+}
+
+/** The machine a process runs on, as a lock record names it. */
+export interface Machine {
+  readonly host: string;
+  readonly machine: string | null;
+  readonly boot: string | null;
+}
+
+function firstLine(paths: readonly string[]): string | null {
+  for (const path of paths) {
+    try {
+      const text = readFileSync(path, "utf8").trim();
+      if (text !== "") return text;
+    } catch {
+      // Not on this system: the next, or none.
+    }
+  }
+  return null;
+}
+
+/**
+ * This machine: its host name, machine-id and boot id, each when it has
+ * one. The machine-id is kept as a digest of holt's own: systemd asks that
+ * it not be shown as it is.
+ */
+export function thisMachine(): Machine {
+  const id = firstLine(["/etc/machine-id", "/var/lib/dbus/machine-id"]);
+  return {
+    host: hostname(),
+    machine:
+      id === null
+        ? null
+        : createHash("sha256").update(`holt lock ${id}`).digest("hex").slice(0, 32),
+    boot: firstLine(["/proc/sys/kernel/random/boot_id"]),
+  };
 }
 
 export interface Lock {
@@ -80,19 +127,25 @@ export type HolderVerdict =
 
 /**
  * Whether the holder a lock file names may be taken over: only when it ran
- * on this machine and its process is gone. A record that cannot be read
- * counts as held (holt never writes one half-way; the user removes it).
+ * on this machine and its process is gone, or this machine restarted since.
+ * A record that cannot be read counts as held (holt never writes one
+ * half-way; the user removes it).
  */
 export function judgeHolder(
   text: string,
-  host: string,
+  here: Machine,
   isRunning: (pid: number) => boolean,
 ): HolderVerdict {
   const holder = parseHolder(text);
-  if (holder === null || holder.host !== host || isRunning(holder.pid)) {
+  if (holder === null || holder.host !== here.host) return { kind: "held", holder };
+  const known = <T>(a: T | null | undefined, b: T | null): a is T => a != null && b !== null;
+  if (known(holder.machine, here.machine) && holder.machine !== here.machine) {
     return { kind: "held", holder };
   }
-  return { kind: "stale", holder };
+  if (known(holder.boot, here.boot) && holder.boot !== here.boot) {
+    return { kind: "stale", holder };
+  }
+  return isRunning(holder.pid) ? { kind: "held", holder } : { kind: "stale", holder };
 }
 
 function parseHolder(text: string): LockHolder | null {
@@ -108,7 +161,14 @@ function parseHolder(text: string): LockHolder | null {
     ) {
       return null;
     }
-    return { host: raw.host, pid: raw.pid, since: raw.since, command: raw.command };
+    return {
+      host: raw.host,
+      pid: raw.pid,
+      since: raw.since,
+      command: raw.command,
+      ...(typeof raw.machine === "string" ? { machine: raw.machine } : {}),
+      ...(typeof raw.boot === "string" ? { boot: raw.boot } : {}),
+    };
   } catch {
     return null;
   }
@@ -190,19 +250,25 @@ type Taken =
   | { readonly kind: "held"; readonly holder: LockHolder | null };
 
 /** The protocol in the file's comment, for one lock file; `record` is this process's. */
-function take(path: string, record: string, depth: number, options: LockOptions): Taken {
+function take(
+  path: string,
+  record: string,
+  here: Machine,
+  depth: number,
+  options: LockOptions,
+): Taken {
   const deadline = Date.now() + (options.waitMs ?? 2000);
   for (;;) {
     if (create(path, record)) return { kind: "taken" };
     const text = readText(path);
     if (text === null) continue; // Released in between: try again.
-    const verdict = judgeHolder(text, hostname(), processIsRunning);
+    const verdict = judgeHolder(text, here, processIsRunning);
     if (verdict.kind === "held") return verdict;
     options.onStale?.(verdict.holder);
     if (depth >= MAX_DEPTH) return { kind: "held", holder: verdict.holder };
     const digest = createHash("sha256").update(text).digest("hex").slice(0, 16);
     const takeover = `${path}.takeover-${digest}`;
-    const got = take(takeover, record, depth + 1, options);
+    const got = take(takeover, record, here, depth + 1, options);
     if (got.kind === "held") {
       // Another live process is taking it over: it holds the lock in a moment.
       if (Date.now() > deadline) return got;
@@ -225,15 +291,18 @@ export function acquireLock(
   options: LockOptions = {},
 ): Lock {
   const path = join(dir, `${kind}.lock`);
+  const here = thisMachine();
   const me = {
-    host: hostname(),
+    host: here.host,
     pid: process.pid,
     since: new Date().toISOString(),
     command,
+    ...(here.machine === null ? {} : { machine: here.machine }),
+    ...(here.boot === null ? {} : { boot: here.boot }),
     nonce: randomBytes(8).toString("hex"),
   };
   const record = `${JSON.stringify(me)}\n`;
-  const taken = take(path, record, 0, options);
+  const taken = take(path, record, here, 0, options);
   if (taken.kind === "held") {
     throw new HoltError("HOLT_E_LOCKED", lockedMessage(kind, taken.holder, path));
   }
