@@ -149,7 +149,11 @@ export const backupCommand: Command = {
       try {
         const snapshots =
           sub === "run"
-            ? await runBackups(lab, { ...common, manifests: manifestStore(catalog) })
+            ? await runBackups(lab, {
+                ...common,
+                manifests: manifestStore(catalog),
+                secretValues: serviceSecrets(lab, ctx),
+              })
             : [];
         const replicas =
           sub === "offsite"
@@ -218,6 +222,22 @@ async function secretsFor(
 ): Promise<(name: string) => string> {
   const secrets = await openLabSecrets(lab, ctx.env);
   return (name) => secrets.value(name);
+}
+
+/**
+ * A service's secret values, to hide in its failed hooks' output: the lab's
+ * secrets are opened on the first failure, so a run whose hooks pass needs no key.
+ */
+function serviceSecrets(
+  lab: ResolvedLab,
+  ctx: CommandContext,
+): (service: string) => Promise<readonly string[]> {
+  let opened: ReturnType<typeof openLabSecrets> | undefined;
+  return async (service) => {
+    opened ??= openLabSecrets(lab, ctx.env);
+    const secrets = await opened;
+    return (lab.services[service]?.container?.secrets ?? []).map((s) => secrets.value(s.secret));
+  };
 }
 
 function checkServices(lab: ResolvedLab, names: readonly string[]): void {
