@@ -72,6 +72,12 @@ test("controlRoot: $XDG_RUNTIME_DIR/holt-ssh, else ssh/ in the state directory",
     controlRoot({ XDG_RUNTIME_DIR: "relative", HOLT_STATE_DIR: "/srv/holt" }),
     "/srv/holt/ssh",
   );
+  // A command's --state-dir moves it too, before HOLT_STATE_DIR; $XDG_RUNTIME_DIR still comes first.
+  assert.equal(controlRoot({ HOLT_STATE_DIR: "/srv/holt" }, "/data/holt"), "/data/holt/ssh");
+  assert.equal(
+    controlRoot({ XDG_RUNTIME_DIR: "/run/user/0" }, "/data/holt"),
+    "/run/user/0/holt-ssh",
+  );
 });
 
 test("createControlFolder: a 0700 root and a 0700 folder with the marker", () => {

@@ -496,6 +496,20 @@ test("prepareStart: the shared connection works from a folder deeper than a sock
   }
 });
 
+test("prepareStart: the control socket's folder goes where controlRoot says", async () => {
+  const root = join(scratch("given-root"), "ssh");
+  const exec = open({ streams: "openssh", controlRoot: root });
+  exec.prepareStart?.();
+  const program = await exec.start({ argv: ["echo", "shared"] });
+  assert.equal(await new Response(program.stdout).text(), "shared\n");
+  assert.equal((await program.done).code, 0);
+  const folders = readdirSync(root);
+  assert.equal(folders.length, 1, "not under $XDG_RUNTIME_DIR");
+  assert.ok(lstatSync(join(root, folders[0] ?? "", "control")).isSocket());
+  await exec.close();
+  assert.deepEqual(readdirSync(root), []);
+});
+
 test("prepareStart: both connections log in before any command", async () => {
   const baseline = connectionsToPeer();
   const exec = open({ streams: "openssh" });

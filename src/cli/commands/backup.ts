@@ -106,7 +106,7 @@ export const backupCommand: Command = {
     if (sub !== "init-offsite") checkServices(lab, names);
     const json = values.json === true;
     if (sub === "status") {
-      const connections = connectionsFor(lab);
+      const connections = connectionsFor(lab, { ctx, stateDir: values["state-dir"] });
       try {
         return await status(lab, connections, json, ctx, values["state-dir"]);
       } finally {
@@ -119,7 +119,7 @@ export const backupCommand: Command = {
       lab.name,
       `holt backup ${args.join(" ")}`,
     );
-    const connections = connectionsFor(lab);
+    const connections = connectionsFor(lab, { ctx, stateDir: values["state-dir"] });
     try {
       if (sub === "init-offsite") {
         return await initRepository(lab, connections, json, ctx, values["state-dir"], names[0]);
