@@ -3,8 +3,10 @@
  * ahead for streams, `openssh-stream.ts`).
  *
  * They live in `$XDG_RUNTIME_DIR/holt-ssh` when that is set (memory, per
- * user, gone at log-out), else in `ssh/` under the state directory (the
- * command's `--state-dir` when given); never
+ * user, gone at log-out) to a folder of this user that nobody else may
+ * enter, as the XDG spec has it (`su` without `-` hands root another user's,
+ * whose owner could swap what root made in it), else in `ssh/` under the
+ * state directory (the command's `--state-dir` when given); never
  * in a folder every user can write to. That root is made with mode 0700,
  * and used only when it is a real folder (not a symbolic link) of this user
  * that nobody else can enter. Each connection gets its own folder in it,
@@ -46,7 +48,7 @@ const SOCKET_FILE = /^control(\.[A-Za-z0-9]{16})?$/;
  */
 export function controlRoot(env: NodeJS.ProcessEnv = process.env, stateDir?: string): string {
   const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime?.startsWith("/")) return join(runtime, "holt-ssh");
+  if (runtime?.startsWith("/") && isPrivate(runtime)) return join(runtime, "holt-ssh");
   return join(resolveStateDir(stateDir, env), "ssh");
 }
 

@@ -19,6 +19,7 @@ before(async () => {
   peer = await startSshHost();
   // OpenSSH's control sockets go here rather than into the machine's state directory.
   process.env.XDG_RUNTIME_DIR = scratch("runtime");
+  mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
 });
 
 after(async () => {
