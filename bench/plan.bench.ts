@@ -26,7 +26,7 @@ import { createConnections } from "../src/hosts/connect.ts";
 import { planLab } from "../src/lab/plan.ts";
 import { defaultProviders } from "../src/providers/index.ts";
 import { READ_PROPERTIES } from "../src/providers/zfs/provider.ts";
-import { ZFS_GET_COLUMNS } from "../src/util/zfs-get.ts";
+import { ZFS_GET_COLUMNS, zfsGetOrder } from "../src/util/zfs-get.ts";
 import { createTestPool, ensureZfsFuse } from "../test/peers/zfs.ts";
 import {
   type BenchResult,
@@ -134,7 +134,7 @@ export async function runPlanBench(runs = runsArg(7)): Promise<BenchResult> {
       "-p",
       "-o",
       ZFS_GET_COLUMNS,
-      READ_PROPERTIES.join(","),
+      zfsGetOrder(READ_PROPERTIES).join(","),
     ];
     const samples: Record<string, number[]> = {
       planShipped: [],

@@ -43,7 +43,7 @@ import { planLab } from "../src/lab/plan.ts";
 import { openLabSecrets } from "../src/lab/secrets.ts";
 import { defaultProviders } from "../src/providers/index.ts";
 import { READ_PROPERTIES } from "../src/providers/zfs/provider.ts";
-import { ZFS_GET_COLUMNS } from "../src/util/zfs-get.ts";
+import { ZFS_GET_COLUMNS, zfsGetOrder } from "../src/util/zfs-get.ts";
 import { type CaddyPeer, startCaddy } from "../test/peers/caddy.ts";
 import {
   ensurePodman,
@@ -517,7 +517,10 @@ export async function runServicesBench(runs = runsArg(7)): Promise<BenchResult> 
     // The floor: every read a no-change plan needs, each done once, all at once.
     const floorReads: Read[] = [
       program(["zpool", "list", "-H", "-o", "name"], env),
-      program(["zfs", "get", "-H", "-p", "-o", ZFS_GET_COLUMNS, READ_PROPERTIES.join(",")], env),
+      program(
+        ["zfs", "get", "-H", "-p", "-o", ZFS_GET_COLUMNS, zfsGetOrder(READ_PROPERTIES).join(",")],
+        env,
+      ),
       program(["podman", "ps", "--all", "--format", "json"], env),
       program(["podman", "network", "ls", "--format", "json"], env),
       httpGet(caddy.adminPort, "/config/"),

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { createLocalExec } from "../hosts/local-exec.ts";
+import { MAX_STDOUT_BYTES } from "../hosts/run-checked.ts";
 import {
   decodeManifest,
   encodeManifest,
@@ -7,6 +12,7 @@ import {
   type ManifestEntry,
   manifestDifferences,
   manifestSize,
+  readManifest,
 } from "./manifest.ts";
 
 const file = (content: string, size = 10, over: Partial<ManifestEntry> = {}): ManifestEntry => ({
@@ -52,4 +58,31 @@ test("each kind of difference is named, with the path", () => {
     "extra: new.txt",
   ]);
   assert.equal(manifestDifferences(recorded, new Map(), 2).length, 2, "at most max lines");
+});
+
+test("a folder whose listing is larger than what a program's output may be in memory is read whole", async () => {
+  // Symbolic links with long targets make find's listing pass the 64 MiB output cap
+  // quickly; a photo library passes it with half a million files. The manifest is read
+  // as it streams, so the cap does not apply to it.
+  const dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "holt-manifest-"));
+  try {
+    const target = `/${"t".repeat(3990)}`;
+    const links = Math.ceil((MAX_STDOUT_BYTES + 1024 * 1024) / (target.length + 40));
+    for (let i = 0; i < links; i++) symlinkSync(`${target}${i}`, join(dir, `l${i}`));
+    writeFileSync(join(dir, "a file"), "hello\n");
+    writeFileSync(join(dir, "b\nfile"), "");
+    const manifest = await readManifest(createLocalExec(), dir);
+    assert.equal(manifest.size, links + 2);
+    assert.equal(manifest.get(`l${links - 1}`)?.content, `${target}${links - 1}`);
+    assert.equal(
+      manifest.get("a file")?.content,
+      "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+    );
+    assert.equal(
+      manifest.get("b\nfile")?.content,
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -8,9 +8,14 @@
  * (NUL-separated, so any file name survives). Files whose size and
  * modification time match the previous manifest keep their checksum, so an
  * hourly manifest of a dataset that barely changed reads only what changed.
+ *
+ * Both are read as their output streams, record by record: a dataset of a
+ * million files lists about 100 MB, more than `Exec.run` keeps of one
+ * program's output, and the entries are all holt needs to hold.
  */
 import { HoltError } from "../errors.ts";
-import type { Exec } from "../hosts/exec.ts";
+import type { Exec, ExecRequest, ExecResult } from "../hosts/exec.ts";
+import { stderrTail } from "../hosts/run-checked.ts";
 
 export interface ManifestEntry {
   /** find's %y: f file, d directory, l symlink, … */
@@ -46,28 +51,9 @@ export async function readManifest(
   dir: string,
   previous: Manifest | null = null,
 ): Promise<Manifest> {
-  const listed = await exec.run({
-    argv: [
-      "find",
-      dir,
-      "-xdev",
-      "-mindepth",
-      "1",
-      "-printf",
-      "%y\\0%P\\0%s\\0%T@\\0%m\\0%U\\0%G\\0%l\\0",
-    ],
-    timeoutMs: 0,
-  });
-  if (listed.code !== 0) {
-    throw new HoltError(
-      "HOLT_E_BACKUP",
-      `Could not list ${dir} on ${exec.target} for its checksum manifest: ${listed.stderr.trim()}`,
-    );
-  }
-  const fields = listed.stdout.split("\0");
   const entries = new Map<string, ManifestEntry>();
   const toHash: string[] = [];
-  for (let i = 0; i + FIELDS <= fields.length; i += FIELDS) {
+  const add = (record: readonly string[]): void => {
     const [
       type = "",
       path = "",
@@ -77,7 +63,7 @@ export async function readManifest(
       uid = "0",
       gid = "0",
       link = "",
-    ] = fields.slice(i, i + FIELDS);
+    ] = record;
     const isFile = type === "f";
     const before = previous?.get(path);
     const cached =
@@ -98,6 +84,34 @@ export async function readManifest(
       mtime,
       content: isFile ? cached : type === "l" ? link : "",
     });
+  };
+  let fields: string[] = [];
+  const listed = await runRecords(
+    exec,
+    {
+      argv: [
+        "find",
+        dir,
+        "-xdev",
+        "-mindepth",
+        "1",
+        "-printf",
+        "%y\\0%P\\0%s\\0%T@\\0%m\\0%U\\0%G\\0%l\\0",
+      ],
+      timeoutMs: 0,
+    },
+    (field) => {
+      fields.push(field);
+      if (fields.length < FIELDS) return;
+      add(fields);
+      fields = [];
+    },
+  );
+  if (listed.code !== 0) {
+    throw new HoltError(
+      "HOLT_E_BACKUP",
+      `Could not list ${dir} on ${exec.target} for its checksum manifest: ${listed.stderr.trim()}`,
+    );
   }
   for (const [path, sha] of await hashFiles(exec, dir, toHash)) {
     const entry = entries.get(path);
@@ -113,23 +127,52 @@ async function hashFiles(
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (paths.length === 0) return out;
-  const r = await exec.run({
-    argv: ["sh", "-c", 'cd "$1" && exec xargs -0 -r sha256sum -z --', "holt-manifest", dir],
-    stdin: `${paths.join("\0")}\0`,
-    timeoutMs: 0,
-  });
+  const r = await runRecords(
+    exec,
+    {
+      argv: ["sh", "-c", 'cd "$1" && exec xargs -0 -r sha256sum -z --', "holt-manifest", dir],
+      stdin: `${paths.join("\0")}\0`,
+      timeoutMs: 0,
+    },
+    (line) => {
+      // "<64 hex>  <path>"; with -z the name is never escaped.
+      if (line.length >= 66) out.set(line.slice(66), line.slice(0, 64));
+    },
+  );
   if (r.code !== 0) {
     throw new HoltError(
       "HOLT_E_BACKUP",
       `Could not checksum the files under ${dir} on ${exec.target}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`,
     );
   }
-  for (const line of r.stdout.split("\0")) {
-    // "<64 hex>  <path>"; with -z the name is never escaped.
-    if (line.length < 66) continue;
-    out.set(line.slice(66), line.slice(0, 64));
-  }
   return out;
+}
+
+/**
+ * Runs a program whose stdout is NUL-terminated records, handing each to
+ * `onRecord` as it arrives; stderr is kept to its end. What a program prints
+ * this way is never held whole, so `Exec.run`'s cap on output does not apply.
+ */
+async function runRecords(
+  exec: Exec,
+  request: ExecRequest,
+  onRecord: (record: string) => void,
+): Promise<ExecResult> {
+  let partial = "";
+  let stderr = "";
+  const result = await exec.run({
+    ...request,
+    onOutput: (stream, chunk) => {
+      if (stream === "stderr") {
+        stderr = stderrTail(stderr, chunk);
+        return;
+      }
+      const records = (partial + chunk).split("\0");
+      partial = records.pop() ?? "";
+      for (const record of records) onRecord(record);
+    },
+  });
+  return { ...result, stdout: "", stderr };
 }
 
 /** What differs between the recorded manifest and what is there, at most `max` lines. */

@@ -26,6 +26,7 @@ import type { Connections } from "../hosts/connect.ts";
 import type { Exec, ExecResult } from "../hosts/exec.ts";
 import type { LabFacts } from "../model/compile.ts";
 import { resticKeepFlags } from "../model/retention.ts";
+import { createRedactor } from "../util/redact.ts";
 import { factsFor, type StateDataset, stateDatasets } from "./datasets.ts";
 import {
   decideInit,
@@ -202,12 +203,19 @@ export function resticOn(
   repository: ResolvedRepository,
   secretValue: (name: string) => string,
 ): Restic {
+  const password = secretValue(repository.password);
+  const secrets = [password];
   const env: [string, string][] = [
     ["RESTIC_REPOSITORY", repository.restic],
-    ["RESTIC_PASSWORD", secretValue(repository.password)],
+    ["RESTIC_PASSWORD", password],
   ];
   for (const [key, value] of Object.entries(repository.env)) {
-    env.push([key, "value" in value ? value.value : secretValue(value.secret)]);
+    if ("value" in value) env.push([key, value.value]);
+    else {
+      const secret = secretValue(value.secret);
+      secrets.push(secret);
+      env.push([key, secret]);
+    }
   }
   // restic reads `--time` in its zone and stores each copy's time with that zone's offset, and
   // `forget` groups copies by that wall-clock time: in UTC, both are holt's. Last, so it holds.
@@ -222,8 +230,17 @@ export function resticOn(
   }
   const stdin = `${env.map(([k, v]) => `${k}=${v}`).join("\n")}\n\n`;
   const script = 'while IFS= read -r kv && [ -n "$kv" ]; do export "$kv"; done; exec restic "$@"';
-  return (args) =>
-    exec.run({ argv: ["sh", "-c", script, "holt-restic", ...args], stdin, timeoutMs: 0 });
+  // What restic or its backend says goes into messages and the catalog: without the secrets
+  // it was given (a backend may quote a credential back).
+  const redactor = createRedactor(secrets);
+  return async (args) => {
+    const r = await exec.run({
+      argv: ["sh", "-c", script, "holt-restic", ...args],
+      stdin,
+      timeoutMs: 0,
+    });
+    return { ...r, stderr: redactor.text(r.stderr) };
+  };
 }
 
 async function copyOne(

@@ -19,6 +19,7 @@ import type { Connections } from "../hosts/connect.ts";
 import type { Exec } from "../hosts/exec.ts";
 import { type LabFacts, resolveStateRoot } from "../model/compile.ts";
 import { decideRetention } from "../model/retention.ts";
+import { createRedactor } from "../util/redact.ts";
 import { factsFor } from "./datasets.ts";
 import { type ManifestStore, readManifest } from "./manifest.ts";
 import { RESTORING_PROPERTY } from "./restore.ts";
@@ -51,20 +52,37 @@ export interface BackupRunOptions {
   readonly facts?: LabFacts;
   /** Where each new snapshot's checksum manifest is kept; none are made without it. */
   readonly manifests?: ManifestStore;
+  /**
+   * The values of a service's secrets, to hide in what its failed hook
+   * printed. Asked only when a hook of a service with secrets fails; without
+   * it, or when it throws, such a hook's output is not shown at all.
+   */
+  readonly secretValues?: (service: string) => Promise<readonly string[]>;
 }
 
+/** A hook runs inside the service's container, which holds its secrets: its output may show them. */
 async function hook(
   exec: Exec,
-  service: string,
+  service: ResolvedService,
   argv: readonly string[] | null,
+  secretValues: BackupRunOptions["secretValues"],
 ): Promise<string | null> {
   if (argv === null) return null;
   const r = await exec.run({
-    argv: ["podman", "exec", `holt-${service}`, ...argv],
+    argv: ["podman", "exec", `holt-${service.name}`, ...argv],
     timeoutMs: 600_000,
   });
   if (r.code === 0) return null;
-  return `${argv.join(" ")} exited with ${r.code ?? r.signal}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`;
+  const failed = `${argv.join(" ")} exited with ${r.code ?? r.signal}`;
+  const lines = r.stderr.trim().split("\n").slice(-3);
+  if ((service.container?.secrets.length ?? 0) === 0) return `${failed}: ${lines.join(" | ")}`;
+  try {
+    if (secretValues === undefined) throw new Error("no secrets were given to hide");
+    const redactor = createRedactor(await secretValues(service.name));
+    return `${failed}: ${lines.map((line) => redactor.line(line)).join(" | ")}`;
+  } catch (error) {
+    return `${failed} (its output is not shown: it may hold the service's secrets, and holt could not read them to hide them: ${(error as Error).message})`;
+  }
 }
 
 /** The entries to back up, and the service's root dataset, once the host's state root is known. */
@@ -137,7 +155,7 @@ async function backupService(
     }
     // Every snapshot under the root once this one is taken: what retention works from.
     let listed: DatasetSnapshot[] | undefined;
-    const pre = await hook(exec, name, service.hooks.preSnapshot);
+    const pre = await hook(exec, service, service.hooks.preSnapshot, options.secretValues);
     if (pre !== null) {
       fail(`preSnapshot hook failed, no snapshot taken: ${pre}`);
     } else {
@@ -153,7 +171,7 @@ async function backupService(
           halfRestored(marked);
         }
       } finally {
-        const post = await hook(exec, name, service.hooks.postSnapshot);
+        const post = await hook(exec, service, service.hooks.postSnapshot, options.secretValues);
         if (post !== null) fail(`postSnapshot hook failed: ${post}`);
       }
       if (result.snapshot === null) return result;

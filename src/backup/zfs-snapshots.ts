@@ -18,7 +18,7 @@ import type { Exec } from "../hosts/exec.ts";
 import { runChecked } from "../hosts/run-checked.ts";
 import { DATASET_OWNER_PROPERTY as OWNER } from "../model/dataset.ts";
 import type { SnapshotInfo } from "../model/retention.ts";
-import { parseZfsGet, ZFS_GET_COLUMNS, type ZfsValue } from "../util/zfs-get.ts";
+import { parseZfsGet, ZFS_GET_COLUMNS, type ZfsValue, zfsGetOrder } from "../util/zfs-get.ts";
 
 export const SNAPSHOT_PREFIX = "holt-";
 
@@ -59,8 +59,9 @@ export async function readTree(
   root: string,
   properties: readonly string[],
 ): Promise<Map<string, Map<string, PropertyValue>> | null> {
+  const asked = zfsGetOrder(properties);
   const r = await exec.run({
-    argv: ["zfs", "get", "-H", "-p", "-r", "-o", ZFS_GET_COLUMNS, properties.join(","), root],
+    argv: ["zfs", "get", "-H", "-p", "-r", "-o", ZFS_GET_COLUMNS, asked.join(","), root],
   });
   if (r.code !== 0) {
     if (/does not exist/.test(r.stderr)) return null;
@@ -70,7 +71,7 @@ export async function readTree(
     );
   }
   // Values may hold tabs and line breaks (a property set by another tool): util/zfs-get.ts.
-  const parsed = parseZfsGet(r.stdout, properties);
+  const parsed = parseZfsGet(r.stdout, asked);
   if (!parsed.ok) {
     throw new HoltError(
       "HOLT_E_ZFS",

@@ -5,6 +5,7 @@ import type { ResolvedLab } from "../config/types.ts";
 import type { ProviderStore } from "../engine/provider.ts";
 import { HoltError } from "../errors.ts";
 import { type Connections, createConnections } from "../hosts/connect.ts";
+import { controlRoot } from "../hosts/control-folder.ts";
 import { hostConnections } from "../lab/plan.ts";
 import { createProviderStore } from "../store/provider-store.ts";
 import { labStateDirPath, resolveStateDir } from "../store/state-dir.ts";
@@ -57,8 +58,21 @@ export async function openLab(
   return loadLab(findConfig(ctx.cwd, configFlag));
 }
 
-export function connectionsFor(lab: ResolvedLab): Connections {
-  return createConnections(hostConnections(lab));
+/**
+ * One connection per host, made when first used. Commands that stream over
+ * SSH (backups, restores) pass their context and `--state-dir`, where
+ * OpenSSH's control sockets go when `$XDG_RUNTIME_DIR` is not set.
+ */
+export function connectionsFor(
+  lab: ResolvedLab,
+  streams?: { readonly ctx: CommandContext; readonly stateDir: string | undefined },
+): Connections {
+  return createConnections(
+    hostConnections(lab),
+    streams === undefined
+      ? {}
+      : { controlRoot: controlRoot(streams.ctx.env, stateDirFor(streams.ctx, streams.stateDir)) },
+  );
 }
 
 /** The lab's provider files (certificates, DNS ownership) in its state folder. */

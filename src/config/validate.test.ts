@@ -237,6 +237,11 @@ describe("validateLab: problems", () => {
         /is not a valid lab name\. Use a DNS label: lower-case letters, digits and "-", 1 to 63 characters/,
       );
       assert.ok(message.includes(`like "${like}"`), `${name}: ${message}`);
+      // A lab that ran under a name earlier versions took is told how to carry it over.
+      assert.match(
+        message,
+        /if this lab has run under this one, follow docs\/configuration\.md#renaming-a-lab/,
+      );
     }
   });
 

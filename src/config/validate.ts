@@ -521,7 +521,7 @@ function labNameProblem(name: string): string {
     .slice(0, 253)
     .replace(/[.-]+$/, "");
   const like = fixed === "" ? "home" : fixed;
-  return `${showValue(name)} is not a valid lab name. Use a DNS label: lower-case letters, digits and "-", 1 to 63 characters, not starting or ending with "-" (several may be joined with dots, as in a domain), like "${like}". holt marks everything it manages with this name: resources marked with another name are not this lab's.`;
+  return `${showValue(name)} is not a valid lab name. Use a DNS label: lower-case letters, digits and "-", 1 to 63 characters, not starting or ending with "-" (several may be joined with dots, as in a domain), like "${like}". holt marks everything it makes with the lab's name: if this lab has run under this one, follow docs/configuration.md#renaming-a-lab before you apply under the new one (until then nothing it made is touched).`;
 }
 
 /** Every dependsOn cycle, printed whole: a → b → c → a. */

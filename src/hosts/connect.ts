@@ -24,7 +24,15 @@ function expandHome(path: string): string {
   return path === "~" ? homedir() : path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
 }
 
-export function createConnections(hosts: readonly HostEndpoint[]): Connections {
+export interface ConnectionsOptions {
+  /** Where OpenSSH's control sockets go (see `SshExecOptions.controlRoot`). */
+  readonly controlRoot?: string;
+}
+
+export function createConnections(
+  hosts: readonly HostEndpoint[],
+  options: ConnectionsOptions = {},
+): Connections {
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const open = new Map<string, Promise<Exec>>();
   return {
@@ -33,7 +41,7 @@ export function createConnections(hosts: readonly HostEndpoint[]): Connections {
       if (exec === undefined) {
         const endpoint = byName.get(host);
         if (endpoint === undefined) return Promise.reject(new Error(`unknown host "${host}"`));
-        exec = openExec(endpoint);
+        exec = openExec(endpoint, options);
         open.set(host, exec);
       }
       return exec;
@@ -46,7 +54,7 @@ export function createConnections(hosts: readonly HostEndpoint[]): Connections {
   };
 }
 
-async function openExec(endpoint: HostEndpoint): Promise<Exec> {
+async function openExec(endpoint: HostEndpoint, options: ConnectionsOptions): Promise<Exec> {
   const connect = endpoint.connect;
   if (connect.kind === "local") return createLocalExec();
   const { createSshExec } = await import("./ssh-exec.ts");
@@ -56,5 +64,6 @@ async function openExec(endpoint: HostEndpoint): Promise<Exec> {
     user: connect.user,
     identityFile: expandHome(connect.identityFile),
     knownHostsFile: expandHome(connect.knownHostsFile),
+    ...(options.controlRoot === undefined ? {} : { controlRoot: options.controlRoot }),
   });
 }

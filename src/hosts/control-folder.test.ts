@@ -65,13 +65,32 @@ describe("isLeftBehind: only a marked folder of this user, named for a process t
   }
 });
 
-test("controlRoot: $XDG_RUNTIME_DIR/holt-ssh, else ssh/ in the state directory", () => {
-  assert.equal(controlRoot({ XDG_RUNTIME_DIR: "/run/user/1000" }), "/run/user/1000/holt-ssh");
+test("controlRoot: $XDG_RUNTIME_DIR/holt-ssh when it is this user's private folder, else ssh/ in the state directory", () => {
+  const runtime = join(scratch, "runtime");
+  mkdirSync(runtime, { mode: 0o700 });
+  chmodSync(runtime, 0o700);
+  assert.equal(controlRoot({ XDG_RUNTIME_DIR: runtime }), join(runtime, "holt-ssh"));
   assert.equal(controlRoot({ HOLT_STATE_DIR: "/srv/holt" }), "/srv/holt/ssh");
   assert.equal(
     controlRoot({ XDG_RUNTIME_DIR: "relative", HOLT_STATE_DIR: "/srv/holt" }),
     "/srv/holt/ssh",
   );
+  // A command's --state-dir moves it too, before HOLT_STATE_DIR; $XDG_RUNTIME_DIR still comes first.
+  assert.equal(controlRoot({ HOLT_STATE_DIR: "/srv/holt" }, "/data/holt"), "/data/holt/ssh");
+  assert.equal(controlRoot({ XDG_RUNTIME_DIR: runtime }, "/data/holt"), join(runtime, "holt-ssh"));
+  // Another user's (as `su` without `-` hands root), one open to others, a link or nothing:
+  // whoever may change that folder could swap what holt makes in it.
+  const open = join(scratch, "runtime-open");
+  mkdirSync(open);
+  chmodSync(open, 0o755);
+  const others = join(scratch, "runtime-others");
+  mkdirSync(others, { mode: 0o700 });
+  chownSync(others, 4242, 4242);
+  const link = join(scratch, "runtime-link");
+  symlinkSync(runtime, link);
+  for (const dir of [open, others, link, join(scratch, "runtime-missing")]) {
+    assert.equal(controlRoot({ XDG_RUNTIME_DIR: dir }, "/data/holt"), "/data/holt/ssh", dir);
+  }
 });
 
 test("createControlFolder: a 0700 root and a 0700 folder with the marker", () => {

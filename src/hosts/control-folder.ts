@@ -3,7 +3,10 @@
  * ahead for streams, `openssh-stream.ts`).
  *
  * They live in `$XDG_RUNTIME_DIR/holt-ssh` when that is set (memory, per
- * user, gone at log-out), else in `ssh/` under the state directory; never
+ * user, gone at log-out) to a folder of this user that nobody else may
+ * enter, as the XDG spec has it (`su` without `-` hands root another user's,
+ * whose owner could swap what root made in it), else in `ssh/` under the
+ * state directory (the command's `--state-dir` when given); never
  * in a folder every user can write to. That root is made with mode 0700,
  * and used only when it is a real folder (not a symbolic link) of this user
  * that nobody else can enter. Each connection gets its own folder in it,
@@ -38,11 +41,15 @@ const FOLDER = /^(\d+)-[A-Za-z0-9]{6}$/;
 /** ssh makes the socket under a temporary name first, then links it into place. */
 const SOCKET_FILE = /^control(\.[A-Za-z0-9]{16})?$/;
 
-/** Where the folders go: `$XDG_RUNTIME_DIR/holt-ssh`, else `<state dir>/ssh`. */
-export function controlRoot(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Where the folders go: `$XDG_RUNTIME_DIR/holt-ssh`, else `ssh/` in the
+ * state directory (`stateDir`, the `--state-dir` a command was given, else
+ * where holt keeps state by default).
+ */
+export function controlRoot(env: NodeJS.ProcessEnv = process.env, stateDir?: string): string {
   const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime?.startsWith("/")) return join(runtime, "holt-ssh");
-  return join(resolveStateDir(undefined, env), "ssh");
+  if (runtime?.startsWith("/") && isPrivate(runtime)) return join(runtime, "holt-ssh");
+  return join(resolveStateDir(stateDir, env), "ssh");
 }
 
 const uid = (): number | undefined => process.getuid?.();

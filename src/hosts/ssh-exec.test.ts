@@ -19,6 +19,7 @@ before(async () => {
   peer = await startSshHost();
   // OpenSSH's control sockets go here rather than into the machine's state directory.
   process.env.XDG_RUNTIME_DIR = scratch("runtime");
+  mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
 });
 
 after(async () => {
@@ -494,6 +495,20 @@ test("prepareStart: the shared connection works from a folder deeper than a sock
   } finally {
     process.env.XDG_RUNTIME_DIR = saved;
   }
+});
+
+test("prepareStart: the control socket's folder goes where controlRoot says", async () => {
+  const root = join(scratch("given-root"), "ssh");
+  const exec = open({ streams: "openssh", controlRoot: root });
+  exec.prepareStart?.();
+  const program = await exec.start({ argv: ["echo", "shared"] });
+  assert.equal(await new Response(program.stdout).text(), "shared\n");
+  assert.equal((await program.done).code, 0);
+  const folders = readdirSync(root);
+  assert.equal(folders.length, 1, "not under $XDG_RUNTIME_DIR");
+  assert.ok(lstatSync(join(root, folders[0] ?? "", "control")).isSocket());
+  await exec.close();
+  assert.deepEqual(readdirSync(root), []);
 });
 
 test("prepareStart: both connections log in before any command", async () => {

@@ -64,6 +64,11 @@ export interface SshExecOptions {
    * @default "openssh" when `ssh` is installed, else "ssh2"
    */
   readonly streams?: "openssh" | "ssh2";
+  /**
+   * Where the folder of OpenSSH's control socket goes (control-folder.ts).
+   * @default controlRoot(): `$XDG_RUNTIME_DIR/holt-ssh`, else `ssh/` in the default state directory
+   */
+  readonly controlRoot?: string;
 }
 
 // sshd refuses sessions beyond MaxSessions (10 by default) per connection.
@@ -216,7 +221,7 @@ export function createSshExec(options: SshExecOptions): Exec {
     http,
     prepareStart() {
       if (closed) return;
-      if (overOpenSsh && master === undefined) master = openMaster(where);
+      if (overOpenSsh && master === undefined) master = openMaster(where, options.controlRoot);
       // The commands a stream waits for (the replica's listing) log in meanwhile too; a failure
       // here is reported by the command that uses the connection.
       connection().catch(() => undefined);

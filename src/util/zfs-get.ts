@@ -16,12 +16,38 @@
  * dataset ("-" when it has none), in the order asked, one dataset after
  * another. A line claiming a property out of that order or twice, a
  * dataset seen before, or a dataset without all of them is refused as
- * ambiguous. So a value cannot change what is read of a dataset that
- * exists; only a value holding every line of a made-up dataset could add
- * one that does not.
+ * ambiguous. And the last property asked for is one whose value never holds
+ * a line break (`zfsGetOrder`): so the lines a value adds always stand
+ * between two real records of one dataset, and any record among them
+ * either repeats a property the real record after it then repeats again,
+ * or starts another dataset before this one has all its properties.
+ * Either is refused; a value can neither change a dataset nor add one.
  */
 
 export const ZFS_GET_COLUMNS = "name,property,source,value";
+
+/**
+ * Properties whose values never hold a line break: numbers (with `-p`),
+ * "yes"/"no", or "-". One of them goes last.
+ */
+const LINE_SAFE: ReadonlySet<string> = new Set([
+  "guid",
+  "creation",
+  "createtxg",
+  "used",
+  "userrefs",
+  "mounted",
+]);
+
+/**
+ * `properties` in the order to ask `zfs get` for them and hand to
+ * `parseZfsGet`: the last line-safe one moved to the end, or `guid` added
+ * there when none is asked for.
+ */
+export function zfsGetOrder(properties: readonly string[]): string[] {
+  const safe = properties.findLast((p) => LINE_SAFE.has(p)) ?? "guid";
+  return [...properties.filter((p) => p !== safe), safe];
+}
 
 export interface ZfsValue {
   readonly value: string;
@@ -40,6 +66,10 @@ export type ZfsGetParse =
 const RECORD = /^([^\t]+)\t([^\t]+)\t(local|default|temporary|received|-|inherited from [^\t]+)\t/;
 
 export function parseZfsGet(output: string, properties: readonly string[]): ZfsGetParse {
+  if (!LINE_SAFE.has(properties.at(-1) ?? "")) {
+    // A caller's bug, not the host's: it asked in an order that cannot be read unambiguously.
+    throw new Error(`zfs get must be asked for ${properties.join(",")} in zfsGetOrder()'s order`);
+  }
   const order = new Map(properties.map((p, i) => [p, i]));
   const datasets = new Map<string, Map<string, ZfsValue>>();
   const text = output.endsWith("\n") ? output.slice(0, -1) : output;

@@ -106,7 +106,7 @@ export const backupCommand: Command = {
     if (sub !== "init-offsite") checkServices(lab, names);
     const json = values.json === true;
     if (sub === "status") {
-      const connections = connectionsFor(lab);
+      const connections = connectionsFor(lab, { ctx, stateDir: values["state-dir"] });
       try {
         return await status(lab, connections, json, ctx, values["state-dir"]);
       } finally {
@@ -119,7 +119,7 @@ export const backupCommand: Command = {
       lab.name,
       `holt backup ${args.join(" ")}`,
     );
-    const connections = connectionsFor(lab);
+    const connections = connectionsFor(lab, { ctx, stateDir: values["state-dir"] });
     try {
       if (sub === "init-offsite") {
         return await initRepository(lab, connections, json, ctx, values["state-dir"], names[0]);
@@ -149,7 +149,11 @@ export const backupCommand: Command = {
       try {
         const snapshots =
           sub === "run"
-            ? await runBackups(lab, { ...common, manifests: manifestStore(catalog) })
+            ? await runBackups(lab, {
+                ...common,
+                manifests: manifestStore(catalog),
+                secretValues: serviceSecrets(lab, ctx),
+              })
             : [];
         const replicas =
           sub === "offsite"
@@ -218,6 +222,22 @@ async function secretsFor(
 ): Promise<(name: string) => string> {
   const secrets = await openLabSecrets(lab, ctx.env);
   return (name) => secrets.value(name);
+}
+
+/**
+ * A service's secret values, to hide in its failed hooks' output: the lab's
+ * secrets are opened on the first failure, so a run whose hooks pass needs no key.
+ */
+function serviceSecrets(
+  lab: ResolvedLab,
+  ctx: CommandContext,
+): (service: string) => Promise<readonly string[]> {
+  let opened: ReturnType<typeof openLabSecrets> | undefined;
+  return async (service) => {
+    opened ??= openLabSecrets(lab, ctx.env);
+    const secrets = await opened;
+    return (lab.services[service]?.container?.secrets ?? []).map((s) => secrets.value(s.secret));
+  };
 }
 
 function checkServices(lab: ResolvedLab, names: readonly string[]): void {

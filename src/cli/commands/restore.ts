@@ -112,7 +112,7 @@ export const restoreCommand: Command = {
     }
     const stateDir = stateDirFor(ctx, values["state-dir"]);
     const secrets = await openLabSecrets(lab, ctx.env);
-    const connections = connectionsFor(lab);
+    const connections = connectionsFor(lab, { ctx, stateDir: values["state-dir"] });
     // Both locks: no backup may snapshot the data half-restored, and no apply may change the
     // service or its datasets while the restore stops, fills and starts them. The backup lock
     // first; neither waits, so two commands can never hold one each and wait for the other.

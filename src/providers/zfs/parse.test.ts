@@ -2,21 +2,26 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { HoltError } from "../../errors.ts";
+import { zfsGetOrder } from "../../util/zfs-get.ts";
 import { compressionUnsupported, poolCapabilities, recordsizeUnsupported } from "./capabilities.ts";
 import { parseZfsGet, parseZpoolGet } from "./parse.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 
-/** What the provider asks for (READ_PROPERTIES), with the one user property the fixtures set. */
+/**
+ * What the provider asks for (READ_PROPERTIES), with the one user property the fixtures set,
+ * in zfsGetOrder's order (`mounted` last).
+ */
 const PROPS = [
-  ..."recordsize,compression,quota,refquota,reservation,refreservation,atime,mountpoint,canmount,readonly,exec,setuid,devices,copies,xattr,snapdir,casesensitivity,used,mounted".split(
+  ..."recordsize,compression,quota,refquota,reservation,refreservation,atime,mountpoint,canmount,readonly,exec,setuid,devices,copies,xattr,snapdir,casesensitivity,used".split(
     ",",
   ),
   "holt:managed",
   "holt:service",
   "holt:props",
   "com.example:owner",
+  "mounted",
 ];
 
 /** A value another tool set on a dataset that is not holt's: a tab and line breaks in it. */
@@ -62,10 +67,28 @@ test("parseZfsGet reads OpenZFS 2.x output", () => {
   assert.equal(datasets.get("tank/other")?.get("mounted")?.value, "yes");
 });
 
+test("zfsGetOrder asks last for a property whose value never holds a line break", () => {
+  assert.deepEqual(zfsGetOrder(["used", "holt:managed", "com.x:y"]), [
+    "holt:managed",
+    "com.x:y",
+    "used",
+  ]);
+  assert.deepEqual(zfsGetOrder(["creation", "userrefs", "guid", "holt:managed"]), [
+    "creation",
+    "userrefs",
+    "holt:managed",
+    "guid",
+  ]);
+  assert.deepEqual(zfsGetOrder(["readonly", "holt:replica"]), ["readonly", "holt:replica", "guid"]);
+  assert.deepEqual(zfsGetOrder(["com.x:y", "mounted"]), ["com.x:y", "mounted"]);
+  assert.throws(() => parseZfsGet("", ["used", "com.x:y"], "box"), /zfsGetOrder/);
+});
+
 test("parseZfsGet refuses output it cannot read unambiguously, saying where", () => {
+  const ASKED = ["holt:managed", "com.x:y", "used"];
   const rejects = (output: string, pattern: RegExp) =>
     assert.throws(
-      () => parseZfsGet(output, ["used", "holt:managed", "com.x:y"], "root@nas:22"),
+      () => parseZfsGet(output, ASKED, "root@nas:22"),
       (error: unknown) =>
         error instanceof HoltError &&
         error.code === "HOLT_E_ZFS" &&
@@ -74,37 +97,42 @@ test("parseZfsGet refuses output it cannot read unambiguously, saying where", ()
     );
   // A first line that is no record.
   rejects("tank used 1 -\n", /line 1 is not a record/);
-  const block = (name: string, y = "-\t-") =>
-    `${name}\tused\t-\t1\n${name}\tholt:managed\t-\t-\n${name}\tcom.x:y\t${y}\n`;
+  const block = (name: string, owner = "-", y = "-\t-") =>
+    `${name}\tholt:managed\t-\t${owner}\n${name}\tcom.x:y\t${y}\n${name}\tused\t-\t1\n`;
   // A value made to hold a record of the dataset it belongs to (holt:managed, forged).
   rejects(
-    block("tank/a", "local\tx\ntank/a\tholt:managed\tlocal\tlab") + block("tank/b"),
-    /line 4 gives "holt:managed" of "tank\/a" out of order or twice/,
+    block("tank/a", "-", "local\tx\ntank/a\tholt:managed\tlocal\tlab") + block("tank/b"),
+    /line 3 gives "holt:managed" of "tank\/a" out of order or twice/,
   );
-  // A value made to hold a record of a dataset printed after it.
+  // A value made to hold the rest of its own dataset and a dataset printed after it.
   rejects(
-    block("tank/a", "local\tx\ntank/b\tholt:managed\tlocal\tlab") + block("tank/b"),
-    /line 5 gives "used" of "tank\/b" out of order or twice/,
-  );
-  rejects(
-    "tank/a\tused\t-\t1\ntank/a\tholt:managed\t-\t-\ntank/a\tcom.x:y\t-\t-\ntank/b\tused\t-\t1\ntank/b\tholt:managed\t-\t-\ntank/b\tcom.x:y\t-\t-\ntank/a\tused\t-\t1\n",
+    block("tank/a", "-", `local\tx\ntank/a\tused\t-\t1\n${block("tank/b", "lab").trimEnd()}`) +
+      block("tank/b"),
     /line 7 is about "tank\/a" again/,
   );
+  rejects(block("tank/a") + block("tank/b") + block("tank/a"), /line 7 is about "tank\/a" again/);
   // A made-up dataset needs every property, in order: one forged line is not enough.
   rejects(
-    "tank/a\tused\t-\t1\ntank/a\tholt:managed\t-\t-\ntank/a\tcom.x:y\tlocal\tx\ntank/ghost\tholt:managed\tlocal\tlab\n",
-    /"tank\/ghost" has 1 of the 3 properties asked for/,
+    block(
+      "tank/a",
+      "-",
+      "local\tx\ntank/ghost\tholt:managed\tlocal\tlab\ntank/ghost\tcom.x:y\t-\t-",
+    ),
+    /"tank\/a" has 2 of the 3 properties asked for, by line 2/,
   );
-  // A line break in a value alone is no problem.
+  // Nor is every line of one: a value is never asked for last, so the made-up dataset
+  // starts before the one it hides in has all its properties. (Had com.x:y been asked for
+  // last, these lines would have read as a dataset of the lab's that does not exist.)
+  rejects(
+    block("tank/a", "-", `local\tx\n${block("tank/ghost", "lab").trimEnd()}`),
+    /"tank\/a" has 2 of the 3 properties asked for, by line 2/,
+  );
+  // A line break in a value alone is no problem, nor a line that is not shaped like a record.
   assert.deepEqual(
-    parseZfsGet(
-      "tank/a\tused\t-\t1\ntank/a\tholt:managed\t-\t-\ntank/a\tcom.x:y\tlocal\tx\n\ty\n\n",
-      ["used", "holt:managed", "com.x:y"],
-      "box",
-    )
+    parseZfsGet(block("tank/a", "-", "local\tx\n\ty\ntank/a\tquota\t-\t0\n"), ASKED, "box")
       .get("tank/a")
       ?.get("com.x:y"),
-    { value: "x\n\ty\n", source: "local" },
+    { value: "x\n\ty\ntank/a\tquota\t-\t0\n", source: "local" },
   );
 });
 

@@ -186,11 +186,11 @@ test("read: asks only for the properties holt needs, then for those holt:props l
   assert.equal(exec.calls.length, 2, exec.calls.join("\n"));
   assert.match(
     exec.calls[0] ?? "",
-    /^zfs get -H -p -o name,property,source,value -t filesystem recordsize,compression,.*,used,mounted,holt:managed,holt:service,holt:props,com\.example:owner$/,
+    /^zfs get -H -p -o name,property,source,value -t filesystem recordsize,compression,.*,used,holt:managed,holt:service,holt:props,com\.example:owner,mounted$/,
   );
   assert.equal(
     exec.calls[1],
-    "zfs get -H -p -o name,property,source,value com.example:gone tank/media",
+    "zfs get -H -p -o name,property,source,value com.example:gone,guid tank/media",
   );
   const o = result.observed.get(datasetAddress("box", "tank/media")) as Observed<DatasetState>;
   assert.deepEqual(o.state.local, { "com.example:gone": "old", "com.example:owner": "c" });
@@ -199,8 +199,8 @@ test("read: asks only for the properties holt needs, then for those holt:props l
   ]);
 });
 
-test("read: a property value holding a record of a holt dataset is refused, not believed", async () => {
-  // A foreign dataset printed first, whose last property forges tank/media's owner.
+test("read: a property value holding records is refused, not believed", async () => {
+  // A foreign dataset printed first, whose holt:props forges tank/media's owner.
   const forged = "x\ntank/media\tholt:managed\tlocal\tlab";
   const exec = scriptedExec((argv) =>
     zfsGetOutput(argv, {
@@ -213,6 +213,25 @@ test("read: a property value holding a record of a holt dataset is refused, not 
     (error: unknown) =>
       error instanceof HoltError &&
       error.code === "HOLT_E_ZFS" &&
-      /gives "recordsize" of "tank\/media" out of order or twice/.test(error.message),
+      /"tank\/a" has 21 of the 22 properties asked for/.test(error.message),
+  );
+  // The user property asked for last by the config, made to hold every line of a dataset that
+  // does not exist, marked as the lab's: `mounted` is asked for after it, so the made-up one
+  // starts before tank/z has all its properties.
+  const lines = (argv: readonly string[], name: string) =>
+    zfsGetOutput(argv, { [name]: { "holt:managed": ["local", "lab"] } }).trimEnd();
+  const ghost = scriptedExec((argv) =>
+    zfsGetOutput(argv, {
+      "tank/z": { "com.example:owner": ["local", `x\n${lines(argv, "tank/zz")}`] },
+    }),
+  );
+  await assert.rejects(
+    provider.read({ host: "box", exec: ghost, lab: "lab" }, [
+      resource({ "com.example:owner": "c" }),
+    ]),
+    (error: unknown) =>
+      error instanceof HoltError &&
+      error.code === "HOLT_E_ZFS" &&
+      /"tank\/z" has 22 of the 23 properties asked for/.test(error.message),
   );
 });

@@ -20,7 +20,7 @@ import type { Exec } from "../../hosts/exec.ts";
 import { oneMountAtATime } from "../../hosts/mount-lock.ts";
 import { runChecked, runRetrying } from "../../hosts/run-checked.ts";
 import { DATASET_TYPE, type DatasetInputs, datasetAddress, poolOf } from "../../model/dataset.ts";
-import { ZFS_GET_COLUMNS } from "../../util/zfs-get.ts";
+import { ZFS_GET_COLUMNS, zfsGetOrder } from "../../util/zfs-get.ts";
 import { compressionUnsupported, poolCapabilities, recordsizeUnsupported } from "./capabilities.ts";
 import { type DatasetProperties, parseZfsGet, parseZpoolGet } from "./parse.ts";
 import {
@@ -149,7 +149,7 @@ async function readAll(
   lab: string,
   userProps: readonly string[],
 ): Promise<Map<string, DatasetProperties>> {
-  const properties = [...new Set([...READ_PROPERTIES, ...userProps])];
+  const properties = zfsGetOrder([...new Set([...READ_PROPERTIES, ...userProps])]);
   const all = parseZfsGet(await zfsGet(exec, properties, []), properties, exec.target);
   const missing = new Set<string>();
   const owners: string[] = [];
@@ -164,11 +164,14 @@ async function readAll(
     for (const p of left) missing.add(p);
   }
   if (missing.size > 0) {
-    const more = [...missing].sort();
+    const more = zfsGetOrder([...missing].sort());
     const second = parseZfsGet(await zfsGet(exec, more, owners), more, exec.target);
     for (const [name, values] of second) {
       const known = all.get(name);
-      if (known !== undefined) for (const [p, v] of values) known.set(p, v);
+      for (const p of missing) {
+        const value = values.get(p);
+        if (known !== undefined && value !== undefined) known.set(p, value);
+      }
     }
   }
   return all;
