@@ -203,14 +203,21 @@ const ROWS: readonly { name: string; saved: Edit; fresh?: Edit; expected: string
   {
     name: "nothing left to do (the plan was applied already)",
     saved: (p) => p,
-    // What the apply changed reads differently now, and is said second.
+    // What the apply changed reads differently now: named as the evidence.
     fresh: (p) => ({
       ...p,
       changes: [],
       bindings: { ...p.bindings, "zfs.dataset:odroid/tank/media": "fp-applied" },
     }),
     expected:
-      "a fresh plan has no changes, the saved plan has 3: the systems already match the config (was this plan applied already?)",
+      "a fresh plan has no changes, the saved plan has 3: the systems already match the config (zfs.dataset:odroid/tank/media: existed at plan time, is different now). Was this plan applied already, or its changes made by hand?",
+  },
+  {
+    name: "nothing left to do, and nothing read differs",
+    saved: (p) => p,
+    fresh: (p) => ({ ...p, changes: [] }),
+    expected:
+      "a fresh plan has no changes, the saved plan has 3: the systems already match the config. Was this plan applied already, or its changes made by hand?",
   },
   {
     name: "a release turned into a delete",

@@ -80,6 +80,15 @@ export interface ChangeLabel {
 
 export type ConnectionField = "reach" | "identityFile" | "knownHostsFile";
 
+/** Something read for both plans whose state differs. */
+export interface BindingDifference {
+  readonly kind: "binding";
+  readonly address: string;
+  /** undefined: not read for that plan. */
+  readonly saved: string | null | undefined;
+  readonly fresh: string | null | undefined;
+}
+
 export type PlanDifference =
   | { readonly kind: "lab"; readonly saved: string; readonly fresh: string }
   | { readonly kind: "config-file"; readonly saved: string; readonly fresh: string }
@@ -93,15 +102,16 @@ export type PlanDifference =
       readonly fresh: string;
     }
   | { readonly kind: "host-settings"; readonly host: string; readonly type: string }
-  /** A fresh plan changes nothing: most likely, the saved plan was applied already. */
-  | { readonly kind: "nothing-left"; readonly saved: number }
+  /**
+   * A fresh plan changes nothing: the saved plan was applied already, or its changes were made
+   * by hand. `moved` is the first thing read whose state differs, when one does.
+   */
   | {
-      readonly kind: "binding";
-      readonly address: string;
-      /** undefined: not read for that plan. */
-      readonly saved: string | null | undefined;
-      readonly fresh: string | null | undefined;
+      readonly kind: "nothing-left";
+      readonly saved: number;
+      readonly moved: BindingDifference | null;
     }
+  | BindingDifference
   | { readonly kind: "change-only-saved"; readonly change: ChangeLabel; readonly action: Action }
   | { readonly kind: "change-only-fresh"; readonly change: ChangeLabel; readonly action: Action }
   | {
@@ -211,24 +221,27 @@ export function comparePlans(saved: PlanProposal, fresh: PlanProposal): PlanDiff
     if (type !== undefined) return { kind: "host-settings", host: host.name, type };
   }
 
-  // Said first, as it is what the user needs to know, and what every other difference follows from.
-  if (fresh.changes.length === 0 && saved.changes.length > 0) {
-    return { kind: "nothing-left", saved: saved.changes.length };
-  }
-
   // What was read on both sides first: a difference there is the systems moving, the
   // usual reason a plan goes stale, and explains the change differences it causes.
   const addresses = [...new Set([...Object.keys(saved.bindings), ...Object.keys(fresh.bindings)])];
   addresses.sort();
   const bindingOf = (plan: PlanProposal, address: string): string | null | undefined =>
     Object.hasOwn(plan.bindings, address) ? (plan.bindings[address] ?? null) : undefined;
+  let moved: BindingDifference | null = null;
   for (const address of addresses) {
     const was = bindingOf(saved, address);
     const now = bindingOf(fresh, address);
     if (was !== undefined && now !== undefined && was !== now) {
-      return { kind: "binding", address, saved: was, fresh: now };
+      moved = { kind: "binding", address, saved: was, fresh: now };
+      break;
     }
   }
+  // Said first, as it is what the user needs to know, and what every other difference follows
+  // from; with the first thing read that moved, as the evidence (applied, or done by hand).
+  if (fresh.changes.length === 0 && saved.changes.length > 0) {
+    return { kind: "nothing-left", saved: saved.changes.length, moved };
+  }
+  if (moved !== null) return moved;
 
   const freshChanges = new Map(fresh.changes.map((c) => [c.address, c]));
   for (const change of saved.changes) {
@@ -426,17 +439,12 @@ function inWords(difference: PlanDifference): string {
       );
     case "host-settings":
       return `host ${difference.host}: the saved plan's settings for ${difference.type} differ from the config's`;
-    case "nothing-left":
-      return `a fresh plan has no changes, the saved plan has ${difference.saved}: the systems already match the config (was this plan applied already?)`;
-    case "binding": {
-      const { address, saved, fresh } = difference;
-      if (saved === undefined || fresh === undefined) {
-        return `${address}: ${saved === undefined ? "a fresh plan reads it, the saved plan did not" : "the saved plan read it, a fresh plan does not"}`;
-      }
-      const now =
-        fresh === null ? "is gone now" : saved === null ? "exists now" : "is different now";
-      return `${address}: ${bindingState(saved)} at plan time, ${now}`;
+    case "nothing-left": {
+      const moved = difference.moved === null ? "" : ` (${describeBinding(difference.moved)})`;
+      return `a fresh plan has no changes, the saved plan has ${difference.saved}: the systems already match the config${moved}. Was this plan applied already, or its changes made by hand?`;
     }
+    case "binding":
+      return describeBinding(difference);
     case "change-only-saved":
       return `${named(difference.change)}: the saved plan says "${difference.action}", a fresh plan leaves it alone`;
     case "change-only-fresh":
@@ -466,4 +474,13 @@ function inWords(difference: PlanDifference): string {
     case "desired":
       return `${named(difference.change)}: a fresh plan would write other settings than the saved plan, in a part the plan does not show (a secret's value, for example)`;
   }
+}
+
+function describeBinding(difference: BindingDifference): string {
+  const { address, saved, fresh } = difference;
+  if (saved === undefined || fresh === undefined) {
+    return `${address}: ${saved === undefined ? "a fresh plan reads it, the saved plan did not" : "the saved plan read it, a fresh plan does not"}`;
+  }
+  const now = fresh === null ? "is gone now" : saved === null ? "exists now" : "is different now";
+  return `${address}: ${bindingState(saved)} at plan time, ${now}`;
 }

@@ -225,7 +225,10 @@ export default defineLab({
     const apply = lab.holt(["apply", planFile]);
     assert.equal(apply.code, 1);
     assert.match(apply.stderr, /HOLT_E_PLAN_STALE/);
-    assert.match(apply.stderr, /did not exist at plan time, exists now/);
+    assert.match(
+      apply.stderr,
+      /did not exist at plan time, exists now\)\. Was this plan applied already, or its changes made by hand\?/,
+    );
     // Made by hand, so holt offers to adopt it rather than claiming it.
     const plan = lab.holt(["plan"]);
     assert.match(plan.stdout, new RegExp(`holt adopt zfs\\.dataset:box/${p}/media/new`));
